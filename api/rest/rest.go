@@ -1,0 +1,223 @@
+// Package rest holds what every JSON handler needs: RFC 9457 problem responses from internal/errs, strict JSON
+// binding that names the field at fault, the caller's principal and role checks, ids and pagination.
+package rest
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/suilong/suilong/internal/auth"
+	"github.com/suilong/suilong/internal/errs"
+)
+
+// ProblemType is the base of the "type" URIs of our problems; the code is appended.
+const ProblemType = "https://suilong.dev/problems/"
+
+var statusOf = map[errs.Code]int{
+	errs.Invalid:       http.StatusBadRequest,
+	errs.Unauthorized:  http.StatusUnauthorized,
+	errs.Forbidden:     http.StatusForbidden,
+	errs.NotFound:      http.StatusNotFound,
+	errs.Conflict:      http.StatusConflict,
+	errs.Unprocessable: http.StatusUnprocessableEntity,
+	errs.Internal:      http.StatusInternalServerError,
+}
+
+// Status is the HTTP status for an error's code.
+func Status(err error) int {
+	if s, ok := statusOf[errs.CodeOf(err)]; ok {
+		return s
+	}
+	return http.StatusInternalServerError
+}
+
+// ProblemDoc is an RFC 9457 problem document.
+type ProblemDoc struct {
+	Type      string            `json:"type"`
+	Title     string            `json:"title"`
+	Status    int               `json:"status"`
+	Detail    string            `json:"detail,omitempty"`
+	Instance  string            `json:"instance,omitempty"`
+	Code      errs.Code         `json:"code"`
+	RequestID string            `json:"request_id,omitempty"`
+	Errors    []errs.FieldError `json:"errors,omitempty"`
+}
+
+// Problem aborts the request with err as application/problem+json. Internal errors are logged with their cause
+// and shown to the client only as "internal error" with the request id to quote.
+func Problem(c *gin.Context, err error) {
+	code := errs.CodeOf(err)
+	status := Status(err)
+	doc := ProblemDoc{
+		Type:      ProblemType + string(code),
+		Title:     http.StatusText(status),
+		Status:    status,
+		Instance:  c.Request.URL.Path,
+		Code:      code,
+		RequestID: c.GetString(RequestIDKey),
+	}
+	if e := errs.As(err); e != nil && code != errs.Internal {
+		doc.Detail = e.Message
+		doc.Errors = e.Fields
+	}
+	if code == errs.Internal {
+		doc.Detail = "internal error; quote the request id when reporting it"
+		slog.ErrorContext(c.Request.Context(), "request failed", "err", err, "request_id", doc.RequestID,
+			"method", c.Request.Method, "path", c.FullPath())
+	}
+	if status == http.StatusUnauthorized {
+		c.Header("WWW-Authenticate", `Bearer realm="suilong"`)
+	}
+	body, _ := json.Marshal(doc)
+	c.Abort()
+	c.Data(status, "application/problem+json", body)
+}
+
+// RequestIDKey is the gin context key of the request id.
+const RequestIDKey = "request_id"
+
+// MaxBody bounds request bodies that Bind reads.
+const MaxBody = 4 << 20
+
+// Bind decodes the JSON body into v strictly: unknown fields, wrong types, trailing data and bodies over MaxBody
+// are errors that name the field. It does not validate values; domains do.
+func Bind(c *gin.Context, v any) error {
+	body, err := io.ReadAll(io.LimitReader(c.Request.Body, MaxBody+1))
+	if err != nil {
+		return errs.Wrap(errs.Invalid, err, "could not read request body")
+	}
+	if len(body) > MaxBody {
+		return errs.E(errs.Invalid, "request body is larger than %d bytes", MaxBody)
+	}
+	return Decode(body, v)
+}
+
+// Decode is Bind's decoding of an already read body.
+func Decode(body []byte, v any) error {
+	if len(bytes.TrimSpace(body)) == 0 {
+		return errs.E(errs.Invalid, "request body is empty; a JSON object is expected")
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return jsonError(err)
+	}
+	if dec.More() {
+		return errs.E(errs.Invalid, "unexpected data after the JSON object")
+	}
+	return nil
+}
+
+func jsonError(err error) error {
+	var syn *json.SyntaxError
+	var typ *json.UnmarshalTypeError
+	switch {
+	case errors.As(err, &syn):
+		return errs.Wrap(errs.Invalid, err, "malformed JSON at byte %d: %s", syn.Offset, syn.Error())
+	case errors.As(err, &typ):
+		field := typ.Field
+		if field == "" {
+			field = "(body)"
+		}
+		e := errs.Wrap(errs.Invalid, err, "wrong type")
+		e.Fields = []errs.FieldError{{Field: field, Message: fmt.Sprintf("must be %s, not %s", typ.Type.String(), typ.Value)}}
+		return e
+	case strings.HasPrefix(err.Error(), "json: unknown field "):
+		name := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
+		e := errs.Wrap(errs.Invalid, err, "unknown field")
+		e.Fields = []errs.FieldError{{Field: name, Message: "is not a known field"}}
+		return e
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		return errs.Wrap(errs.Invalid, err, "malformed JSON: body ends early")
+	}
+	return errs.Wrap(errs.Invalid, err, "malformed JSON: %s", err.Error())
+}
+
+// Principal returns the caller. Routes under /api/v1 always have one (the auth middleware ensures it).
+func Principal(c *gin.Context) auth.Principal {
+	p, _ := auth.FromContext(c.Request.Context())
+	return p
+}
+
+// RequireRole lets only the given roles through; others get 403 (401 if nobody signed in).
+func RequireRole(roles ...auth.Role) gin.HandlerFunc {
+	names := make([]string, len(roles))
+	for i, r := range roles {
+		names[i] = string(r)
+	}
+	allowed := strings.Join(names, ", ")
+	return func(c *gin.Context) {
+		p, ok := auth.FromContext(c.Request.Context())
+		if !ok {
+			Problem(c, errs.E(errs.Unauthorized, "authentication required"))
+			return
+		}
+		if !p.Is(roles...) {
+			Problem(c, errs.E(errs.Forbidden, "role %s may not do this; allowed: %s", p.Role, allowed))
+			return
+		}
+		c.Next()
+	}
+}
+
+// ID parses a positive integer path parameter. Errors: NotFound (an id that cannot exist does not).
+func ID(c *gin.Context, name string) (int64, error) {
+	id, err := strconv.ParseInt(c.Param(name), 10, 64)
+	if err != nil || id <= 0 {
+		return 0, errs.E(errs.NotFound, "%s %q not found", name, c.Param(name))
+	}
+	return id, nil
+}
+
+// PageReq is a page request: ?limit= (1–500, default 50) and ?offset= (≥ 0).
+type PageReq struct {
+	Limit  int `json:"limit"`
+	Offset int `json:"offset"`
+}
+
+// Page parses pagination parameters. Errors: Invalid naming the parameter.
+func Page(c *gin.Context) (PageReq, error) {
+	p := PageReq{Limit: 50}
+	if s := c.Query("limit"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 1 || n > 500 {
+			return p, &errs.Error{Code: errs.Invalid, Message: "bad pagination",
+				Fields: []errs.FieldError{{Field: "limit", Message: "must be an integer from 1 to 500"}}}
+		}
+		p.Limit = n
+	}
+	if s := c.Query("offset"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 0 {
+			return p, &errs.Error{Code: errs.Invalid, Message: "bad pagination",
+				Fields: []errs.FieldError{{Field: "offset", Message: "must be a non-negative integer"}}}
+		}
+		p.Offset = n
+	}
+	return p, nil
+}
+
+// ListDoc is the shape of every paginated list.
+type ListDoc[T any] struct {
+	Items  []T `json:"items"`
+	Total  int `json:"total"`
+	Limit  int `json:"limit"`
+	Offset int `json:"offset"`
+}
+
+// List writes a page of items with the total count.
+func List[T any](c *gin.Context, items []T, total int, p PageReq) {
+	if items == nil {
+		items = []T{}
+	}
+	c.JSON(http.StatusOK, ListDoc[T]{Items: items, Total: total, Limit: p.Limit, Offset: p.Offset})
+}

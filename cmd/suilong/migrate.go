@@ -1,0 +1,49 @@
+package main
+
+import (
+	"fmt"
+
+	"github.com/suilong/suilong/internal/pg"
+)
+
+// MigrateCmd applies pending migrations.
+type MigrateCmd struct{}
+
+// Run migrates the database.
+func (MigrateCmd) Run(g *Globals) error {
+	a, err := openApp(g.Ctx, g)
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+	if err := pg.Migrate(g.Ctx, a.DB, g.Log); err != nil {
+		return err
+	}
+	g.Log.Info("database is up to date")
+	return nil
+}
+
+// DemoCmd loads every area's demo data, in wiring order.
+type DemoCmd struct{}
+
+// Run loads the demo data. Each area's loader is idempotent, so running it twice changes nothing.
+func (DemoCmd) Run(g *Globals) error {
+	a, err := openApp(g.Ctx, g)
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+	if err := pg.Migrate(g.Ctx, a.DB, g.Log); err != nil {
+		return err
+	}
+	for _, p := range parts {
+		if p.Demo == nil {
+			continue
+		}
+		if err := p.Demo(g.Ctx, a); err != nil {
+			return fmt.Errorf("%s demo data: %w", p.Name, err)
+		}
+		g.Log.Info("demo data loaded", "area", p.Name)
+	}
+	return nil
+}

@@ -1,0 +1,103 @@
+package auth
+
+import (
+	"context"
+	"strings"
+	"time"
+
+	"github.com/suilong/suilong/internal/errs"
+	"github.com/suilong/suilong/internal/pg"
+)
+
+// Org is an organisation: a produce base, a buyer, a coordinating office, a gateway operator.
+type Org struct {
+	ID        int64     `json:"id"`
+	Name      string    `json:"name"`
+	Role      Role      `json:"role"`
+	CreatedAt time.Time `json:"created_at"`
+}
+
+// Store keeps organisations, API keys and (see user.go) coordinator accounts in PostgreSQL.
+type Store struct {
+	db  pg.DB
+	Now func() time.Time
+}
+
+// NewStore returns a store on db.
+func NewStore(db pg.DB) *Store { return &Store{db: db, Now: time.Now} }
+
+// CreateOrg creates an organisation. Errors: Unprocessable for a bad name or role, Conflict for a taken name.
+func (s *Store) CreateOrg(ctx context.Context, name string, role Role) (Org, error) {
+	name = strings.TrimSpace(name)
+	var fe errs.FieldErrors
+	if name == "" || len(name) > 200 {
+		fe.Add("name", "must be 1 to 200 characters")
+	}
+	if !role.Valid() {
+		fe.Add("role", "must be one of admin, coordinator, base, buyer, gateway")
+	}
+	if err := fe.Err(); err != nil {
+		return Org{}, err
+	}
+	o := Org{Name: name, Role: role}
+	err := s.db.QueryRow(ctx, `INSERT INTO orgs (name, role) VALUES ($1, $2) RETURNING id, created_at`, name, role).
+		Scan(&o.ID, &o.CreatedAt)
+	if err != nil {
+		return Org{}, pg.Err(err, "organisation "+name)
+	}
+	return o, nil
+}
+
+const orgCols = `id, name, role, created_at`
+
+// Org returns an organisation by id. Errors: NotFound.
+func (s *Store) Org(ctx context.Context, id int64) (Org, error) {
+	var o Org
+	err := s.db.QueryRow(ctx, `SELECT `+orgCols+` FROM orgs WHERE id = $1`, id).Scan(&o.ID, &o.Name, &o.Role, &o.CreatedAt)
+	return o, pg.Err(err, "organisation")
+}
+
+// OrgByName returns an organisation by its unique name. Errors: NotFound.
+func (s *Store) OrgByName(ctx context.Context, name string) (Org, error) {
+	var o Org
+	err := s.db.QueryRow(ctx, `SELECT `+orgCols+` FROM orgs WHERE name = $1`, name).Scan(&o.ID, &o.Name, &o.Role, &o.CreatedAt)
+	return o, pg.Err(err, "organisation "+name)
+}
+
+// Orgs lists organisations by id, optionally of one role, with the total for pagination.
+func (s *Store) Orgs(ctx context.Context, role Role, limit, offset int) ([]Org, int, error) {
+	rows, err := s.db.Query(ctx, `SELECT `+orgCols+`, count(*) OVER () FROM orgs
+		WHERE ($1 = '' OR role = $1) ORDER BY id LIMIT $2 OFFSET $3`, string(role), limit, offset)
+	if err != nil {
+		return nil, 0, pg.Err(err, "organisations")
+	}
+	defer rows.Close()
+	out, total := []Org{}, 0
+	for rows.Next() {
+		var o Org
+		if err := rows.Scan(&o.ID, &o.Name, &o.Role, &o.CreatedAt, &total); err != nil {
+			return nil, 0, pg.Err(err, "organisations")
+		}
+		out = append(out, o)
+	}
+	return out, total, pg.Err(rows.Err(), "organisations")
+}
+
+// CountOrgsByRole counts organisations per role (KPIs: registered bases and buyers).
+func (s *Store) CountOrgsByRole(ctx context.Context) (map[Role]int, error) {
+	rows, err := s.db.Query(ctx, `SELECT role, count(*) FROM orgs GROUP BY role`)
+	if err != nil {
+		return nil, pg.Err(err, "organisations")
+	}
+	defer rows.Close()
+	out := map[Role]int{}
+	for rows.Next() {
+		var r Role
+		var n int
+		if err := rows.Scan(&r, &n); err != nil {
+			return nil, pg.Err(err, "organisations")
+		}
+		out[r] = n
+	}
+	return out, pg.Err(rows.Err(), "organisations")
+}
