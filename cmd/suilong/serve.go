@@ -69,15 +69,9 @@ func (s *ServeCmd) Run(g *Globals) error {
 		g.Log.Info("embedded MQTT broker listening", "addr", a.Broker.Addr())
 	}
 
-	var mods []api.Module
-	for _, p := range parts {
-		if p.Module != nil && s.enabled(p.Name) {
-			m, err := p.Module(a)
-			if err != nil {
-				return fmt.Errorf("%s routes: %w", p.Name, err)
-			}
-			mods = append(mods, m)
-		}
+	mods, err := a.modules(s.enabled)
+	if err != nil {
+		return err
 	}
 
 	runCtx, stopRuns := context.WithCancel(context.WithoutCancel(ctx))
@@ -158,4 +152,19 @@ func pingTCP(ctx context.Context, rawURL string) error {
 		return err
 	}
 	return c.Close()
+}
+
+// modules builds the HTTP modules of the enabled parts.
+func (a *App) modules(enabled func(string) bool) ([]api.Module, error) {
+	var mods []api.Module
+	for _, p := range parts {
+		if p.Module != nil && enabled(p.Name) {
+			m, err := p.Module(a)
+			if err != nil {
+				return nil, fmt.Errorf("%s routes: %w", p.Name, err)
+			}
+			mods = append(mods, m)
+		}
+	}
+	return mods, nil
 }

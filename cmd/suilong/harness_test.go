@@ -1,0 +1,131 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"log/slog"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/alecthomas/kong"
+
+	"github.com/suilong/suilong/internal/influx/influxtest"
+	"github.com/suilong/suilong/internal/pg/pgtest"
+)
+
+// testServer is a real `suilong serve` running in the test process against the test services: its own
+// database, its own InfluxDB database, an embedded broker on a free port, HTTP on a free port.
+type testServer struct {
+	URL    string // http://127.0.0.1:port
+	Cfg    *Config
+	Logs   *syncBuffer
+	stop   context.CancelFunc
+	done   chan error
+	logger *slog.Logger
+}
+
+// parseCLI parses args as the command line would, defaults and all.
+func parseCLI(t *testing.T, args ...string) (*CLI, *kong.Context) {
+	t.Helper()
+	var cli CLI
+	k, err := kong.New(&cli, kong.Name("suilong"), kong.Exit(func(int) { t.Fatal("kong wanted to exit") }))
+	if err != nil {
+		t.Fatal(err)
+	}
+	kctx, err := k.Parse(args)
+	if err != nil {
+		t.Fatalf("parse %v: %v", args, err)
+	}
+	return &cli, kctx
+}
+
+// startServe starts serve with the given extra arguments (after "serve") and waits until it listens.
+func startServe(t *testing.T, extra ...string) *testServer {
+	t.Helper()
+	dbURL := pgtest.CreateDB(t)
+	ic := influxtest.New(t)
+	args := append([]string{"serve",
+		"--database-url", dbURL,
+		"--influx-url", ic.URL,
+		"--influx-bucket", ic.Bucket,
+		"--mqtt-listen", "127.0.0.1:0",
+		"--http-addr", "127.0.0.1:0",
+		"--data-dir", t.TempDir(),
+		"--drain-timeout", "5s",
+	}, extra...)
+	cli, kctx := parseCLI(t, args...)
+	logs := &syncBuffer{}
+	ctx, cancel := context.WithCancel(context.Background())
+	g := &Globals{Ctx: ctx, Cfg: &cli.Config, Log: slog.New(slog.NewTextHandler(logs, nil)), Stdout: io.Discard, kctx: kctx}
+	ready := make(chan string, 1)
+	cli.Serve.ready = ready
+	ts := &testServer{Cfg: &cli.Config, Logs: logs, stop: cancel, done: make(chan error, 1)}
+	go func() { ts.done <- cli.Serve.Run(g) }()
+	select {
+	case addr := <-ready:
+		ts.URL = "http://" + addr
+	case err := <-ts.done:
+		t.Fatalf("serve stopped at start: %v\n%s", err, logs)
+	case <-time.After(60 * time.Second):
+		t.Fatalf("serve did not listen within 60s\n%s", logs)
+	}
+	t.Cleanup(func() { ts.Stop(t) })
+	return ts
+}
+
+// Stop shuts the server down as SIGTERM would and waits for it.
+func (ts *testServer) Stop(t *testing.T) {
+	t.Helper()
+	if ts.stop == nil {
+		return
+	}
+	ts.stop()
+	ts.stop = nil
+	select {
+	case err := <-ts.done:
+		if err != nil {
+			t.Errorf("serve returned %v", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Errorf("serve did not stop within 30s")
+	}
+}
+
+func (ts *testServer) get(t *testing.T, path, key string) (int, string) {
+	t.Helper()
+	req, _ := http.NewRequest("GET", ts.URL+path, nil)
+	if key != "" {
+		req.Header.Set("Authorization", "Bearer "+key)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+// syncBuffer is a bytes.Buffer safe for the server's goroutines.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+func (b *syncBuffer) Contains(s string) bool { return strings.Contains(b.String(), s) }
