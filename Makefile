@@ -1,0 +1,69 @@
+# Suilong. `make help` lists the targets; deploy/README.md explains the service scripts behind them.
+
+SHELL := /bin/bash
+GO ?= go
+VERSION := $(shell git describe --always --dirty 2>/dev/null || echo dev)
+LDFLAGS := -X main.version=$(VERSION)
+WITH := deploy/local/with.sh
+
+# Extra flags for `go test` in `make test`, e.g. GOTEST_FLAGS=-v or GOTEST_FLAGS='-run TestX'.
+GOTEST_FLAGS ?=
+# Short fuzz runs after the suite passes: space-separated PACKAGE:FuzzFunc, e.g. ./ingest/:FuzzDecode.
+FUZZ_TARGETS ?=
+FUZZTIME ?= 10s
+STATICCHECK_VERSION ?= v0.8.2
+GOVULNCHECK_VERSION ?= v1.9.0
+
+.DEFAULT_GOAL := help
+.PHONY: help build run test lint bench bench-ingest bench-matching up down clean
+
+help: ## list the targets
+	@echo 'Suilong make targets:'
+	@grep -hE '^[a-z][a-zA-Z_-]*:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{ printf "  %-15s %s\n", $$1, $$2 }'
+
+build: ## build bin/suilong, version from git describe
+	$(GO) build -ldflags '$(LDFLAGS)' -o bin/suilong ./cmd/suilong
+
+run: build ## start the services, migrate, load demo data, serve with the simulator; Ctrl-C stops it all
+	@$(WITH) -- sh -c './bin/suilong migrate && ./bin/suilong demo && exec ./bin/suilong serve --sim'
+
+test: ## the whole suite against real services (what .ci/run runs), then stop what it started
+	@$(WITH) --test --check-leaks --quiet -- bash -c '\
+		$(GO) test -count=1 -timeout 20m $(GOTEST_FLAGS) ./... || exit; \
+		for t in $(FUZZ_TARGETS); do \
+			$(GO) test -run="^$$" -fuzz="^$${t##*:}\$$" -fuzztime=$(FUZZTIME) "$${t%%:*}" || exit; \
+		done'
+
+lint: ## gofmt, go vet, staticcheck, govulncheck (the last two are skipped when they cannot be fetched)
+	@files=$$(find . -name '*.go' -not -path './var/*' -not -path './bin/*' -not -path './.git/*'); \
+	bad=$$(gofmt -l $$files); \
+	if [ -n "$$bad" ]; then echo "gofmt: these files need gofmt -w:"; echo "$$bad"; exit 1; fi
+	$(GO) vet ./...
+	@if $(GO) run honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION) -version >/dev/null 2>&1; then \
+		echo "staticcheck ./..."; $(GO) run honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION) ./...; \
+	else echo "lint: staticcheck $(STATICCHECK_VERSION) could not be fetched from the module proxy; skipped"; fi
+	@out=$$(timeout 600 $(GO) run golang.org/x/vuln/cmd/govulncheck@$(GOVULNCHECK_VERSION) ./... 2>&1); rc=$$?; \
+	if [ $$rc = 0 ]; then echo "$$out"; \
+	elif grep -qiE 'fetching vulnerabilities|dial tcp|no such host|connection refused|i/o timeout' <<<"$$out" && \
+		! grep -q 'Vulnerability #' <<<"$$out"; then \
+		echo "lint: govulncheck skipped, it could not reach its vulnerability database:"; \
+		grep -m1 -iE 'fetching vulnerabilities|dial tcp|no such host|connection refused|i/o timeout' <<<"$$out"; \
+	else echo "$$out"; exit 1; fi
+
+bench: ## every Go benchmark, services up
+	@$(WITH) --quiet -- $(GO) test -run='^$$' -bench=. -benchmem ./...
+
+bench-ingest: ## ingest benchmarks, services up
+	@$(WITH) --quiet -- $(GO) test -run='^$$' -bench=. -benchmem ./ingest/...
+
+bench-matching: ## matching benchmarks, services up
+	@$(WITH) --quiet -- $(GO) test -run='^$$' -bench=. -benchmem ./matching/...
+
+up: ## start the services only and write var/suilong.env (stop them with make down)
+	@deploy/local/up.sh
+
+down: ## stop the services the local scripts started
+	@deploy/local/down.sh
+
+clean: down ## stop the services, then remove var/ (all local data) and bin/
+	rm -rf var bin
