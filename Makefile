@@ -6,7 +6,8 @@ VERSION := $(shell git describe --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X main.version=$(VERSION)
 WITH := deploy/local/with.sh
 
-# Extra flags for `go test` in `make test`, e.g. GOTEST_FLAGS=-v or GOTEST_FLAGS='-run TestX'.
+# What `make test` and `make bench` cover, e.g. PKGS=./ingest/...; extra `go test` flags, e.g. GOTEST_FLAGS=-v.
+PKGS ?= ./...
 GOTEST_FLAGS ?=
 # Short fuzz runs after the suite passes: space-separated PACKAGE:FuzzFunc, e.g. ./ingest/:FuzzDecode.
 FUZZ_TARGETS ?=
@@ -29,7 +30,7 @@ run: build ## start the services, migrate, load demo data, serve with the simula
 
 test: ## the whole suite against real services (what .ci/run runs), then stop what it started
 	@$(WITH) --test --check-leaks --quiet -- bash -c '\
-		$(GO) test -count=1 -timeout 20m $(GOTEST_FLAGS) ./... || exit; \
+		$(GO) test -count=1 -timeout 20m $(GOTEST_FLAGS) $(PKGS) || exit; \
 		for t in $(FUZZ_TARGETS); do \
 			$(GO) test -run="^$$" -fuzz="^$${t##*:}\$$" -fuzztime=$(FUZZTIME) "$${t%%:*}" || exit; \
 		done'
@@ -51,7 +52,7 @@ lint: ## gofmt, go vet, staticcheck, govulncheck (the last two are skipped when 
 	else echo "$$out"; exit 1; fi
 
 bench: ## every Go benchmark, services up
-	@$(WITH) --quiet -- $(GO) test -run='^$$' -bench=. -benchmem ./...
+	@$(WITH) --quiet -- $(GO) test -run='^$$' -bench=. -benchmem $(GOTEST_FLAGS) $(PKGS)
 
 bench-ingest: ## ingest benchmarks, services up
 	@$(WITH) --quiet -- $(GO) test -run='^$$' -bench=. -benchmem ./ingest/...
