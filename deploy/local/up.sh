@@ -251,12 +251,17 @@ ensure_postgres() {
 		fi
 		if [ "$answers" = 1 ]; then
 			if ! have psql && is_root; then apt_install postgresql-client || true; fi
-			if pg_login "$url"; then
+			local rc=0
+			pg_login "$url" || rc=$?
+			if [ "$rc" = 0 ]; then
 				say "PostgreSQL: using the server at 127.0.0.1:5432 (user postgres, trust)"
 				setv SUILONG_DATABASE_URL "$url" chosen
 				return 0
+			elif [ "$rc" = 2 ]; then
+				say "PostgreSQL: 127.0.0.1:5432 answers, but without psql (sudo apt-get install -y postgresql-client) it cannot be checked; starting our own cluster"
+			else
+				say "PostgreSQL: 127.0.0.1:5432 answers but does not let postgres log in without a password; starting our own cluster"
 			fi
-			say "PostgreSQL: 127.0.0.1:5432 answers but does not let postgres log in without a password; starting our own cluster"
 		fi
 	else
 		say "PostgreSQL: SUILONG_LOCAL_FORCE_OWN_PG=1, using our own cluster"
