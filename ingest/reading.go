@@ -53,27 +53,28 @@ type Reason string
 
 // Rejection reasons.
 const (
-	ReasonMalformedJSON Reason = "malformed_json"       // not JSON, or not a JSON object
-	ReasonOversized     Reason = "oversized"            // payload larger than the configured limit
-	ReasonBatchTooLarge Reason = "batch_too_large"      // more than MaxBatch readings in one message
-	ReasonEmptyBatch    Reason = "empty_batch"          // {"readings": []}
-	ReasonMissingField  Reason = "missing_field"        // sensor_id, ts or temp_c absent
-	ReasonInvalidField  Reason = "invalid_field"        // a field of the wrong type, or an unparseable ts
-	ReasonNaN           Reason = "nan"                  // NaN or Infinity in a numeric field
-	ReasonOutOfRange    Reason = "out_of_range"         // temp outside [-60, 60], humidity outside [0, 100], ...
-	ReasonTSFuture      Reason = "ts_future"            // ts too far ahead of the platform's clock
-	ReasonTSTooOld      Reason = "ts_too_old"           // ts older than the accepted age
-	ReasonUnknownSensor Reason = "unknown_sensor"       // sensor not registered
-	ReasonForeignSensor Reason = "foreign_sensor"       // sensor registered to another gateway
-	ReasonBadTopic      Reason = "bad_topic"            // topic does not name a gateway
-	ReasonRegistryDown  Reason = "registry_unavailable" // sensor not cached and PostgreSQL unreachable
+	ReasonMalformedJSON   Reason = "malformed_json"       // not JSON, or not a JSON object
+	ReasonOversized       Reason = "oversized"            // payload larger than the configured limit
+	ReasonBatchTooLarge   Reason = "batch_too_large"      // more than MaxBatch readings in one message
+	ReasonEmptyBatch      Reason = "empty_batch"          // {"readings": []}
+	ReasonMissingField    Reason = "missing_field"        // sensor_id, ts or temp_c absent
+	ReasonInvalidField    Reason = "invalid_field"        // a field of the wrong type, or an unparseable ts
+	ReasonNaN             Reason = "nan"                  // NaN or Infinity in a numeric field
+	ReasonOutOfRange      Reason = "out_of_range"         // temp outside [-60, 60], humidity outside [0, 100], ...
+	ReasonTSFuture        Reason = "ts_future"            // ts too far ahead of the platform's clock
+	ReasonTSTooOld        Reason = "ts_too_old"           // ts older than the accepted age
+	ReasonUnknownSensor   Reason = "unknown_sensor"       // sensor not registered
+	ReasonForeignSensor   Reason = "foreign_sensor"       // sensor registered to another gateway
+	ReasonBadTopic        Reason = "bad_topic"            // topic does not name a gateway
+	ReasonRegistryDown    Reason = "registry_unavailable" // sensor not cached and PostgreSQL unreachable
+	ReasonStorageRejected Reason = "storage_rejected"     // InfluxDB refused the data (e.g. a field type conflict)
 )
 
 // Reasons lists every rejection reason, in documentation order.
 var Reasons = []Reason{
 	ReasonMalformedJSON, ReasonOversized, ReasonBatchTooLarge, ReasonEmptyBatch, ReasonMissingField,
 	ReasonInvalidField, ReasonNaN, ReasonOutOfRange, ReasonTSFuture, ReasonTSTooOld, ReasonUnknownSensor,
-	ReasonForeignSensor, ReasonBadTopic, ReasonRegistryDown,
+	ReasonForeignSensor, ReasonBadTopic, ReasonRegistryDown, ReasonStorageRejected,
 }
 
 // Rejection is one rejected message (Index -1) or one rejected reading of a message (Index into the payload's

@@ -559,3 +559,27 @@ func (e *Engine) Sensors() int {
 	}
 	return n
 }
+
+// NewestRange returns the smallest and the largest of the sensors' newest reading times: where a restarted
+// engine should resume reading history from.
+func (e *Engine) NewestRange() (oldest, newest time.Time, ok bool) {
+	var lo, hi int64
+	for i := range e.shards {
+		sh := &e.shards[i]
+		sh.mu.Lock()
+		for _, s := range sh.sensors {
+			if s.MaxTS == 0 {
+				continue
+			}
+			if !ok || s.MaxTS < lo {
+				lo = s.MaxTS
+			}
+			if !ok || s.MaxTS > hi {
+				hi = s.MaxTS
+			}
+			ok = true
+		}
+		sh.mu.Unlock()
+	}
+	return ms(lo), ms(hi), ok
+}

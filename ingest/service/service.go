@@ -1,0 +1,230 @@
+// Package service assembles cold-chain ingest from its parts (sensor cache, pipeline with spools, rules and
+// their watcher, MQTT source) and runs it. `suilong serve` uses it through cmd/suilong/wire_ingest.go; the
+// integration tests and the benchmark run the very same assembly.
+package service
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	mqtt "github.com/mochi-mqtt/server/v2"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/suilong/suilong/ingest"
+	"github.com/suilong/suilong/ingest/influxw"
+	"github.com/suilong/suilong/ingest/mqttsub"
+	"github.com/suilong/suilong/ingest/rules"
+	"github.com/suilong/suilong/ingest/spool"
+	"github.com/suilong/suilong/internal/influx"
+	"github.com/suilong/suilong/internal/pg"
+)
+
+// Config is ingest's configuration.
+type Config struct {
+	// DataDir holds the spools and the sensor cache's copy (a subdirectory "ingest" is used).
+	DataDir  string
+	Pipeline ingest.PipelineConfig
+	Rules    rules.Config
+	Watcher  ingest.WatcherConfig
+	// SpoolMaxBytes bounds the readings spool (the dead-letter spool gets a quarter).
+	SpoolMaxBytes int64
+	// CacheRefresh is how often the sensor cache reloads the registry.
+	CacheRefresh time.Duration
+	// DeadLetterRetention is how long dead-letter records are kept (0: forever).
+	DeadLetterRetention time.Duration
+
+	// MQTTURL names an external broker; empty means the embedded one (Deps.Broker and Deps.Source).
+	MQTTURL  string
+	Username string
+	Password string
+	// ClientID names this process's persistent session on an external broker.
+	ClientID string
+	// Group is the shared-subscription group on an external broker ("" subscribes unshared).
+	Group string
+}
+
+// Deps are what ingest runs against.
+type Deps struct {
+	Log      *slog.Logger
+	DB       pg.DB
+	Influx   *influx.Client
+	Registry prometheus.Registerer
+	// Broker and Source are the embedded broker and the ingest hook registered in it (nil with MQTTURL).
+	Broker *mqtt.Server
+	Source *mqttsub.BrokerSource
+	// Products and Bands give temperature bands from product profiles and from what assets carry (optional).
+	Products ingest.ProductBands
+	Bands    ingest.BandSource
+}
+
+// Service is a running ingest.
+type Service struct {
+	cfg       Config
+	log       *slog.Logger
+	Store     *ingest.Store
+	Readings  *ingest.ReadingStore
+	Cache     *ingest.SensorCache
+	Rules     *rules.Engine
+	Pipeline  *ingest.Pipeline
+	Watcher   *ingest.Watcher
+	Metrics   *ingest.Metrics
+	Publisher ingest.Publisher
+	spool     *spool.Spool
+	deadSpool *spool.Spool
+	deps      Deps
+}
+
+// DefaultClientID derives a stable client id from the host and the data directory, so that a restarted process
+// resumes its own session and two processes on one host (each with its own data directory) do not collide.
+func DefaultClientID(dataDir string) string {
+	host, _ := os.Hostname()
+	abs, _ := filepath.Abs(dataDir)
+	h := sha256.Sum256([]byte(abs))
+	return fmt.Sprintf("suilong-ingest-%s-%s", host, hex.EncodeToString(h[:3]))
+}
+
+// New assembles ingest. It opens the spools; Run starts everything.
+func New(cfg Config, d Deps) (*Service, error) {
+	if d.Log == nil {
+		d.Log = slog.Default()
+	}
+	if cfg.MQTTURL == "" && (d.Broker == nil || d.Source == nil) {
+		return nil, errors.New("ingest: no external broker configured and no embedded broker hook given")
+	}
+	if cfg.ClientID == "" {
+		cfg.ClientID = DefaultClientID(cfg.DataDir)
+	}
+	if cfg.CacheRefresh <= 0 {
+		cfg.CacheRefresh = 30 * time.Second
+	}
+	dir := filepath.Join(cfg.DataDir, "ingest")
+	sp, err := spool.Open(spool.Options{Dir: filepath.Join(dir, "spool"), MaxBytes: cfg.SpoolMaxBytes})
+	if err != nil {
+		return nil, err
+	}
+	deadMax := cfg.SpoolMaxBytes / 4
+	dsp, err := spool.Open(spool.Options{Dir: filepath.Join(dir, "deadletter-spool"), MaxBytes: deadMax})
+	if err != nil {
+		sp.Close()
+		return nil, err
+	}
+	m := ingest.NewMetrics(d.Registry)
+	store := ingest.NewStore(d.DB)
+	cache := ingest.NewSensorCache(store, d.Products, filepath.Join(dir, "sensors.json"), d.Log)
+	bands := ingest.NewBandResolver(d.Bands, d.Log)
+	eng := rules.New(cfg.Rules)
+	readings := ingest.NewReadingStore(d.Influx)
+	p := ingest.NewPipeline(cfg.Pipeline, ingest.PipelineDeps{Log: d.Log, Metrics: m, Cache: cache, Bands: bands, Rules: eng,
+		Writer: influxw.New(d.Influx), Spool: sp, Dead: store, DeadSpool: dsp, Gateways: store})
+	if d.Registry != nil {
+		p.RegisterSpoolMetrics(d.Registry)
+	}
+	var pub ingest.Publisher
+	if cfg.MQTTURL == "" {
+		pub = mqttsub.InlinePublisher{Srv: d.Broker}
+	} else {
+		pub = mqttsub.NewPahoPublisher(cfg.MQTTURL, cfg.ClientID+"-pub", cfg.Username, cfg.Password)
+	}
+	w := ingest.NewWatcher(cfg.Watcher, ingest.WatcherDeps{Rules: eng, Store: store, Readings: readings, Pub: pub, Cache: cache,
+		Bands: bands, Metrics: m, Log: d.Log})
+	return &Service{cfg: cfg, log: d.Log, Store: store, Readings: readings, Cache: cache, Rules: eng, Pipeline: p, Watcher: w,
+		Metrics: m, Publisher: pub, spool: sp, deadSpool: dsp, deps: d}, nil
+}
+
+// Run runs ingest until ctx ends, then stops in order: no new messages, everything taken made durable and
+// acknowledged, alarms stored, the rules' state saved.
+func (s *Service) Run(ctx context.Context) error {
+	defer s.spool.Close()
+	defer s.deadSpool.Close()
+	if pp, ok := s.Publisher.(*mqttsub.PahoPublisher); ok {
+		defer pp.Close()
+	}
+	log := s.log
+	if n, err := s.Cache.LoadFile(); err != nil {
+		log.Warn("ingest: could not read the sensor cache's copy", "err", err)
+	} else if n > 0 {
+		log.Info("ingest: sensor cache loaded from disk", "sensors", n)
+	}
+	if err := s.Cache.Refresh(ctx); err != nil {
+		log.Warn("ingest: registry unreachable at start; using the cached sensors", "sensors", s.Cache.Len(), "err", err)
+	}
+	if err := s.Watcher.Restore(ctx); err != nil {
+		log.Warn("ingest: rules could not restore all of their state", "err", err)
+	}
+
+	var wg sync.WaitGroup
+	pctx, stopPipeline := context.WithCancel(context.WithoutCancel(ctx))
+	pdone := make(chan struct{})
+	go func() {
+		defer close(pdone)
+		_ = s.Pipeline.Run(pctx)
+	}()
+
+	sctx, stopSource := context.WithCancel(context.WithoutCancel(ctx))
+	if s.cfg.MQTTURL == "" {
+		s.deps.Source.SetSink(s.Pipeline.Submit, s.deps.Broker)
+		log.Info("ingest: taking readings from the embedded broker")
+	} else {
+		sub := mqttsub.NewSubscriber(mqttsub.SubscriberConfig{URL: s.cfg.MQTTURL, ClientID: s.cfg.ClientID, Username: s.cfg.Username,
+			Password: s.cfg.Password, Group: s.cfg.Group, Log: log}, s.Pipeline.Submit)
+		wg.Go(func() {
+			if err := sub.Run(sctx); err != nil {
+				log.Error("ingest: subscriber stopped", "err", err)
+			}
+		})
+	}
+
+	bgctx, stopBG := context.WithCancel(context.WithoutCancel(ctx))
+	wdone := make(chan struct{})
+	go func() {
+		defer close(wdone)
+		_ = s.Watcher.Run(bgctx)
+	}()
+	wg.Go(func() { s.maintain(bgctx) })
+
+	<-ctx.Done()
+	log.Info("ingest: stopping")
+	stopPipeline() // refuses new messages (they stay unacknowledged), writes and acknowledges the rest
+	<-pdone
+	stopSource()
+	stopBG()
+	<-wdone
+	wg.Wait()
+	log.Info("ingest: stopped")
+	return nil
+}
+
+// maintain refreshes the sensor cache and prunes the dead letter.
+func (s *Service) maintain(ctx context.Context) {
+	refresh := time.NewTicker(s.cfg.CacheRefresh)
+	defer refresh.Stop()
+	prune := time.NewTicker(time.Hour)
+	defer prune.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-refresh.C:
+			if err := s.Cache.Refresh(ctx); err != nil {
+				s.log.Warn("ingest: could not refresh the sensor cache; keeping the cached sensors", "err", err)
+			}
+		case <-prune.C:
+			if s.cfg.DeadLetterRetention > 0 {
+				n, err := s.Store.PruneDeadLetters(ctx, time.Now().Add(-s.cfg.DeadLetterRetention))
+				if err != nil {
+					s.log.Warn("ingest: could not prune the dead letter", "err", err)
+				} else if n > 0 {
+					s.log.Info("ingest: pruned the dead letter", "records", n)
+				}
+			}
+		}
+	}
+}
