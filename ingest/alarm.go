@@ -161,9 +161,9 @@ func (s *Store) ApplyAlarms(ctx context.Context, views []rules.Alarm) ([]Alarm, 
 				return pg.Err(err, "alarm")
 			}
 			status := statusFor(acked, ended != nil, v.Withdrawn)
-			a, err = scanAlarm(tx.QueryRow(ctx, `UPDATE alarms SET asset_id = $4, status = $5, raised_at = $6, ended_at = $7,
+			a, err = scanAlarm(tx.QueryRow(ctx, `UPDATE alarms SET asset_id = $4, status = $5::text, raised_at = $6, ended_at = $7,
 				peak_c = $8, band_min_c = $9, band_max_c = $10, degree_minutes = $11,
-				closed_at = CASE WHEN $5 = 'closed' THEN coalesce(closed_at, $12) END, updated_at = $12
+				closed_at = CASE WHEN $5::text = 'closed' THEN coalesce(closed_at, $12::timestamptz) END, updated_at = $12::timestamptz
 				WHERE sensor_id = $1 AND kind = $2 AND started_at = $3 RETURNING `+alarmCols,
 				v.SensorID, v.Kind, v.Start, v.AssetID, status, v.RaisedAt, ended, peak, lo, hi, dm, s.Now()))
 			if err != nil {
@@ -262,8 +262,8 @@ func (s *Store) AckAlarm(ctx context.Context, id int64, by, comment string) (Ala
 		}
 		now := s.Now()
 		status := statusFor(true, a.EndedAt != nil, false)
-		out, err = scanAlarm(tx.QueryRow(ctx, `UPDATE alarms SET status = $2, acked_by = $3, acked_at = $4, ack_comment = $5,
-			closed_at = CASE WHEN $2 = 'closed' THEN $4 END, updated_at = $4 WHERE id = $1 RETURNING `+alarmCols,
+		out, err = scanAlarm(tx.QueryRow(ctx, `UPDATE alarms SET status = $2::text, acked_by = $3, acked_at = $4::timestamptz, ack_comment = $5,
+			closed_at = CASE WHEN $2::text = 'closed' THEN $4::timestamptz END, updated_at = $4::timestamptz WHERE id = $1 RETURNING `+alarmCols,
 			id, status, by, now, comment))
 		return pg.Err(err, fmt.Sprintf("alarm %d", id))
 	})

@@ -224,7 +224,11 @@ func (p *Pipeline) Run(ctx context.Context) error {
 	}
 	bgCtx, stopBG := context.WithCancel(context.WithoutCancel(ctx))
 	flushDone := make(chan struct{})
-	bg.Go(func() { p.flusher(flushDone) })
+	flusherDone := make(chan struct{})
+	go func() {
+		defer close(flusherDone)
+		p.flusher(flushDone)
+	}()
 	bg.Go(func() { p.replay(bgCtx, p.spool, p.replayReadings) })
 	bg.Go(func() { p.replay(bgCtx, p.deadSpool, p.replayDead) })
 	bg.Go(func() { p.statusLoop(bgCtx) })
@@ -236,9 +240,10 @@ func (p *Pipeline) Run(ctx context.Context) error {
 	p.qmu.Unlock()
 	workers.Wait()
 	close(flushDone) // the flusher writes what is left, then returns
-	bg.Wait()
-	stopBG()
+	<-flusherDone
 	p.writes.Wait()
+	stopBG()
+	bg.Wait()
 	return nil
 }
 

@@ -15,6 +15,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -28,12 +29,43 @@ import (
 // Sink takes a message; it returns false when ingest is stopping (the message stays unacknowledged).
 type Sink func(ingest.Message) bool
 
-// BrokerSource is the embedded broker's ingest hook. Until SetSink is called (or when ingest does not run in
-// this process) it lets messages through untouched.
+// BrokerSource is the embedded broker's ingest hook. The broker starts before ingest does, so until SetSink is
+// called a reading waits (its publisher's connection pauses) for up to WaitForSink; after that, or once
+// PassThrough is called, messages go through untouched, for whatever else subscribes (ingest in another
+// process).
 type BrokerSource struct {
 	mqtt.HookBase
-	sink atomic.Pointer[Sink]
-	srv  atomic.Pointer[mqtt.Server]
+	// WaitForSink is how long a reading waits for ingest to start (default 15s).
+	WaitForSink time.Duration
+
+	sink    atomic.Pointer[Sink]
+	srv     atomic.Pointer[mqtt.Server]
+	ready   chan struct{}
+	once    sync.Once
+	through atomic.Bool
+}
+
+// NewBrokerSource returns the hook, waiting for a sink.
+func NewBrokerSource() *BrokerSource {
+	return &BrokerSource{WaitForSink: 15 * time.Second, ready: make(chan struct{})}
+}
+
+// PassThrough stops waiting for a sink: ingest does not run in this process.
+func (h *BrokerSource) PassThrough() {
+	h.through.Store(true)
+	h.once.Do(func() { close(h.ready) })
+}
+
+func (h *BrokerSource) currentSink() *Sink {
+	if sp := h.sink.Load(); sp != nil || h.through.Load() || h.ready == nil {
+		return sp
+	}
+	select {
+	case <-h.ready:
+	case <-time.After(h.WaitForSink):
+		h.through.Store(true)
+	}
+	return h.sink.Load()
 }
 
 // ID names the hook.
@@ -51,12 +83,18 @@ func (h *BrokerSource) SetSink(s Sink, srv *mqtt.Server) {
 	}
 	h.srv.Store(srv)
 	h.sink.Store(&s)
+	if h.ready != nil {
+		h.once.Do(func() { close(h.ready) })
+	}
 }
 
 // OnPublish takes readings and statuses from gateways.
 func (h *BrokerSource) OnPublish(cl *mqtt.Client, pk packets.Packet) (packets.Packet, error) {
-	sp := h.sink.Load()
-	if sp == nil || cl.Net.Inline {
+	if cl.Net.Inline {
+		return pk, nil
+	}
+	sp := h.currentSink()
+	if sp == nil {
 		return pk, nil
 	}
 	sink := *sp

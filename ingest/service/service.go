@@ -80,7 +80,11 @@ type Service struct {
 	spool     *spool.Spool
 	deadSpool *spool.Spool
 	deps      Deps
+	ready     chan struct{}
 }
+
+// Ready is closed once ingest takes messages.
+func (s *Service) Ready() <-chan struct{} { return s.ready }
 
 // DefaultClientID derives a stable client id from the host and the data directory, so that a restarted process
 // resumes its own session and two processes on one host (each with its own data directory) do not collide.
@@ -136,7 +140,7 @@ func New(cfg Config, d Deps) (*Service, error) {
 	w := ingest.NewWatcher(cfg.Watcher, ingest.WatcherDeps{Rules: eng, Store: store, Readings: readings, Pub: pub, Cache: cache,
 		Bands: bands, Metrics: m, Log: d.Log})
 	return &Service{cfg: cfg, log: d.Log, Store: store, Readings: readings, Cache: cache, Rules: eng, Pipeline: p, Watcher: w,
-		Metrics: m, Publisher: pub, spool: sp, deadSpool: dsp, deps: d}, nil
+		Metrics: m, Publisher: pub, spool: sp, deadSpool: dsp, deps: d, ready: make(chan struct{})}, nil
 }
 
 // Run runs ingest until ctx ends, then stops in order: no new messages, everything taken made durable and
@@ -182,6 +186,7 @@ func (s *Service) Run(ctx context.Context) error {
 		})
 	}
 
+	close(s.ready)
 	bgctx, stopBG := context.WithCancel(context.WithoutCancel(ctx))
 	wdone := make(chan struct{})
 	go func() {

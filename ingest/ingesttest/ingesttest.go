@@ -1,0 +1,113 @@
+// Package ingesttest helps ingest's integration tests: a registry with gateways, assets and sensors, MQTT
+// gateways that publish like real ones, and waiting for readings to land in InfluxDB.
+package ingesttest
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	paho "github.com/eclipse/paho.mqtt.golang"
+
+	"github.com/suilong/suilong/ingest"
+)
+
+// Gateway is a registered gateway with its password and sensors.
+type Gateway struct {
+	ID       string
+	Password string
+	Sensors  []string
+}
+
+// Register creates a gateway with sensors in one asset (created if needed). band may be nil.
+func Register(tb testing.TB, s *ingest.Store, gatewayID, assetID string, kind ingest.AssetKind, band *ingest.Band, sensors ...string) Gateway {
+	tb.Helper()
+	ctx := context.Background()
+	_, pw, err := s.CreateGateway(ctx, ingest.Gateway{ID: gatewayID, Name: "test " + gatewayID}, false)
+	if err != nil {
+		tb.Fatalf("ingesttest: create gateway: %v", err)
+	}
+	if _, err := s.Asset(ctx, assetID); err != nil {
+		a := ingest.Asset{ID: assetID, Kind: kind, Name: "test " + assetID}
+		if band != nil {
+			a.Band = *band
+		}
+		if _, err := s.CreateAsset(ctx, a); err != nil {
+			tb.Fatalf("ingesttest: create asset: %v", err)
+		}
+	}
+	for _, id := range sensors {
+		if _, err := s.CreateSensor(ctx, ingest.Sensor{ID: id, GatewayID: gatewayID, AssetID: assetID}); err != nil {
+			tb.Fatalf("ingesttest: create sensor: %v", err)
+		}
+	}
+	return Gateway{ID: gatewayID, Password: pw, Sensors: sensors}
+}
+
+// Band returns a band from its bounds.
+func Band(lo, hi float64) *ingest.Band { return &ingest.Band{MinC: &lo, MaxC: &hi} }
+
+// Connect connects an MQTT client as a gateway would: persistent session (so unacknowledged QoS 1 messages
+// are sent again after a reconnect), automatic reconnection. It disconnects at cleanup.
+func Connect(tb testing.TB, url, clientID, user, pass string) paho.Client {
+	tb.Helper()
+	opts := paho.NewClientOptions().AddBroker(url).SetClientID(clientID).SetUsername(user).SetPassword(pass).
+		SetCleanSession(false).SetAutoReconnect(true).SetConnectRetry(true).SetConnectRetryInterval(200 * time.Millisecond).
+		SetMaxReconnectInterval(time.Second).SetConnectTimeout(5 * time.Second).SetWriteTimeout(10 * time.Second)
+	c := paho.NewClient(opts)
+	t := c.Connect()
+	if !t.WaitTimeout(15*time.Second) || t.Error() != nil {
+		tb.Fatalf("ingesttest: connect %s as %s: %v", url, user, t.Error())
+	}
+	tb.Cleanup(func() { c.Disconnect(100) })
+	return c
+}
+
+// Publish publishes with QoS 1 and waits for the broker's acknowledgement.
+func Publish(tb testing.TB, c paho.Client, topic string, payload []byte) {
+	tb.Helper()
+	t := c.Publish(topic, 1, false, payload)
+	if !t.WaitTimeout(30*time.Second) || t.Error() != nil {
+		tb.Fatalf("ingesttest: publish to %s: %v", topic, t.Error())
+	}
+}
+
+// Reading formats a single-reading payload.
+func Reading(sensor string, ts time.Time, temp float64) []byte {
+	return fmt.Appendf(nil, `{"sensor_id":%q,"ts":%q,"temp_c":%g}`, sensor, ts.UTC().Format(time.RFC3339Nano), temp)
+}
+
+// WaitCount waits until InfluxDB holds want readings in [from, to) (optionally of one asset) and fails the test
+// if the count is different when time is up or if it ever exceeds want.
+func WaitCount(tb testing.TB, rs *ingest.ReadingStore, asset string, from, to time.Time, want int64, within time.Duration) {
+	tb.Helper()
+	deadline := time.Now().Add(within)
+	var n int64
+	var err error
+	for {
+		n, err = rs.Count(context.Background(), asset, from, to)
+		if err == nil && n == want {
+			return
+		}
+		if err == nil && n > want {
+			tb.Fatalf("ingesttest: %d readings stored, want exactly %d", n, want)
+		}
+		if time.Now().After(deadline) {
+			tb.Fatalf("ingesttest: %d readings stored after %s, want %d (last error %v)", n, within, want, err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// Eventually polls cond until it holds or fails the test after within.
+func Eventually(tb testing.TB, within time.Duration, what string, cond func() bool) {
+	tb.Helper()
+	deadline := time.Now().Add(within)
+	for !cond() {
+		if time.Now().After(deadline) {
+			tb.Fatalf("ingesttest: %s did not happen within %s", what, within)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
