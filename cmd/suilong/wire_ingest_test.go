@@ -1,0 +1,146 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"regexp"
+	"testing"
+	"time"
+
+	"github.com/suilong/suilong/ingest"
+	"github.com/suilong/suilong/ingest/ingesttest"
+	"github.com/suilong/suilong/internal/auth"
+	"github.com/suilong/suilong/internal/auth/authtest"
+	"github.com/suilong/suilong/internal/pg"
+)
+
+func (ts *testServer) call(t *testing.T, method, path, key string, body any) (int, []byte) {
+	t.Helper()
+	var r io.Reader
+	if body != nil {
+		b, _ := json.Marshal(body)
+		r = bytes.NewReader(b)
+	}
+	req, _ := http.NewRequest(method, ts.URL+path, r)
+	if key != "" {
+		req.Header.Set("Authorization", "Bearer "+key)
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, b
+}
+
+var brokerAddr = regexp.MustCompile(`"embedded MQTT broker listening" addr=(\S+)`)
+
+// The first real path through everything: `suilong serve` with its embedded broker; an operator registers an
+// asset, a gateway (getting its MQTT credentials once) and a sensor through the API; the gateway publishes a
+// reading on coldchain/v1/readings/{gateway_id}; the reading lands in InfluxDB; the readings API returns it.
+func TestServeIngestEndToEnd(t *testing.T) {
+	ts := startServe(t)
+	m := brokerAddr.FindStringSubmatch(ts.Logs.String())
+	if m == nil {
+		t.Fatalf("no broker address in the logs:\n%s", ts.Logs)
+	}
+	mqttURL := "tcp://" + m[1]
+	db, err := pg.Open(context.Background(), ts.Cfg.DatabaseURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	_, admin := authtest.Org(t, db, "龙岩市商务局 Longyan commerce bureau", auth.RoleCoordinator)
+	_, gwKey := authtest.Org(t, db, "gateway vendor", auth.RoleGateway)
+	_, buyer := authtest.Org(t, db, "广州江南市场 buyer", auth.RoleBuyer)
+
+	mustCall := func(method, path, key string, body any, want int) []byte {
+		t.Helper()
+		code, b := ts.call(t, method, path, key, body)
+		if code != want {
+			t.Fatalf("%s %s = %d, want %d: %s", method, path, code, want, b)
+		}
+		return b
+	}
+	mustCall("POST", "/api/v1/assets", admin, map[string]any{"id": "LY-TRK-0009", "kind": "truck", "name": "冷藏车 9",
+		"band": map[string]any{"min_c": 0, "max_c": 4}}, 201)
+	var created struct {
+		Gateway ingest.Gateway `json:"gateway"`
+		MQTT    struct {
+			Username, Password string
+			ReadingsTopic      string `json:"readings_topic"`
+		}
+	}
+	if err := json.Unmarshal(mustCall("POST", "/api/v1/gateways", admin, map[string]any{"id": "LY-GW-0009"}, 201), &created); err != nil {
+		t.Fatal(err)
+	}
+	if created.MQTT.Password == "" || created.MQTT.Username != "LY-GW-0009" || created.MQTT.ReadingsTopic != "coldchain/v1/readings/LY-GW-0009" {
+		t.Fatalf("credentials: %+v", created.MQTT)
+	}
+	if b := mustCall("GET", "/api/v1/gateways/LY-GW-0009", admin, nil, 200); bytes.Contains(b, []byte(created.MQTT.Password)) {
+		t.Fatal("the password is shown again")
+	}
+	mustCall("POST", "/api/v1/sensors", admin, map[string]any{"id": "LY-TRK-0009-A", "gateway_id": "LY-GW-0009", "asset_id": "LY-TRK-0009"}, 201)
+
+	// Roles: a gateway key manages nothing, a buyer may look at assets and readings but not the registry.
+	mustCall("GET", "/api/v1/gateways", gwKey, nil, 403)
+	mustCall("POST", "/api/v1/assets", gwKey, map[string]any{"id": "X", "kind": "truck"}, 403)
+	mustCall("GET", "/api/v1/alarms", buyer, nil, 403)
+	mustCall("GET", "/api/v1/dead-letters", buyer, nil, 403)
+	mustCall("GET", "/api/v1/assets/LY-TRK-0009", buyer, nil, 200)
+	mustCall("GET", "/api/v1/assets", "", nil, 401)
+
+	// The gateway publishes.
+	c := ingesttest.Connect(t, mqttURL, created.MQTT.Username, created.MQTT.Username, created.MQTT.Password)
+	ts0 := time.Now().Add(-time.Minute).Truncate(time.Second)
+	ingesttest.Publish(t, c, created.MQTT.ReadingsTopic, ingesttest.Reading("LY-TRK-0009-A", ts0, 3.4))
+	ingesttest.Publish(t, c, created.MQTT.ReadingsTopic, []byte(`{"sensor_id":"LY-TRK-0009-A","ts":"yesterday","temp_c":3}`))
+
+	q := fmt.Sprintf("/api/v1/assets/LY-TRK-0009/readings?from=%s&to=%s&every=1m",
+		ts0.Add(-time.Hour).Format(time.RFC3339), ts0.Add(time.Hour).Format(time.RFC3339))
+	var got struct {
+		AssetID string
+		Band    ingest.Band
+		Points  []ingest.WindowPoint
+	}
+	if err := json.Unmarshal(mustCall("GET", q, buyer, nil, 200), &got); err != nil {
+		t.Fatal(err)
+	}
+	if len(got.Points) != 1 || got.Points[0].Count != 1 || got.Points[0].MeanC != 3.4 || !got.Points[0].Time.Equal(ts0.Truncate(time.Minute)) ||
+		got.Band.MaxC == nil || *got.Band.MaxC != 4 {
+		t.Fatalf("readings API: %+v", got)
+	}
+	var dl struct {
+		Items []ingest.DeadLetter
+		Total int
+	}
+	if err := json.Unmarshal(mustCall("GET", "/api/v1/dead-letters?gateway_id=LY-GW-0009", admin, nil, 200), &dl); err != nil {
+		t.Fatal(err)
+	}
+	if dl.Total != 1 || dl.Items[0].Reason != ingest.ReasonInvalidField {
+		t.Fatalf("dead letter: %+v", dl)
+	}
+
+	// Bad requests name the field.
+	code, b := ts.call(t, "GET", "/api/v1/assets/LY-TRK-0009/readings?every=soon", admin, nil)
+	if code != 400 || !bytes.Contains(b, []byte(`"field":"every"`)) {
+		t.Fatalf("bad every: %d %s", code, b)
+	}
+	code, b = ts.call(t, "POST", "/api/v1/sensors", admin, map[string]any{"id": "S/1", "gateway_id": "nope", "asset_id": "LY-TRK-0009"})
+	if code != 422 || !bytes.Contains(b, []byte(`"field":"id"`)) {
+		t.Fatalf("bad sensor: %d %s", code, b)
+	}
+	code, b = ts.call(t, "POST", "/api/v1/sensors", admin, map[string]any{"id": "S-2", "gateway_id": "nope", "asset_id": "LY-TRK-0009"})
+	if code != 422 || !bytes.Contains(b, []byte(`"field":"gateway_id"`)) {
+		t.Fatalf("sensor of an unknown gateway: %d %s", code, b)
+	}
+	mustCall("DELETE", "/api/v1/gateways/LY-GW-0009", admin, nil, 409)
+}
