@@ -5,6 +5,9 @@ package ingesttest
 import (
 	"context"
 	"fmt"
+	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -109,5 +112,113 @@ func Eventually(tb testing.TB, within time.Duration, what string, cond func() bo
 			tb.Fatalf("ingesttest: %s did not happen within %s", what, within)
 		}
 		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// Load publishes readings from many gateways at once, each with up to Window QoS 1 messages in flight, the way a
+// fleet of gateways catching up would. Reading k of a sensor has ts Start + k*Step, so every reading is a
+// distinct point and the total stored is known exactly.
+type Load struct {
+	URL      string
+	Gateways []Gateway
+	// PerSensor readings of each sensor, Batch readings per message (1: single-reading messages).
+	PerSensor int
+	Batch     int
+	Window    int
+	Start     time.Time
+	Step      time.Duration
+	// Progress, when set, is called with the number of messages published so far, after each one.
+	Progress func(published int64)
+	// Extra, when set, may return a message to send before message k of gateway number g (to mix in bad
+	// messages); nil sends none.
+	Extra func(g, k int) []byte
+}
+
+// Readings is how many readings the load publishes.
+func (l Load) Readings() int64 {
+	n := 0
+	for _, g := range l.Gateways {
+		n += len(g.Sensors) * l.PerSensor
+	}
+	return int64(n)
+}
+
+// Run publishes everything and waits until the broker acknowledged every message. Clients reconnect by
+// themselves and resend what was not acknowledged; a token that failed with a broken connection is only logged,
+// since paho keeps the message and sends it again after reconnecting: what counts is what gets stored.
+func (l Load) Run(tb testing.TB) {
+	tb.Helper()
+	if l.Batch <= 0 {
+		l.Batch = 1
+	}
+	if l.Window <= 0 {
+		l.Window = 100
+	}
+	if l.Step <= 0 {
+		l.Step = time.Second
+	}
+	var published, tokenErrors atomic.Int64
+	var wg sync.WaitGroup
+	errc := make(chan error, len(l.Gateways))
+	for gi, g := range l.Gateways {
+		c := Connect(tb, l.URL, g.ID, g.ID, g.Password)
+		wg.Go(func() {
+			sem := make(chan struct{}, l.Window)
+			var tokens sync.WaitGroup
+			var failed atomic.Value
+			topic := ingest.TopicReadings + g.ID
+			k := 0
+			send := func(payload []byte) {
+				sem <- struct{}{}
+				t := c.Publish(topic, 1, false, payload)
+				tokens.Go(func() {
+					defer func() { <-sem }()
+					if !t.WaitTimeout(120 * time.Second) {
+						failed.Store(fmt.Errorf("publish to %s not acknowledged within 120s", topic))
+					} else if err := t.Error(); err != nil {
+						tokenErrors.Add(1)
+					}
+				})
+				if l.Progress != nil {
+					l.Progress(published.Add(1))
+				}
+			}
+			var parts []string
+			for i := 0; i < l.PerSensor; i++ {
+				ts := l.Start.Add(time.Duration(i) * l.Step)
+				for si, s := range g.Sensors {
+					parts = append(parts, fmt.Sprintf(`{"sensor_id":%q,"ts":%d,"temp_c":%.2f}`, s, ts.UnixMilli(), 2.5+float64((i+si)%10)/10))
+					if len(parts) == l.Batch {
+						if l.Extra != nil {
+							if p := l.Extra(gi, k); p != nil {
+								send(p)
+							}
+						}
+						k++
+						if l.Batch == 1 {
+							send([]byte(parts[0]))
+						} else {
+							send([]byte(`{"readings":[` + strings.Join(parts, ",") + `]}`))
+						}
+						parts = parts[:0]
+					}
+				}
+			}
+			if len(parts) > 0 {
+				send([]byte(`{"readings":[` + strings.Join(parts, ",") + `]}`))
+			}
+			tokens.Wait()
+			if err, _ := failed.Load().(error); err != nil {
+				errc <- err
+			}
+		})
+	}
+	wg.Wait()
+	close(errc)
+	for err := range errc {
+		tb.Fatal(err)
+	}
+	if n := tokenErrors.Load(); n > 0 {
+		tb.Logf("ingesttest: %d publishes failed on a broken connection and were left to paho's resend", n)
 	}
 }

@@ -105,10 +105,11 @@ func (h *Hook) OnConnectAuthenticate(cl *mqtt.Client, pk packets.Packet) bool {
 		return subtle.ConstantTimeCompare([]byte(pass), []byte(h.internalPass)) == 1
 	}
 	hash, ok := (*h.creds.Load())[user]
-	if !ok {
-		// A gateway registered since the last refresh: reload, at most every two seconds.
+	if !ok || !ingest.PasswordMatches(hash, pass) {
+		// A gateway registered or given a new password since the last refresh: reload, at most once a second
+		// (so that guessing passwords cannot hammer the database).
 		h.refreshMu.Lock()
-		stale := time.Since(h.lastRefresh) > 2*time.Second
+		stale := time.Since(h.lastRefresh) > time.Second
 		h.refreshMu.Unlock()
 		if stale {
 			ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)

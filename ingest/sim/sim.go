@@ -326,10 +326,11 @@ func (g *gw) reading(s Sensor, t time.Time) []byte {
 	ts := t.Add(g.skew).UTC().Format("2006-01-02T15:04:05.000Z07:00")
 	var b strings.Builder
 	fmt.Fprintf(&b, `{"sensor_id":%q,"ts":%q,"temp_c":%.2f,"humidity_pct":%.1f`, s.ID, ts, temp, hum)
-	if s.Kind == ingest.KindTruck {
-		fmt.Fprintf(&b, `,"door_open":%t,"lat":%.5f,"lon":%.5f`, door, lat, lon)
-	} else {
+	if s.ID == g.Sensors[len(g.Sensors)-1].ID { // the sensor by the door reports it
 		fmt.Fprintf(&b, `,"door_open":%t`, door)
+	}
+	if s.Kind == ingest.KindTruck {
+		fmt.Fprintf(&b, `,"lat":%.5f,"lon":%.5f`, lat, lon)
 	}
 	fmt.Fprintf(&b, `,"battery_pct":%.0f,"seq":%d}`, battery, g.seq)
 	return []byte(b.String())
