@@ -12,6 +12,7 @@ import (
 	"time"
 
 	paho "github.com/eclipse/paho.mqtt.golang"
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/suilong/suilong/ingest"
@@ -28,44 +29,62 @@ import (
 
 const internalUser, internalPass = "suilong-platform", "internal-secret"
 
-type env struct {
-	svc    *Service
+// fixture is what ingest runs against in a test: a fresh database and InfluxDB database, an embedded broker
+// with the real auth hook and the ingest hook, a data directory. Services started on it may be stopped and
+// started again on the same state.
+type fixture struct {
+	t      *testing.T
+	db     *pgxpool.Pool
 	store  *ingest.Store
-	url    string
 	influx *influx.Client
-	cancel context.CancelFunc
-	done   chan struct{}
+	src    *mqttsub.BrokerSource
+	broker *broker.Broker
+	url    string
+	data   string
+	log    *slog.Logger
 }
 
-func testLog(t *testing.T) *slog.Logger {
-	if testing.Verbose() {
-		return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
-	}
-	return slog.New(slog.DiscardHandler)
-}
+func newFixture(t *testing.T) *fixture { return newFixtureOn(t, influxtest.New(t)) }
 
-// start runs ingest against an embedded broker with the real auth hook, a fresh database and InfluxDB database.
-func start(t *testing.T, cfg Config) *env {
+func newFixtureOn(t *testing.T, ic *influx.Client) *fixture {
 	t.Helper()
 	db := pgtest.New(t)
-	ic := influxtest.New(t)
 	store := ingest.NewStore(db)
 	log := testLog(t)
 	src := mqttsub.NewBrokerSource()
 	auth := mqttauth.New(store, internalUser, internalPass, log)
 	b := brokertest.Start(t, broker.Options{Hooks: []broker.Hook{{Hook: auth}, {Hook: src}}, Logger: log})
-	if cfg.DataDir == "" {
-		cfg.DataDir = t.TempDir()
-	}
+	return &fixture{t: t, db: db, store: store, influx: ic, src: src, broker: b, url: b.URL(), data: t.TempDir(), log: log}
+}
+
+// env is a running ingest service.
+type env struct {
+	*fixture
+	svc     *Service
+	metrics *prometheus.Registry
+	cancel  context.CancelFunc
+	done    chan struct{}
+}
+
+// start runs ingest on the fixture until the test ends (or stop).
+func (f *fixture) start(cfg Config) *env {
+	t := f.t
+	t.Helper()
+	cfg.DataDir = f.data
 	if cfg.Watcher.DrainEvery == 0 {
 		cfg.Watcher.DrainEvery = 50 * time.Millisecond
 	}
-	svc, err := New(cfg, Deps{Log: log, DB: db, Influx: ic, Registry: prometheus.NewRegistry(), Broker: b.Server(), Source: src})
+	reg := prometheus.NewRegistry()
+	d := Deps{Log: f.log, DB: f.db, Influx: f.influx, Registry: reg}
+	if cfg.MQTTURL == "" {
+		d.Broker, d.Source = f.broker.Server(), f.src
+	}
+	svc, err := New(cfg, d)
 	if err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	e := &env{svc: svc, store: store, url: b.URL(), influx: ic, cancel: cancel, done: make(chan struct{})}
+	e := &env{fixture: f, svc: svc, metrics: reg, cancel: cancel, done: make(chan struct{})}
 	go func() {
 		defer close(e.done)
 		if err := svc.Run(ctx); err != nil {
@@ -80,6 +99,9 @@ func start(t *testing.T, cfg Config) *env {
 	}
 	return e
 }
+
+// start runs ingest against a fresh fixture.
+func start(t *testing.T, cfg Config) *env { return newFixture(t).start(cfg) }
 
 func (e *env) stop() {
 	e.cancel()
@@ -204,4 +226,11 @@ func TestExcursionAlarmIsStoredAndPublished(t *testing.T) {
 	if _, err := e.store.AckAlarm(context.Background(), a.ID, "x", ""); err == nil {
 		t.Fatal("acknowledged twice")
 	}
+}
+
+func testLog(t *testing.T) *slog.Logger {
+	if testing.Verbose() {
+		return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	}
+	return slog.New(slog.DiscardHandler)
 }
