@@ -162,8 +162,10 @@ type SubscriberConfig struct {
 
 // Subscriber consumes readings and statuses from an external broker.
 type Subscriber struct {
-	cfg    SubscriberConfig
-	sink   Sink
+	cfg  SubscriberConfig
+	sink Sink
+
+	mu     sync.Mutex
 	client paho.Client
 }
 
@@ -223,8 +225,11 @@ func (s *Subscriber) Run(ctx context.Context) error {
 			}
 			log.Info("ingest: subscribed", "broker", s.cfg.URL, "client_id", s.cfg.ClientID, "readings", ReadingsFilter(s.cfg.Group))
 		})
-	s.client = paho.NewClient(opts)
-	t := s.client.Connect()
+	client := paho.NewClient(opts)
+	s.mu.Lock()
+	s.client = client
+	s.mu.Unlock()
+	t := client.Connect()
 	select {
 	case <-ctx.Done():
 	case <-t.Done():
@@ -233,8 +238,24 @@ func (s *Subscriber) Run(ctx context.Context) error {
 		}
 	}
 	<-ctx.Done()
-	s.client.Disconnect(500)
+	client.Disconnect(500)
 	return nil
+}
+
+// Leave unsubscribes from readings, so that while this process drains and stops, the broker gives its share to
+// the other members of the shared subscription instead of queueing it for this session. Messages already sent
+// here are still processed and acknowledged; Run re-subscribes on the next start.
+func (s *Subscriber) Leave(timeout time.Duration) {
+	s.mu.Lock()
+	client := s.client
+	s.mu.Unlock()
+	if client == nil || !client.IsConnectionOpen() {
+		return
+	}
+	t := client.Unsubscribe(ReadingsFilter(s.cfg.Group))
+	if !t.WaitTimeout(timeout) || t.Error() != nil {
+		s.cfg.Log.Warn("ingest: could not leave the shared subscription before stopping", "err", t.Error())
+	}
 }
 
 // PahoPublisher publishes on an external broker with its own client (so that a blocked subscriber never holds

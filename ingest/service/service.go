@@ -173,11 +173,12 @@ func (s *Service) Run(ctx context.Context) error {
 	}()
 
 	sctx, stopSource := context.WithCancel(context.WithoutCancel(ctx))
+	var sub *mqttsub.Subscriber
 	if s.cfg.MQTTURL == "" {
 		s.deps.Source.SetSink(s.Pipeline.Submit, s.deps.Broker)
 		log.Info("ingest: taking readings from the embedded broker")
 	} else {
-		sub := mqttsub.NewSubscriber(mqttsub.SubscriberConfig{URL: s.cfg.MQTTURL, ClientID: s.cfg.ClientID, Username: s.cfg.Username,
+		sub = mqttsub.NewSubscriber(mqttsub.SubscriberConfig{URL: s.cfg.MQTTURL, ClientID: s.cfg.ClientID, Username: s.cfg.Username,
 			Password: s.cfg.Password, Group: s.cfg.Group, Log: log}, s.Pipeline.Submit)
 		wg.Go(func() {
 			if err := sub.Run(sctx); err != nil {
@@ -197,6 +198,9 @@ func (s *Service) Run(ctx context.Context) error {
 
 	<-ctx.Done()
 	log.Info("ingest: stopping")
+	if sub != nil {
+		sub.Leave(5 * time.Second)
+	}
 	stopPipeline() // refuses new messages (they stay unacknowledged), writes and acknowledges the rest
 	<-pdone
 	stopSource()
