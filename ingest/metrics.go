@@ -21,6 +21,9 @@ type Metrics struct {
 	Alarms        *prometheus.CounterVec // alarm changes applied, by kind
 	RulesTooLate  prometheus.Counter     // readings too late for the rules' window
 	InfluxUp      prometheus.Gauge       // 1 when the last write to InfluxDB succeeded
+
+	// Resolved children of the vectors used once per message, to keep label lookups off the hot path.
+	readingMessages, statusMessages, writtenDirect, writtenSpool prometheus.Counter
 }
 
 // NewMetrics creates the metrics and registers them with reg (nil: not registered).
@@ -62,6 +65,8 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	for _, r := range Reasons {
 		m.Rejected.WithLabelValues(string(r))
 	}
+	m.readingMessages, m.statusMessages = m.Messages.WithLabelValues("readings"), m.Messages.WithLabelValues("status")
+	m.writtenDirect, m.writtenSpool = m.Written.WithLabelValues("direct"), m.Written.WithLabelValues("spool")
 	for _, p := range []string{"direct", "spool"} {
 		m.Written.WithLabelValues(p)
 	}

@@ -63,12 +63,16 @@ type GatewayStatuses interface {
 type PipelineConfig struct {
 	Workers       int           // decoding goroutines (default GOMAXPROCS)
 	QueueLen      int           // messages waiting for a worker (default 8192)
+	QueueBytes    int64         // payload bytes waiting for a worker (default 16 MiB)
 	BatchSize     int           // readings per InfluxDB write (default 5000)
 	FlushInterval time.Duration // longest a reading waits for companions (default 200ms)
 	MaxWrites     int           // concurrent writes (default 2)
-	WriteTimeout  time.Duration // one InfluxDB write (default 10s)
-	Limits        Limits
-	MaxPayload    int
+	// Linger is how long a batch waits for companions even when nothing else is being processed, so that at
+	// high load a write carries many readings (default 2ms).
+	Linger       time.Duration
+	WriteTimeout time.Duration // one InfluxDB write (default 10s)
+	Limits       Limits
+	MaxPayload   int
 }
 
 func (c PipelineConfig) withDefaults() PipelineConfig {
@@ -78,11 +82,17 @@ func (c PipelineConfig) withDefaults() PipelineConfig {
 	if c.QueueLen <= 0 {
 		c.QueueLen = 8192
 	}
+	if c.QueueBytes <= 0 {
+		c.QueueBytes = 16 << 20
+	}
 	if c.BatchSize <= 0 {
 		c.BatchSize = 5000
 	}
 	if c.FlushInterval <= 0 {
 		c.FlushInterval = 200 * time.Millisecond
+	}
+	if c.Linger <= 0 {
+		c.Linger = 2 * time.Millisecond
 	}
 	if c.MaxWrites <= 0 {
 		c.MaxWrites = 2
@@ -118,6 +128,11 @@ type Pipeline struct {
 	closed  bool
 	queue   chan Message
 	pending atomic.Int64
+
+	// queued bounds the payload bytes waiting in queue, so that memory does not scale with message size.
+	qbMu   sync.Mutex
+	qbCond *sync.Cond
+	queued int64
 
 	mu       sync.Mutex
 	cond     *sync.Cond
@@ -176,6 +191,7 @@ func NewPipeline(cfg PipelineConfig, d PipelineDeps) *Pipeline {
 		queue: make(chan Message, cfg.QueueLen), cur: &batch{}, seen: map[string]time.Time{},
 		kick: make(chan struct{}, 1), slots: make(chan struct{}, cfg.MaxWrites), statuses: make(chan status, 1024)}
 	p.cond = sync.NewCond(&p.mu)
+	p.qbCond = sync.NewCond(&p.qbMu)
 	p.m.InfluxUp.Set(1)
 	return p
 }
@@ -210,6 +226,13 @@ func (p *Pipeline) Submit(m Message) bool {
 	if p.closed {
 		return false
 	}
+	size := int64(len(m.Payload))
+	p.qbMu.Lock()
+	for p.queued > 0 && p.queued+size > p.cfg.QueueBytes {
+		p.qbCond.Wait()
+	}
+	p.queued += size
+	p.qbMu.Unlock()
 	p.pending.Add(1)
 	p.queue <- m
 	return true
@@ -286,6 +309,10 @@ type workerState struct {
 func (p *Pipeline) worker() {
 	w := &workerState{dec: Decoder{MaxPayload: p.cfg.MaxPayload, Intern: p.cache.Intern}}
 	for m := range p.queue {
+		p.qbMu.Lock()
+		p.queued -= int64(len(m.Payload))
+		p.qbCond.Signal()
+		p.qbMu.Unlock()
 		p.process(w, &m)
 	}
 }
@@ -297,7 +324,7 @@ func (p *Pipeline) process(w *workerState, m *Message) {
 	ctx := context.Background()
 	now := p.Now()
 	if gw, ok := gatewayOf(m.Topic, TopicStatus); ok {
-		p.m.Messages.WithLabelValues("status").Inc()
+		p.m.statusMessages.Inc()
 		p.status(gw, m.Payload, now)
 		if m.Ack != nil {
 			m.Ack()
@@ -305,7 +332,7 @@ func (p *Pipeline) process(w *workerState, m *Message) {
 		p.pending.Add(-1)
 		return
 	}
-	p.m.Messages.WithLabelValues("readings").Inc()
+	p.m.readingMessages.Inc()
 	w.lines, w.dead = w.lines[:0], w.dead[:0]
 	n := 0
 	var newest int64
@@ -484,7 +511,7 @@ func (p *Pipeline) flusher(done <-chan struct{}) {
 				return
 			}
 		}
-		timer.Reset(p.cfg.FlushInterval / 4)
+		timer.Reset(p.cfg.Linger)
 	}
 }
 
@@ -497,8 +524,9 @@ func (p *Pipeline) take(final bool) *batch {
 	if b.msgs == 0 {
 		return nil
 	}
-	ready := final || b.n >= p.cfg.BatchSize || len(b.dead) >= 1000 || p.pending.Load() == 0 ||
-		time.Since(b.first) >= p.cfg.FlushInterval
+	age := time.Since(b.first)
+	ready := final || b.n >= p.cfg.BatchSize || len(b.dead) >= 1000 || age >= p.cfg.FlushInterval ||
+		(p.pending.Load() == 0 && age >= p.cfg.Linger)
 	if !ready {
 		return nil
 	}
@@ -559,7 +587,7 @@ func (p *Pipeline) writeReadings(b *batch, deadline time.Time) bool {
 			switch {
 			case err == nil:
 				p.m.WriteSeconds.Observe(time.Since(start).Seconds())
-				p.m.Written.WithLabelValues("direct").Add(float64(b.n))
+				p.m.writtenDirect.Add(float64(b.n))
 				p.m.InfluxUp.Set(1)
 				return true
 			case errors.Is(err, ErrRejected):
@@ -688,7 +716,7 @@ func (p *Pipeline) replayReadings(ctx context.Context, recs []spool.Record) erro
 		return err
 	}
 	p.m.InfluxUp.Set(1)
-	p.m.Written.WithLabelValues("spool").Add(float64(bytes.Count(buf, []byte{'\n'})))
+	p.m.writtenSpool.Add(float64(bytes.Count(buf, []byte{'\n'})))
 	return nil
 }
 

@@ -18,7 +18,7 @@ type Publisher interface {
 type WatcherConfig struct {
 	DrainEvery    time.Duration // how often alarm changes are stored and published (default 1s)
 	SweepEvery    time.Duration // how often silent sensors are looked for (default 30s)
-	SnapshotEvery time.Duration // how often the rules' state is saved (default 10s)
+	SnapshotEvery time.Duration // how often the rules' state is saved (default 30s; InfluxDB covers the gap at restart)
 	// CatchUp is how much history before the saved state's newest readings the rules re-read from InfluxDB at
 	// start, to cover readings that became durable after the last save (default 15m).
 	CatchUp time.Duration
@@ -74,7 +74,7 @@ func NewWatcher(cfg WatcherConfig, d WatcherDeps) *Watcher {
 		cfg.SweepEvery = 30 * time.Second
 	}
 	if cfg.SnapshotEvery <= 0 {
-		cfg.SnapshotEvery = 10 * time.Second
+		cfg.SnapshotEvery = 30 * time.Second
 	}
 	if cfg.CatchUp <= 0 {
 		cfg.CatchUp = 15 * time.Minute

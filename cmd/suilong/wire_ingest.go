@@ -31,8 +31,8 @@ type IngestConfig struct {
 	RulesWindow    time.Duration `name:"ingest-rules-window" env:"SUILONG_INGEST_RULES_WINDOW" default:"3h" help:"How late (behind a sensor's newest reading) a reading may arrive and still change alarms."`
 
 	BatchSize     int           `name:"ingest-batch-size" env:"SUILONG_INGEST_BATCH_SIZE" default:"5000" help:"Readings per InfluxDB write."`
-	FlushInterval time.Duration `name:"ingest-flush-interval" env:"SUILONG_INGEST_FLUSH_INTERVAL" default:"200ms" help:"Longest a reading waits for companions before a write."`
 	Workers       int           `name:"ingest-workers" env:"SUILONG_INGEST_WORKERS" default:"0" help:"Decoding goroutines (0: one per CPU)."`
+	FlushInterval time.Duration `name:"ingest-flush-interval" env:"SUILONG_INGEST_FLUSH_INTERVAL" default:"200ms" help:"Longest a reading waits for companions before a write."`
 	MaxPayload    int           `name:"ingest-max-payload" env:"SUILONG_INGEST_MAX_PAYLOAD" default:"262144" help:"Largest accepted message in bytes; larger ones go to the dead letter."`
 	MaxFuture     time.Duration `name:"ingest-max-future" env:"SUILONG_INGEST_MAX_FUTURE" default:"5m" help:"How far ahead of the platform clock a reading's ts may be."`
 	MaxAge        time.Duration `name:"ingest-max-age" env:"SUILONG_INGEST_MAX_AGE" default:"168h" help:"How old a reading's ts may be."`

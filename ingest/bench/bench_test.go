@@ -13,6 +13,7 @@ package bench
 
 import (
 	"bufio"
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -24,6 +25,8 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"runtime"
+	"runtime/pprof"
 	"slices"
 	"strconv"
 	"strings"
@@ -126,6 +129,13 @@ func runIngestChild() error {
 	// A group of its own: a previous run's persistent session would otherwise still hold a share.
 	cfg := service.Config{DataDir: os.Getenv("CHILD_DATA_DIR"), MQTTURL: os.Getenv("CHILD_MQTT_URL"),
 		Group: "suilong-ingest-bench-" + strconv.Itoa(os.Getpid())}
+	// Experiments: SUILONG_BENCH_LINGER, SUILONG_BENCH_MAX_WRITES override the pipeline's defaults.
+	if v, err := time.ParseDuration(os.Getenv("SUILONG_BENCH_LINGER")); err == nil {
+		cfg.Pipeline.Linger = v
+	}
+	if v, err := strconv.Atoi(os.Getenv("SUILONG_BENCH_MAX_WRITES")); err == nil {
+		cfg.Pipeline.MaxWrites = v
+	}
 	d := service.Deps{Log: log, DB: db, Influx: ic, Registry: prometheus.NewRegistry()}
 	if cfg.MQTTURL == "" {
 		src := mqttsub.NewBrokerSource()
@@ -177,6 +187,29 @@ func runIngestChild() error {
 	done := make(chan error, 1)
 	go func() { done <- svc.Run(ctx) }()
 	<-svc.Ready()
+	// SUILONG_BENCH_PROFILE=dir writes the child's CPU profile, and a heap profile taken at its peak, there.
+	if dir := os.Getenv("SUILONG_BENCH_PROFILE"); dir != "" {
+		f, err := os.Create(filepath.Join(dir, fmt.Sprintf("cpu-%d.pprof", os.Getpid())))
+		if err == nil {
+			_ = pprof.StartCPUProfile(f)
+			defer pprof.StopCPUProfile()
+		}
+		go func() {
+			var peak uint64
+			for ctx.Err() == nil {
+				var ms runtime.MemStats
+				runtime.ReadMemStats(&ms)
+				if ms.HeapInuse > peak+8<<20 {
+					peak = ms.HeapInuse
+					if h, err := os.Create(filepath.Join(dir, fmt.Sprintf("heap-%d.pprof", os.Getpid()))); err == nil {
+						_ = pprof.WriteHeapProfile(h)
+						h.Close()
+					}
+				}
+				time.Sleep(500 * time.Millisecond)
+			}
+		}()
+	}
 	fmt.Println("READY http://" + ln.Addr().String())
 	return <-done
 }
@@ -291,10 +324,10 @@ func startMosquitto(tb testing.TB) string {
 	err = os.WriteFile(conf, []byte(fmt.Sprintf(`listener %s 127.0.0.1
 allow_anonymous true
 persistence false
-max_inflight_messages 1000
+max_inflight_messages %s
 max_queued_messages 1000000
 max_queued_bytes 0
-`, port)), 0o644)
+`, port, cmp.Or(os.Getenv("SUILONG_BENCH_MOSQUITTO_INFLIGHT"), "1000"))), 0o644)
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -458,7 +491,75 @@ type result struct {
 	perSecond float64
 	p99, p50  float64
 	rss       float64
+	cpu       float64 // ingest child's CPU seconds
+	busy      float64 // share of the machine's CPUs busy during the run
+	split     cpuSplit
 	note      string
+}
+
+// machineCPU returns busy and total jiffies of all CPUs (/proc/stat).
+func machineCPU() (busy, total float64) {
+	b, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return 0, 0
+	}
+	line, _, _ := strings.Cut(string(b), "\n")
+	f := strings.Fields(line)
+	for i, v := range f[1:] {
+		x, _ := strconv.ParseFloat(v, 64)
+		total += x
+		if i != 3 && i != 4 { // idle, iowait
+			busy += x
+		}
+	}
+	return busy, total
+}
+
+// childCPU sums the CPU seconds of this process's children whose command name is name (influxd, mosquitto).
+func childCPU(name string) float64 {
+	entries, _ := os.ReadDir("/proc")
+	total := 0.0
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+		if err != nil {
+			continue
+		}
+		s := string(b)
+		comm := s[strings.IndexByte(s, '(')+1 : strings.LastIndexByte(s, ')')]
+		f := strings.Fields(s[strings.LastIndexByte(s, ')')+2:])
+		if ppid, _ := strconv.Atoi(f[1]); ppid == os.Getpid() && comm == name {
+			total += cpuSeconds(pid)
+		}
+	}
+	return total
+}
+
+// cpuSplit is where the CPU of a run went.
+type cpuSplit struct{ self, influx, mosquitto float64 }
+
+func cpuNow() cpuSplit {
+	return cpuSplit{self: cpuSeconds(os.Getpid()), influx: childCPU("influxd"), mosquitto: childCPU("mosquitto")}
+}
+
+func (a cpuSplit) since(b cpuSplit) cpuSplit {
+	return cpuSplit{a.self - b.self, a.influx - b.influx, a.mosquitto - b.mosquitto}
+}
+
+// cpuSeconds is a process's user+system CPU time so far.
+func cpuSeconds(pid int) float64 {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return -1
+	}
+	s := string(b)
+	f := strings.Fields(s[strings.LastIndexByte(s, ')')+2:])
+	u, _ := strconv.ParseFloat(f[11], 64)
+	k, _ := strconv.ParseFloat(f[12], 64)
+	return (u + k) / 100 // USER_HZ
 }
 
 // BenchmarkIngest runs the whole comparison once and prints a table; b.N is ignored beyond the first run.
@@ -476,8 +577,8 @@ func runComparison(b *testing.B) {
 	var results []result
 	add := func(r result) {
 		results = append(results, r)
-		b.Logf("%-44s %9d readings %10.0f readings/s  p99 %8.1f ms  p50 %7.1f ms  peak RSS %6.1f MiB %s",
-			r.name, r.readings, r.perSecond, r.p99, r.p50, r.rss, r.note)
+		b.Logf("%-44s %9d readings %10.0f readings/s  p99 %8.1f ms  p50 %7.1f ms  peak RSS %6.1f MiB  machine busy %3.0f%%  CPU s: ingest %.1f, publishers+subscriber %.1f, InfluxDB %.1f, Mosquitto %.1f  %s",
+			r.name, r.readings, r.perSecond, r.p99, r.p50, r.rss, 100*r.busy, r.cpu, r.split.self, r.split.influx, r.split.mosquitto, r.note)
 	}
 
 	mosq := startMosquitto(b)
@@ -486,14 +587,24 @@ func runComparison(b *testing.B) {
 	embedded := "tcp://" + embeddedAddr
 
 	// Ceilings.
-	ceilMosq := brokerCeiling(b, mosq, single)
-	add(result{name: "ceiling: Mosquitto QoS 1 pub→sub", readings: int64(single), perSecond: ceilMosq})
-	ceilEmb := brokerCeiling(b, embedded, single)
-	add(result{name: "ceiling: embedded broker QoS 1 pub→sub", readings: int64(single), perSecond: ceilEmb})
+	measure := func(name string, readings int, f func() float64) float64 {
+		b0, t0 := machineCPU()
+		c0 := cpuNow()
+		v := f()
+		b1, t1 := machineCPU()
+		add(result{name: name, readings: int64(readings), perSecond: v, busy: (b1 - b0) / max(1, t1-t0), split: cpuNow().since(c0)})
+		return v
+	}
+	// The broker ceilings are measured twice: with a plain paho subscriber, and with one reading through a
+	// buffer as ingest's subscriber does. Suilong is held against the higher of the two.
+	ceilMosqPlain := measure("ceiling: Mosquitto QoS 1 pub→sub, plain paho", single, func() float64 { return brokerCeiling(b, mosq, single, false) })
+	ceilMosq := measure("ceiling: Mosquitto QoS 1 pub→sub, buffered", single, func() float64 { return brokerCeiling(b, mosq, single, true) })
+	ceilEmbPlain := measure("ceiling: embedded QoS 1 pub→sub, plain paho", single, func() float64 { return brokerCeiling(b, embedded, single, false) })
+	ceilEmb := measure("ceiling: embedded QoS 1 pub→sub, buffered", single, func() float64 { return brokerCeiling(b, embedded, single, true) })
+	ceilMosq, ceilEmb = max(ceilMosq, ceilMosqPlain), max(ceilEmb, ceilEmbPlain)
 	bc.stop()
 	srv := influxtest.Start(b)
-	ceilInflux := influxCeiling(b, srv.URL, batches*50)
-	add(result{name: "ceiling: InfluxDB line protocol, 5,000/batch", readings: int64(batches * 50), perSecond: ceilInflux})
+	ceilInflux := measure("ceiling: InfluxDB line protocol, 5,000/batch", batches*50, func() float64 { return influxCeiling(b, srv.URL, batches*50) })
 
 	// Suilong end to end.
 	for _, run := range []struct {
@@ -520,9 +631,10 @@ func runComparison(b *testing.B) {
 		add(r)
 	}
 	var sb strings.Builder
-	fmt.Fprintf(&sb, "\n%-44s %10s %12s %10s %10s  %s\n", "run", "readings", "readings/s", "p99 ms", "RSS MiB", "")
+	fmt.Fprintf(&sb, "\n%-44s %10s %12s %10s %10s %8s %6s  %s\n", "run", "readings", "readings/s", "p99 ms", "RSS MiB", "CPU s", "busy", "")
 	for _, r := range results {
-		fmt.Fprintf(&sb, "%-44s %10d %12.0f %10s %10s  %s\n", r.name, r.readings, r.perSecond, fmtMs(r.p99), fmtMiB(r.rss), r.note)
+		fmt.Fprintf(&sb, "%-44s %10d %12.0f %10s %10s %8s %5.0f%%  %s\n", r.name, r.readings, r.perSecond, fmtMs(r.p99), fmtMiB(r.rss),
+			fmtMiB(r.cpu), 100*r.busy, r.note)
 	}
 	fmt.Fprint(os.Stdout, sb.String())
 }
@@ -543,12 +655,16 @@ func fmtMiB(v float64) string {
 
 // brokerCeiling is the broker's QoS 1 publish→subscribe rate for the single-reading load: the same publishers,
 // one subscriber that does nothing but acknowledge.
-func brokerCeiling(b *testing.B, url string, messages int) float64 {
+func brokerCeiling(b *testing.B, url string, messages int, buffered bool) float64 {
 	var got atomic.Int64
 	var last atomic.Int64
 	done := make(chan struct{})
-	sub := paho.NewClient(paho.NewClientOptions().AddBroker(url).SetClientID(fmt.Sprintf("bench-sub-%d", time.Now().UnixNano())).
-		SetCleanSession(true).SetOrderMatters(false))
+	opts := paho.NewClientOptions().AddBroker(url).SetClientID(fmt.Sprintf("bench-sub-%d", time.Now().UnixNano())).
+		SetCleanSession(true).SetOrderMatters(false)
+	if buffered {
+		opts = mqttsub.WithBuffering(opts, url)
+	}
+	sub := paho.NewClient(opts)
 	if t := sub.Connect(); !t.WaitTimeout(10*time.Second) || t.Error() != nil {
 		b.Fatalf("subscriber: %v", t.Error())
 	}
@@ -644,6 +760,9 @@ func endToEnd(b *testing.B, influxBase, mosquitto string, external bool, message
 	}
 	c := startChild(b, "ingest", env...)
 	time.Sleep(300 * time.Millisecond) // subscribed
+	cpu0 := cpuSeconds(c.cmd.Process.Pid)
+	b0, t0 := machineCPU()
+	split0 := cpuNow()
 	start := publish(b, loadSpec{url: url, gws: creds, messages: messages, batch: batch})
 	var st childStats
 	deadline := time.Now().Add(5 * time.Minute)
@@ -658,7 +777,9 @@ func endToEnd(b *testing.B, influxBase, mosquitto string, external bool, message
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	rss := c.peakRSS()
+	b1, t1 := machineCPU()
+	split := cpuNow().since(split0)
+	rss, cpu := c.peakRSS(), cpuSeconds(c.cmd.Process.Pid)-cpu0
 	c.stop()
 	readings := int64(messages * batch)
 	n, err := ingest.NewReadingStore(ic).Count(context.Background(), "", start.Add(-time.Minute), time.Now().Add(time.Minute))
@@ -669,7 +790,8 @@ func endToEnd(b *testing.B, influxBase, mosquitto string, external bool, message
 		b.Fatalf("dead letters in a clean load: %v", dl)
 	}
 	secs := float64(st.LastDurable-start.UnixNano()) / 1e9
-	return result{readings: readings, perSecond: float64(readings) / secs, p99: st.P99, p50: st.P50, rss: rss}
+	return result{readings: readings, perSecond: float64(readings) / secs, p99: st.P99, p50: st.P50, rss: rss, cpu: cpu,
+		busy: (b1 - b0) / max(1, t1-t0), split: split}
 }
 
 func pgURL(tb testing.TB, s string) string {

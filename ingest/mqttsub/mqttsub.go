@@ -204,6 +204,7 @@ func (s *Subscriber) Run(ctx context.Context) error {
 		SetUsername(s.cfg.Username).
 		SetPassword(s.cfg.Password).
 		SetCleanSession(false).
+		SetStore(noStore{}).
 		SetAutoAckDisabled(true).
 		SetOrderMatters(true).
 		SetAutoReconnect(true).
@@ -225,7 +226,7 @@ func (s *Subscriber) Run(ctx context.Context) error {
 			}
 			log.Info("ingest: subscribed", "broker", s.cfg.URL, "client_id", s.cfg.ClientID, "readings", ReadingsFilter(s.cfg.Group))
 		})
-	client := paho.NewClient(opts)
+	client := paho.NewClient(WithBuffering(opts, s.cfg.URL))
 	s.mu.Lock()
 	s.client = client
 	s.mu.Unlock()
