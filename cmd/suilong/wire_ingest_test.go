@@ -13,6 +13,7 @@ import (
 
 	"github.com/suilong/suilong/ingest"
 	"github.com/suilong/suilong/ingest/ingesttest"
+	"github.com/suilong/suilong/ingest/rules"
 	"github.com/suilong/suilong/internal/auth"
 	"github.com/suilong/suilong/internal/auth/authtest"
 	"github.com/suilong/suilong/internal/pg"
@@ -143,4 +144,38 @@ func TestServeIngestEndToEnd(t *testing.T) {
 		t.Fatalf("sensor of an unknown gateway: %d %s", code, b)
 	}
 	mustCall("DELETE", "/api/v1/gateways/LY-GW-0009", admin, nil, 409)
+
+	// Alarms: listed and acknowledged through the API, by people with the right role.
+	t0 := time.Now().Add(-2 * time.Hour).Truncate(time.Second)
+	changed, err := ingest.NewStore(db).ApplyAlarms(context.Background(), []rules.Alarm{{SensorID: "LY-TRK-0009-A", AssetID: "LY-TRK-0009",
+		Kind: rules.Excursion, Start: t0, RaisedAt: t0.Add(15 * time.Minute), End: t0.Add(30 * time.Minute), PeakC: 8, BandLo: 0, BandHi: 4,
+		DegreeMinutes: 60}})
+	if err != nil || len(changed) != 1 {
+		t.Fatalf("alarm: %v", err)
+	}
+	var alarms struct {
+		Items []ingest.Alarm
+		Total int
+	}
+	if err := json.Unmarshal(mustCall("GET", "/api/v1/alarms?status=active&asset_id=LY-TRK-0009", admin, nil, 200), &alarms); err != nil {
+		t.Fatal(err)
+	}
+	if alarms.Total != 1 || alarms.Items[0].Status != "open" || alarms.Items[0].MessageZH == "" {
+		t.Fatalf("alarms: %+v", alarms)
+	}
+	path := fmt.Sprintf("/api/v1/alarms/%d/ack", alarms.Items[0].ID)
+	mustCall("POST", path, buyer, map[string]any{"comment": "x"}, 403)
+	var acked ingest.Alarm
+	if err := json.Unmarshal(mustCall("POST", path, admin, map[string]any{"comment": "货物已复检 / goods re-checked"}, 200), &acked); err != nil {
+		t.Fatal(err)
+	}
+	if acked.Status != "closed" || acked.AckedBy == nil || *acked.AckedBy != "龙岩市商务局 Longyan commerce bureau" || *acked.AckComment != "货物已复检 / goods re-checked" {
+		t.Fatalf("acked: %+v", acked)
+	}
+	mustCall("POST", path, admin, nil, 409)
+	mustCall("GET", "/api/v1/alarms?status=closed,open", admin, nil, 200)
+	code, b = ts.call(t, "GET", "/api/v1/alarms?status=fixed", admin, nil)
+	if code != 400 || !bytes.Contains(b, []byte(`"field":"status"`)) {
+		t.Fatalf("bad status filter: %d %s", code, b)
+	}
 }
