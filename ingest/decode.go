@@ -134,10 +134,9 @@ func (e *fieldErr) rejection(r *Reading) Rejection {
 }
 
 type parser struct {
-	b       []byte
-	i       int
-	intern  func([]byte) string
-	scratch []byte
+	b      []byte
+	i      int
+	intern func([]byte) string
 }
 
 type syntaxError struct {

@@ -113,6 +113,7 @@ type childStats struct {
 	P99         float64 `json:"p99_ms"`
 	Max         float64 `json:"max_ms"`
 	Spooled     float64 `json:"spooled"`
+	Writes      uint64  `json:"writes"` // InfluxDB writes
 }
 
 func runIngestChild() error {
@@ -177,6 +178,10 @@ func runIngestChild() error {
 		}
 		mu.Unlock()
 		out.Spooled = counterValue(svc.Metrics.Spooled)
+		var hm dto.Metric
+		if svc.Metrics.BatchReadings.Write(&hm) == nil {
+			out.Writes = hm.GetHistogram().GetSampleCount()
+		}
 		_ = json.NewEncoder(w).Encode(out)
 	})
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -492,6 +497,7 @@ type result struct {
 	p99, p50  float64
 	rss       float64
 	cpu       float64 // ingest child's CPU seconds
+	writes    uint64  // InfluxDB writes
 	busy      float64 // share of the machine's CPUs busy during the run
 	split     cpuSplit
 	note      string
@@ -577,8 +583,8 @@ func runComparison(b *testing.B) {
 	var results []result
 	add := func(r result) {
 		results = append(results, r)
-		b.Logf("%-44s %9d readings %10.0f readings/s  p99 %8.1f ms  p50 %7.1f ms  peak RSS %6.1f MiB  machine busy %3.0f%%  CPU s: ingest %.1f, publishers+subscriber %.1f, InfluxDB %.1f, Mosquitto %.1f  %s",
-			r.name, r.readings, r.perSecond, r.p99, r.p50, r.rss, 100*r.busy, r.cpu, r.split.self, r.split.influx, r.split.mosquitto, r.note)
+		b.Logf("%-44s %9d readings %10.0f readings/s  p99 %8.1f ms  p50 %7.1f ms  peak RSS %6.1f MiB  machine busy %3.0f%%  CPU s: ingest %.1f, publishers+subscriber %.1f, InfluxDB %.1f, Mosquitto %.1f  InfluxDB writes %d  %s",
+			r.name, r.readings, r.perSecond, r.p99, r.p50, r.rss, 100*r.busy, r.cpu, r.split.self, r.split.influx, r.split.mosquitto, r.writes, r.note)
 	}
 
 	mosq := startMosquitto(b)
@@ -794,7 +800,7 @@ func endToEnd(b *testing.B, influxBase, mosquitto string, external bool, message
 	}
 	secs := float64(st.LastDurable-start.UnixNano()) / 1e9
 	return result{readings: readings, perSecond: float64(readings) / secs, p99: st.P99, p50: st.P50, rss: rss, cpu: cpu,
-		busy: (b1 - b0) / max(1, t1-t0), split: split}
+		busy: (b1 - b0) / max(1, t1-t0), split: split, writes: st.Writes}
 }
 
 func pgURL(tb testing.TB, s string) string {
