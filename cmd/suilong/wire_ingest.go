@@ -103,8 +103,14 @@ func init() {
 			return sim.Ensure(ctx, ingest.NewStore(a.DB), sim.Demo)
 		},
 		Sim: func(ctx context.Context, a *App) error {
+			w := ingestFor(a)
 			return runSim(ctx, a, simOptions{Interval: 10 * time.Second, Backfill: 2 * time.Hour,
-				Faults: sim.Faults{Excursion: true, DoorOpen: true, MalformedRate: 0.002}})
+				Faults: sim.Faults{Excursion: true, DoorOpen: true, MalformedRate: 0.002},
+				passwordsReset: func() {
+					if w.auth != nil { // the broker in this process learns the new passwords before the gateways connect
+						_ = w.auth.Refresh(ctx)
+					}
+				}})
 		},
 	})
 }
@@ -188,6 +194,8 @@ type simOptions struct {
 	Duration time.Duration
 	Backfill time.Duration
 	Faults   sim.Faults
+	// passwordsReset is called once the simulated gateways have new passwords.
+	passwordsReset func()
 }
 
 // runSim drives the simulated gateways of the registry (the demo fleet, or what `suilong sim --register`
@@ -200,6 +208,9 @@ func runSim(ctx context.Context, a *App, o simOptions) error {
 	}
 	if len(gws) == 0 {
 		return errors.New("no simulated gateways are registered; run `suilong demo` (or `suilong sim --register N`)")
+	}
+	if o.passwordsReset != nil {
+		o.passwordsReset()
 	}
 	if a.Cfg.MQTTURL != "" && a.Broker == nil {
 		a.Log.Info("sim: publishing to the external broker", "url", a.Cfg.MQTTURL)
