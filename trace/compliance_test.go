@@ -58,7 +58,9 @@ func TestMKT(t *testing.T) {
 
 func TestAssess(t *testing.T) {
 	truck := Leg{AssetID: "LY-TRK-0001", AssetKind: Truck, From: at(4, 0), To: at(6, 0)} // 10:00–12:00 CST, 120 min
-	delivered := func(legs ...Leg) Custody { return Custody{HarvestedAt: at(0, 0), Legs: legs, State: Delivered, ReceivedAt: at(7, 0)} }
+	delivered := func(legs ...Leg) Custody {
+		return Custody{HarvestedAt: at(0, 0), Legs: legs, State: Delivered, ReceivedAt: at(7, 0)}
+	}
 	type exc struct {
 		start, end time.Time
 		minutes    int

@@ -150,8 +150,8 @@ func TestCustodyInAt(t *testing.T) {
 
 func TestWhy(t *testing.T) {
 	tests := []struct {
-		k                  EventKind
-		a                  AssetKind
+		k                 EventKind
+		a                 AssetKind
 		bizStep, dispostn string
 	}{
 		{Harvest, "", "commissioning", "active"},
