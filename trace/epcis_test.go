@@ -71,7 +71,7 @@ func TestEPCISValidatesAgainstGS1Schema(t *testing.T) {
 					ILMD    map[string]any
 					Sensors []struct {
 						Metadata struct{ StartTime, EndTime, DeviceID string } `json:"sensorMetadata"`
-						Reports  []map[string]any                             `json:"sensorReport"`
+						Reports  []map[string]any                              `json:"sensorReport"`
 					} `json:"sensorElementList"`
 					BizTransactionList []struct{ Type, BizTransaction string }
 				} `json:"eventList"`
