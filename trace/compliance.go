@@ -180,7 +180,8 @@ func Assess(band Band, c Custody, data []LegReadings, now time.Time) Compliance 
 			if w.Count <= 0 {
 				continue
 			}
-			monitored += overlap(w.Start, w.Start.Add(BaseEvery), from, to)
+			// InfluxDB starts the first window at the range's start; windows end on the epoch grid.
+			monitored += overlap(w.Start, w.Start.Truncate(BaseEvery).Add(BaseEvery), from, to)
 			means = append(means, w.MeanC)
 			lsum += w.MeanC * float64(w.Count)
 			lc.Readings += w.Count
