@@ -177,7 +177,9 @@ func events(ctx context.Context, db pg.DB, lotID int64) ([]Event, error) {
 }
 
 // Events returns a lot's events in time order.
-func (s *Store) Events(ctx context.Context, lotID int64) ([]Event, error) { return events(ctx, s.db, lotID) }
+func (s *Store) Events(ctx context.Context, lotID int64) ([]Event, error) {
+	return events(ctx, s.db, lotID)
+}
 
 // AddEvent records an event if it fits the lot's journey, and updates the lot's legs. Concurrent events of
 // one lot are serialised by a row lock, so two loads cannot both succeed. Errors: NotFound for an unknown lot,
