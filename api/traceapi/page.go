@@ -177,7 +177,8 @@ func newView(r *trace.Report, lang string, u trace.URIs) *view {
 			Minutes: x.Minutes, Peak: peak, Where: where})
 	}
 	v.Chart = newChart(r, en)
-	v.QR = u.QR(l.Code, "svg")
+	// Relative: the page works whatever host it was reached on.
+	v.QR = "/t/" + l.Code + "/qr.svg"
 	v.Generated = fmtTime(r.GeneratedAt, en, false)
 	return v
 }
@@ -439,6 +440,6 @@ var enL = labels{Title: "Product traceability", Lang: "en", Site: "Suilong · Gu
 	CertNo: "Compliance certificate (承诺达标合格证) no.", NoCerts: "none", Verdict: "Cold-chain verdict", Band: "Required",
 	MKT: "Mean kinetic temperature", InBand: "Time in band", Out: "Out of band", Excursions: "Temperature excursions",
 	Journey: "Journey and hand-overs", Chart: "Temperature", Legend: "Blue: allowed range; grey: min–max; line: mean; red: excursion",
-	Peak: "peak", Minutes: "min", Code: "Lot code", QR: "QR code", Generated: "Data as of",
+	Peak: "Peak", Minutes: "min", Code: "Lot code", QR: "QR code", Generated: "Data as of",
 	About: "Temperatures are recorded automatically by sensors in the reefer trucks and cold stores; hand-overs are recorded by the base and the buyer.",
-	Where: "where"}
+	Where: "Where"}
