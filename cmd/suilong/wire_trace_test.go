@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"html"
 	"io"
+	"log/slog"
 	"net/http"
 	"os"
 	"strings"
@@ -20,9 +21,12 @@ import (
 	"github.com/suilong/suilong/internal/auth/authtest"
 	"github.com/suilong/suilong/internal/browsertest"
 	"github.com/suilong/suilong/internal/influx"
+	"github.com/suilong/suilong/internal/influx/influxtest"
 	"github.com/suilong/suilong/internal/pg"
+	"github.com/suilong/suilong/internal/pg/pgtest"
 	"github.com/suilong/suilong/trace"
 	"github.com/suilong/suilong/trace/epcistest"
+	"github.com/suilong/suilong/trace/influxread"
 )
 
 // ensureProduct registers the leafy-greens profile the lots need. Products are matching's; until matching's
@@ -298,6 +302,40 @@ func TestTraceEndToEnd(t *testing.T) {
 	for _, p := range []string{shotZH, shotEN} {
 		if st, err := os.Stat(p); err != nil || st.Size() < 10_000 {
 			t.Errorf("screenshot %s: %v", p, err)
+		}
+	}
+}
+
+// `suilong demo` twice: the demo lots exist once, with their journeys, readings and the verdicts the README
+// promises (DEMOLY000002 had its truck's door open: one 35-minute excursion; the others kept the cold chain).
+func TestTraceDemoIsIdempotent(t *testing.T) {
+	dbURL := pgtest.CreateDB(t)
+	ic := influxtest.New(t)
+	for range 2 {
+		cli, kctx := parseCLI(t, "demo", "--database-url", dbURL, "--influx-url", ic.URL, "--influx-bucket", ic.Bucket, "--data-dir", t.TempDir())
+		g := &Globals{Ctx: context.Background(), Cfg: &cli.Config, Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Stdout: io.Discard, kctx: kctx}
+		if err := cli.Demo.Run(g); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ctx := context.Background()
+	db, err := pg.Open(ctx, dbURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	svc := trace.NewService(trace.NewStore(db), nil, nil, nil, influxread.New(ic), trace.NewURIs("http://x"), nil, nil)
+	var n int
+	if err := db.QueryRow(ctx, `SELECT count(*) FROM lot_events`).Scan(&n); err != nil || n != 6+6+4 { // harvest, loads and unloads, receipt
+		t.Fatalf("%d events after two demo runs (%v)", n, err)
+	}
+	for code, want := range map[string]string{"DEMOLY000001": "全程冷链达标", "DEMOLY000002": "温度超标 1 次，累计 35 分钟超出 0–4 °C", "DEMOLY000003": "全程冷链达标"} {
+		r, err := svc.PublicReport(ctx, code)
+		if err != nil {
+			t.Fatalf("%s: %v", code, err)
+		}
+		if r.Compliance.Verdict.ZH != want || r.Custody.State != trace.Delivered {
+			t.Errorf("%s: %s %+v", code, r.Custody.State, r.Compliance.Verdict)
 		}
 	}
 }
