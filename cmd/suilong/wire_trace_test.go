@@ -256,6 +256,7 @@ func TestTraceEndToEnd(t *testing.T) {
 			t.Errorf("page shows %q", private)
 		}
 	}
+	t.Logf("page: %d bytes", len(body))
 	if len(body) > 40_000 {
 		t.Errorf("page is %d bytes", len(body))
 	}
