@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/suilong/suilong/ingest"
 	"github.com/suilong/suilong/ingest/ingesttest"
@@ -338,5 +339,21 @@ func TestTraceDemoIsIdempotent(t *testing.T) {
 		if r.Compliance.Verdict.ZH != want || r.Custody.State != trace.Delivered {
 			t.Errorf("%s: %s %+v", code, r.Custody.State, r.Compliance.Verdict)
 		}
+	}
+
+	// What ingest asks through traceBandSource: the band of what a truck carried, and nothing when it was empty.
+	cli, _ := parseCLI(t, "demo", "--database-url", dbURL)
+	a := &App{Cfg: &cli.Config, DB: db, Influx: ic, Registry: prometheus.NewRegistry(), Log: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	r, err := svc.PublicReport(ctx, "DEMOLY000002")
+	if err != nil {
+		t.Fatal(err)
+	}
+	truck := r.Custody.Legs[1]
+	bs := traceBandSource(a)
+	if b, ok, err := bs.Band(ctx, truck.AssetID, truck.From.Add(time.Hour)); err != nil || !ok || *b.MinC != 0 || *b.MaxC != 4 {
+		t.Errorf("band in %s during the leg: %+v %v %v", truck.AssetID, b, ok, err)
+	}
+	if _, ok, err := bs.Band(ctx, truck.AssetID, truck.To.Add(time.Hour)); err != nil || ok {
+		t.Errorf("band in %s after the leg: %v %v", truck.AssetID, ok, err)
 	}
 }
