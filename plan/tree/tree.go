@@ -179,8 +179,12 @@ type builder struct {
 
 func (b *builder) fault(path, format string, args ...any) {
 	msg := fmt.Sprintf(format, args...)
-	if l, ok := b.lines[path]; ok {
-		msg = fmt.Sprintf("(line %d) %s", l, msg)
+	// A missing key has no line of its own; the item it is missing from does.
+	for p := path; p != ""; p = p[:max(strings.LastIndexAny(p, ".["), 0)] {
+		if l, ok := b.lines[p]; ok {
+			msg = fmt.Sprintf("(line %d) %s", l, msg)
+			break
+		}
 	}
 	b.faults.Add(path, "%s", msg)
 }

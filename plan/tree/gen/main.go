@@ -165,7 +165,7 @@ func parseSeed(text string) (*plan, error) {
 				}
 				taskN++
 				if m[1] != fmt.Sprint(taskN) {
-					return nil, fmt.Errorf("line %d: task %s follows task %d", l.n, m[1], taskN-1)
+					return nil, fmt.Errorf("line %d: task %s where task %d was expected", l.n, m[1], taskN)
 				}
 				t, err := title()
 				if err != nil {
