@@ -1,0 +1,327 @@
+package solve
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/suilong/suilong/internal/errs"
+)
+
+// DecodeInstance reads an instance in the batch JSON format of DESIGN.md and validates it. Decoding is
+// strict: unknown fields, wrong types, money with more than two decimals, fractional kg or hours and
+// malformed times are all errors. Every problem is reported at once, in one *errs.Error whose Fields name
+// the record and field ("offers[3].quantity_kg"): errs.Invalid when the text is not JSON at all,
+// errs.Unprocessable otherwise.
+func DecodeInstance(r io.Reader) (*Instance, error) {
+	data, err := io.ReadAll(r)
+	if err != nil {
+		return nil, errs.Wrap(errs.Invalid, err, "read instance")
+	}
+	var top map[string]json.RawMessage
+	if err := json.Unmarshal(data, &top); err != nil {
+		return nil, syntaxError(data, err)
+	}
+	if top == nil {
+		return nil, errs.E(errs.Invalid, "instance must be a JSON object with products, lanes, offers and demands")
+	}
+	d := &decoder{bad: map[string]bool{}}
+	for _, k := range sortedKeys(top) {
+		switch k {
+		case "products", "lanes", "offers", "demands":
+		default:
+			d.fail(k, "unknown field (an instance has products, lanes, offers and demands)")
+		}
+	}
+	in := &Instance{}
+	for i, m := range d.list(top, "products") {
+		r := d.record(fmt.Sprintf("products[%d]", i), m, "name", "shelf_life_hours")
+		in.Products = append(in.Products, Product{
+			Name:           r.str("name"),
+			ShelfLifeHours: r.hours("shelf_life_hours"),
+		})
+	}
+	for i, m := range d.list(top, "lanes") {
+		r := d.record(fmt.Sprintf("lanes[%d]", i), m, "origin", "destination", "cost_per_kg", "transit_hours")
+		in.Lanes = append(in.Lanes, Lane{
+			Origin:       r.str("origin"),
+			Destination:  r.str("destination"),
+			CostPerKg:    r.fen("cost_per_kg"),
+			TransitHours: r.hours("transit_hours"),
+		})
+	}
+	for i, m := range d.list(top, "offers") {
+		r := d.record(fmt.Sprintf("offers[%d]", i), m, "id", "base", "product", "grade", "quantity_kg",
+			"min_price_per_kg", "origin", "harvested_at", "available_from", "?certifications", "?priority_bonus_per_kg")
+		in.Offers = append(in.Offers, Offer{
+			ID:                 r.str("id"),
+			Base:               r.str("base"),
+			Product:            r.str("product"),
+			Grade:              int(r.integer("grade", "a grade such as 1")),
+			QuantityKg:         r.integer("quantity_kg", "a whole number of kg"),
+			MinPricePerKg:      r.fen("min_price_per_kg"),
+			Origin:             r.str("origin"),
+			HarvestedAt:        r.time("harvested_at"),
+			AvailableFrom:      r.time("available_from"),
+			Certifications:     r.strs("certifications"),
+			PriorityBonusPerKg: r.fen("priority_bonus_per_kg"),
+		})
+	}
+	for i, m := range d.list(top, "demands") {
+		r := d.record(fmt.Sprintf("demands[%d]", i), m, "id", "buyer", "product", "min_grade", "quantity_kg",
+			"max_price_per_kg", "destination", "deliver_by", "?required_certifications")
+		in.Demands = append(in.Demands, Demand{
+			ID:                     r.str("id"),
+			Buyer:                  r.str("buyer"),
+			Product:                r.str("product"),
+			MinGrade:               int(r.integer("min_grade", "a grade such as 2")),
+			QuantityKg:             r.integer("quantity_kg", "a whole number of kg"),
+			MaxPricePerKg:          r.fen("max_price_per_kg"),
+			Destination:            r.str("destination"),
+			DeliverBy:              r.time("deliver_by"),
+			RequiredCertifications: r.strs("required_certifications"),
+		})
+	}
+	// The semantic checks skip what failed to decode, so that each bad field is reported once.
+	v := newValidator(d.bad)
+	v.instance(in)
+	v.fe = append(d.fe, v.fe...)
+	if err := v.err(); err != nil {
+		return nil, err
+	}
+	return in, nil
+}
+
+func syntaxError(data []byte, err error) error {
+	var se *json.SyntaxError
+	var te *json.UnmarshalTypeError
+	switch {
+	case errors.As(err, &se):
+		line, col := lineCol(data, se.Offset)
+		return errs.Wrap(errs.Invalid, err, "instance is not valid JSON at line %d, column %d: %s", line, col, se.Error())
+	case errors.As(err, &te):
+		return errs.E(errs.Invalid, "instance must be a JSON object with products, lanes, offers and demands, not %s", te.Value)
+	}
+	return errs.Wrap(errs.Invalid, err, "instance is not valid JSON: %v", err)
+}
+
+func lineCol(data []byte, off int64) (line, col int) {
+	if off > int64(len(data)) {
+		off = int64(len(data))
+	}
+	before := data[:off]
+	line = bytes.Count(before, []byte("\n")) + 1
+	col = int(off) - bytes.LastIndexByte(before, '\n')
+	return line, col
+}
+
+func sortedKeys(m map[string]json.RawMessage) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+type decoder struct {
+	fe  errs.FieldErrors
+	bad map[string]bool
+}
+
+func (d *decoder) fail(field, format string, args ...any) {
+	d.bad[field] = true
+	d.fe.Add(field, format, args...)
+}
+
+// list returns the objects of one top-level array; a missing or null list is empty.
+func (d *decoder) list(top map[string]json.RawMessage, name string) []map[string]json.RawMessage {
+	raw, ok := top[name]
+	if !ok || isNull(raw) {
+		return nil
+	}
+	var items []json.RawMessage
+	if err := json.Unmarshal(raw, &items); err != nil {
+		d.fail(name, "must be an array of objects")
+		return nil
+	}
+	if len(items) > MaxRecords {
+		d.fail(name, "has %d records; at most %d are allowed in one instance", len(items), MaxRecords)
+		return nil
+	}
+	out := make([]map[string]json.RawMessage, len(items))
+	for i, it := range items {
+		var m map[string]json.RawMessage
+		if err := json.Unmarshal(it, &m); err != nil || m == nil {
+			d.fail(fmt.Sprintf("%s[%d]", name, i), "must be an object")
+			m = map[string]json.RawMessage{}
+		}
+		out[i] = m
+	}
+	return out
+}
+
+func isNull(raw json.RawMessage) bool { return string(bytes.TrimSpace(raw)) == "null" }
+
+// record reads one object's fields. fields lists the known ones; a leading "?" marks an optional one.
+type record struct {
+	d    *decoder
+	at   string
+	m    map[string]json.RawMessage
+	what string // "offer o1", for messages
+}
+
+func (d *decoder) record(at string, m map[string]json.RawMessage, fields ...string) *record {
+	known := map[string]bool{}
+	for _, f := range fields {
+		name, optional := strings.CutPrefix(f, "?")
+		known[name] = true
+		if raw, ok := m[name]; !optional && (!ok || isNull(raw)) {
+			d.fail(at+"."+name, "is required%s", recordLabel(at, m))
+		}
+	}
+	for _, k := range sortedKeys(m) {
+		if !known[k] {
+			names := make([]string, 0, len(fields))
+			for _, f := range fields {
+				names = append(names, strings.TrimPrefix(f, "?"))
+			}
+			d.fail(at+"."+k, "unknown field%s (known: %s)", recordLabel(at, m), strings.Join(names, ", "))
+		}
+	}
+	return &record{d: d, at: at, m: m, what: recordLabel(at, m)}
+}
+
+// recordLabel names an offer or demand by its id when it has a readable one.
+func recordLabel(at string, m map[string]json.RawMessage) string {
+	kind := ""
+	switch {
+	case strings.HasPrefix(at, "offers["):
+		kind = "offer"
+	case strings.HasPrefix(at, "demands["):
+		kind = "demand"
+	default:
+		return ""
+	}
+	var id string
+	if json.Unmarshal(m["id"], &id) != nil {
+		return ""
+	}
+	return whose(kind, id)
+}
+
+// raw returns the field's text, or nil when it is absent or null (reported already if it was required).
+func (r *record) raw(name string) []byte {
+	raw, ok := r.m[name]
+	if !ok || isNull(raw) {
+		return nil
+	}
+	return bytes.TrimSpace(raw)
+}
+
+func (r *record) str(name string) string {
+	raw := r.raw(name)
+	if raw == nil {
+		return ""
+	}
+	var s string
+	if err := json.Unmarshal(raw, &s); err != nil {
+		r.d.fail(r.at+"."+name, "must be a string, not %s%s", shorten(raw), r.what)
+	}
+	return s
+}
+
+func (r *record) strs(name string) []string {
+	raw := r.raw(name)
+	if raw == nil {
+		return nil
+	}
+	var s []string
+	if err := json.Unmarshal(raw, &s); err != nil {
+		r.d.fail(r.at+"."+name, "must be an array of strings, not %s%s", shorten(raw), r.what)
+	}
+	return s
+}
+
+// integer reads a JSON number with no fraction and no exponent.
+func (r *record) integer(name, example string) int64 {
+	raw := r.raw(name)
+	if raw == nil {
+		return 0
+	}
+	s := string(raw)
+	digits := strings.TrimPrefix(s, "-")
+	if digits == "" || !allDigits(digits) {
+		r.d.fail(r.at+"."+name, "must be %s, not %s%s", example, shorten(raw), r.what)
+		return 0
+	}
+	n, err := strconv.ParseInt(s, 10, 64)
+	if err != nil {
+		r.d.fail(r.at+"."+name, "is out of range: %s%s", shorten(raw), r.what)
+		return 0
+	}
+	return n
+}
+
+// hours reads whole hours. Fractions are refused rather than rounded: the solver works in whole hours.
+func (r *record) hours(name string) int {
+	raw := r.raw(name)
+	if raw == nil {
+		return 0
+	}
+	s := string(raw)
+	if _, err := strconv.ParseFloat(s, 64); err == nil && !allDigits(strings.TrimPrefix(s, "-")) && s[0] != '"' {
+		r.d.fail(r.at+"."+name, "must be a whole number of hours; fractions such as %s are not supported%s", s, r.what)
+		return 0
+	}
+	n := r.integer(name, "a whole number of hours")
+	if n > MaxHours || n < -MaxHours {
+		r.d.fail(r.at+"."+name, "must be at most %d hours, got %d%s", MaxHours, n, r.what)
+		return 0
+	}
+	return int(n)
+}
+
+func (r *record) fen(name string) Fen {
+	raw := r.raw(name)
+	if raw == nil {
+		return 0
+	}
+	f, err := ParseFen(string(raw))
+	if err != nil {
+		r.d.fail(r.at+"."+name, "%v%s", err, r.what)
+		return 0
+	}
+	return f
+}
+
+func (r *record) time(name string) time.Time {
+	raw := r.raw(name)
+	if raw == nil {
+		return time.Time{}
+	}
+	var s string
+	if err := json.Unmarshal(raw, &s); err != nil {
+		r.d.fail(r.at+"."+name, "must be an RFC 3339 time string such as 2026-11-20T06:00:00Z, not %s%s", shorten(raw), r.what)
+		return time.Time{}
+	}
+	t, err := time.Parse(time.RFC3339, s)
+	if err != nil {
+		r.d.fail(r.at+"."+name, "must be an RFC 3339 time such as 2026-11-20T06:00:00Z or 2026-11-20T14:00:00+08:00, not %q%s", s, r.what)
+		return time.Time{}
+	}
+	return t
+}
+
+func shorten(raw []byte) string {
+	if len(raw) > 40 {
+		return string(raw[:37]) + "..."
+	}
+	return string(raw)
+}

@@ -1,0 +1,309 @@
+package solve
+
+import (
+	"fmt"
+	"math/bits"
+	"strings"
+	"time"
+)
+
+// A pair's rules, in the order its reasons are listed and in which the first failing one is attributed
+// when unmatched offers and demands are explained: a pair that cannot get there at all (no lane), arrives
+// spoilt or late, is of the wrong quality, or fails only on price.
+const (
+	ruleNoLane ruleSet = 1 << iota
+	ruleShelfLife
+	ruleLate
+	ruleGrade
+	ruleCertification
+	rulePriceGap
+)
+
+// ruleSet is the set of rules a pair fails.
+type ruleSet uint8
+
+var ruleOrder = []struct {
+	rule ruleSet
+	code string
+}{
+	{ruleNoLane, ReasonNoLane},
+	{ruleShelfLife, ReasonShelfLife},
+	{ruleLate, ReasonLate},
+	{ruleGrade, ReasonGrade},
+	{ruleCertification, ReasonCertification},
+	{rulePriceGap, ReasonPriceGap},
+}
+
+// first returns the code of the first rule in s, in ruleOrder.
+func (s ruleSet) first() string {
+	if s == 0 {
+		return ""
+	}
+	return ruleOrder[bits.TrailingZeros8(uint8(s))].code
+}
+
+// pOffer and pDemand are records prepared for the rules: times as Unix nanoseconds (Validate keeps them in
+// 2000–2199, so they fit), money folded into the separable parts of the surplus, and certifications as bit
+// sets over one universe, so that the subset test is a few word operations.
+type pOffer struct {
+	o       *Offer
+	origin  int32 // index into the instance's origins
+	grade   int
+	harvest int64
+	avail   int64
+	a       Fen      // priority bonus − min price: the offer's part of the surplus
+	certs   []uint64 // bit set of certifications held
+}
+
+type pDemand struct {
+	d    *Demand
+	dest int32 // index into the instance's destinations
+	// grade is the worst grade accepted.
+	grade int
+	due   int64
+	b     Fen      // max price: the demand's part of the surplus
+	req   []uint64 // bit set of certifications required
+}
+
+// pLane is a lane prepared for the rules.
+type pLane struct {
+	l       *Lane
+	transit int64 // nanoseconds
+}
+
+// verdict is what the rules say about one pair.
+type verdict struct {
+	fails   ruleSet
+	surplus Fen   // per kg; meaningful only with a lane
+	arrival int64 // Unix nanoseconds; meaningful only with a lane
+}
+
+// judge applies DESIGN.md's rules to one pair of the same product. It is the single definition of
+// feasibility: the explanation and Feasible call it, and the solver's network encodes the same tests
+// (tests check that the two agree).
+func judge(shelf int64, l *pLane, o *pOffer, d *pDemand) verdict {
+	var v verdict
+	if l == nil {
+		v.fails |= ruleNoLane
+	} else {
+		v.arrival = o.avail + l.transit
+		if v.arrival-o.harvest > shelf {
+			v.fails |= ruleShelfLife
+		}
+		if v.arrival > d.due {
+			v.fails |= ruleLate
+		}
+		v.surplus = o.a + d.b - l.l.CostPerKg
+		if v.surplus <= 0 {
+			v.fails |= rulePriceGap
+		}
+	}
+	if o.grade > d.grade {
+		v.fails |= ruleGrade
+	}
+	if !subset(d.req, o.certs) {
+		v.fails |= ruleCertification
+	}
+	return v
+}
+
+// subset reports whether every bit of a is in b.
+func subset(a, b []uint64) bool {
+	for w, x := range a {
+		if x&^b[w] != 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// certUniverse numbers certification names so that sets of them become bit sets.
+type certUniverse map[string]int
+
+func (u certUniverse) add(names []string) {
+	for _, n := range names {
+		if _, ok := u[n]; !ok {
+			u[n] = len(u)
+		}
+	}
+}
+
+func (u certUniverse) words() int { return (len(u) + 63) / 64 }
+
+func (u certUniverse) set(names []string, into []uint64) []uint64 {
+	for _, n := range names {
+		i := u[n]
+		into[i/64] |= 1 << (i % 64)
+	}
+	return into
+}
+
+const hour = int64(time.Hour)
+
+// Feasible applies the matching rules to one pair: p is the pair's product (for its shelf life) and l the
+// lane from the offer's origin to the demand's destination, nil when there is none. It returns the surplus
+// per kg (max price − min price − lane cost + priority bonus; 0 without a lane) and every rule the pair
+// fails, in a fixed order; the pair may be used exactly when reasons is empty.
+func Feasible(p Product, l *Lane, o Offer, d Demand) (surplus Fen, reasons []Reason) {
+	if o.Product != d.Product || p.Name != o.Product {
+		return 0, []Reason{{Code: ReasonProduct, Message: productMessage(p, &o, &d)}}
+	}
+	if l != nil && (l.Origin != o.Origin || l.Destination != d.Destination) {
+		l = nil // a lane elsewhere does not join this pair
+	}
+	u := certUniverse{}
+	u.add(o.Certifications)
+	u.add(d.RequiredCertifications)
+	po := prepOffer(&o, 0, u, make([]uint64, u.words()))
+	pd := prepDemand(&d, 0, u, make([]uint64, u.words()))
+	var pl *pLane
+	if l != nil {
+		pl = &pLane{l: l, transit: int64(l.TransitHours) * hour}
+	}
+	v := judge(int64(p.ShelfLifeHours)*hour, pl, &po, &pd)
+	for _, r := range ruleOrder {
+		if v.fails&r.rule != 0 {
+			ex := example{o: &o, d: &d, lane: l, product: &p, v: v}
+			reasons = append(reasons, Reason{Code: r.code, Message: ex.pairMessage(r.code)})
+		}
+	}
+	return v.surplus, reasons
+}
+
+func prepOffer(o *Offer, origin int32, u certUniverse, certs []uint64) pOffer {
+	return pOffer{o: o, origin: origin, grade: o.Grade, harvest: o.HarvestedAt.UnixNano(), avail: o.AvailableFrom.UnixNano(),
+		a: o.PriorityBonusPerKg - o.MinPricePerKg, certs: u.set(o.Certifications, certs)}
+}
+
+func prepDemand(d *Demand, dest int32, u certUniverse, req []uint64) pDemand {
+	return pDemand{d: d, dest: dest, grade: d.MinGrade, due: d.DeliverBy.UnixNano(), b: d.MaxPricePerKg,
+		req: u.set(d.RequiredCertifications, req)}
+}
+
+func productMessage(p Product, o *Offer, d *Demand) string {
+	if o.Product != d.Product {
+		return fmt.Sprintf("产品不同：供应 %s 为 %s，需求 %s 为 %s / different product: offer %s is %s, demand %s wants %s",
+			o.ID, o.Product, d.ID, d.Product, o.ID, o.Product, d.ID, d.Product)
+	}
+	return fmt.Sprintf("产品不同：规则按 %s 判断，但配对为 %s / different product: rules given for %s, but the pair is %s",
+		p.Name, o.Product, p.Name, o.Product)
+}
+
+// example is one pair, kept to word a reason with its figures.
+type example struct {
+	o       *Offer
+	d       *Demand
+	lane    *Lane
+	product *Product
+	v       verdict
+}
+
+// Beijing time for the Chinese text; a fixed zone, so that no time zone database is needed.
+var beijing = time.FixedZone("CST", 8*3600)
+
+func zhTime(ns int64) string { return time.Unix(0, ns).In(beijing).Format("2006-01-02 15:04") }
+
+// zhTimeNear writes t, dropping the date when it is the same Beijing day as ref.
+func zhTimeNear(ns, ref int64) string {
+	t, r := time.Unix(0, ns).In(beijing), time.Unix(0, ref).In(beijing)
+	if t.Format("2006-01-02") == r.Format("2006-01-02") {
+		return t.Format("15:04")
+	}
+	return t.Format("2006-01-02 15:04")
+}
+
+func enTime(ns int64) string {
+	t := time.Unix(0, ns).UTC()
+	if t.Second() != 0 || t.Nanosecond() != 0 {
+		return t.Format(time.RFC3339)
+	}
+	return t.Format("2006-01-02T15:04Z")
+}
+
+// hoursText writes a duration in hours, with minutes when it is not whole.
+func hoursText(ns int64) string {
+	h := ns / hour
+	m := (ns % hour) / int64(time.Minute)
+	if m == 0 {
+		return fmt.Sprintf("%dh", h)
+	}
+	return fmt.Sprintf("%dh%02dm", h, m)
+}
+
+var titles = map[string][2]string{
+	ReasonNoDemand:      {"无需求", "no demand"},
+	ReasonNoOffer:       {"无供应", "no offer"},
+	ReasonNoLane:        {"无线路", "no lane"},
+	ReasonShelfLife:     {"超过保质期", "shelf life exceeded"},
+	ReasonLate:          {"晚于交货期限", "late"},
+	ReasonGrade:         {"等级不符", "grade too low"},
+	ReasonCertification: {"缺少认证", "certification missing"},
+	ReasonPriceGap:      {"价差不足", "price gap"},
+	ReasonCapacity:      {"容量已满", "capacity"},
+}
+
+// pairMessage is the sentence for one pair and one rule, e.g. "晚于交货期限：预计 … 到达，晚于 12:00 / late:
+// would arrive …, after deliver-by … (offer o1 from xinluo, demand d7 at jiangnan-market)".
+func (e example) pairMessage(code string) string {
+	zh, en := e.detail(code)
+	t := titles[code]
+	return fmt.Sprintf("%s：%s / %s: %s", t[0], zh, t[1], en)
+}
+
+// detail words one rule for this pair, in Chinese and English, naming the figures.
+func (e example) detail(code string) (zh, en string) {
+	o, d := e.o, e.d
+	pair := fmt.Sprintf("供应 %s，需求 %s", o.ID, d.ID)
+	pairEn := fmt.Sprintf("offer %s from %s, demand %s at %s", o.ID, o.Origin, d.ID, d.Destination)
+	switch code {
+	case ReasonNoLane:
+		return fmt.Sprintf("没有从 %s 到 %s 的线路（%s）", o.Origin, d.Destination, pair),
+			fmt.Sprintf("no lane from %s to %s (offer %s, demand %s)", o.Origin, d.Destination, o.ID, d.ID)
+	case ReasonShelfLife:
+		age := e.v.arrival - o.HarvestedAt.UnixNano()
+		return fmt.Sprintf("预计 %s 到达，距采收 %s，超过保质期 %dh（%s，%s）", zhTime(e.v.arrival), hoursText(age), e.product.ShelfLifeHours, pair, o.Product),
+			fmt.Sprintf("would arrive %s, %s after harvest, beyond the shelf life of %dh (%s, %s)", enTime(e.v.arrival), hoursText(age), e.product.ShelfLifeHours, pairEn, o.Product)
+	case ReasonLate:
+		due := d.DeliverBy.UnixNano()
+		return fmt.Sprintf("预计 %s 到达，晚于 %s（%s，%s）", zhTime(e.v.arrival), zhTimeNear(due, e.v.arrival), pair, d.Destination),
+			fmt.Sprintf("would arrive %s, after deliver-by %s (%s)", enTime(e.v.arrival), enTime(due), pairEn)
+	case ReasonGrade:
+		return fmt.Sprintf("供应 %s 为 %d 级，需求 %s 只接受 %d 级及以上", o.ID, o.Grade, d.ID, d.MinGrade),
+			fmt.Sprintf("offer %s is grade %d, demand %s accepts grade %d or better", o.ID, o.Grade, d.ID, d.MinGrade)
+	case ReasonCertification:
+		missing := missingCerts(o, d)
+		held := "无"
+		heldEn := "none"
+		if len(o.Certifications) > 0 {
+			held = strings.Join(o.Certifications, "、")
+			heldEn = strings.Join(o.Certifications, ", ")
+		}
+		return fmt.Sprintf("需求 %s 要求 %s，供应 %s 持有 %s", d.ID, strings.Join(missing, "、"), o.ID, held),
+			fmt.Sprintf("demand %s requires certification %s, offer %s has %s", d.ID, strings.Join(missing, ", "), o.ID, heldEn)
+	case ReasonPriceGap:
+		var cost Fen
+		if e.lane != nil {
+			cost = e.lane.CostPerKg
+		}
+		return fmt.Sprintf("最高价 %s − 最低价 %s − 运费 %s + 补贴 %s = %s 元/公斤，不为正（%s）", d.MaxPricePerKg, o.MinPricePerKg, cost, o.PriorityBonusPerKg, e.v.surplus, pair),
+			fmt.Sprintf("max price %s − min price %s − lane cost %s + bonus %s = %s CNY/kg, not positive (%s)", d.MaxPricePerKg, o.MinPricePerKg, cost, o.PriorityBonusPerKg, e.v.surplus, pairEn)
+	}
+	return code, code
+}
+
+func missingCerts(o *Offer, d *Demand) []string {
+	var out []string
+	for _, r := range d.RequiredCertifications {
+		found := false
+		for _, c := range o.Certifications {
+			if c == r {
+				found = true
+				break
+			}
+		}
+		if !found {
+			out = append(out, r)
+		}
+	}
+	return out
+}
