@@ -60,14 +60,14 @@ type Unmatched struct {
 
 // Summary is a run's totals, for people and for metrics.
 type Summary struct {
-	Offers           int            `json:"offers"`
-	Demands          int            `json:"demands"`
-	OfferedKg        int64          `json:"offered_kg"`
-	DemandedKg       int64          `json:"demanded_kg"`
-	MatchedKg        int64          `json:"matched_kg"`
-	Allocations      int            `json:"allocations"`
-	UnmatchedOffers  int            `json:"unmatched_offers"`
-	UnmatchedDemands int            `json:"unmatched_demands"`
+	Offers           int   `json:"offers"`
+	Demands          int   `json:"demands"`
+	OfferedKg        int64 `json:"offered_kg"`
+	DemandedKg       int64 `json:"demanded_kg"`
+	MatchedKg        int64 `json:"matched_kg"`
+	Allocations      int   `json:"allocations"`
+	UnmatchedOffers  int   `json:"unmatched_offers"`
+	UnmatchedDemands int   `json:"unmatched_demands"`
 	// UnmatchedByReason counts unmatched offers and demands by their first (most common) reason.
 	UnmatchedByReason map[string]int `json:"unmatched_by_reason"`
 }

@@ -1,0 +1,178 @@
+package solve
+
+import (
+	"cmp"
+	"fmt"
+	"math/bits"
+	"slices"
+	"strings"
+)
+
+// explain lists, for every offer and demand of p left wholly or partly unmatched by out, the reasons over
+// its candidate partners (the other side's records of the same product). Each candidate counts once,
+// under the first rule it fails in ruleOrder, or under "capacity" when it is feasible: in an optimum (and
+// in the greedy result) a feasible partner of a record with kg left has no kg left itself. Reasons are
+// listed most common first (ties in ruleOrder), each with its count and the nearest miss as an example.
+func (pr *prepared) explain(p *problem, out *outcome) {
+	for i := range p.offers {
+		o := &p.offers[i]
+		left := o.o.QuantityKg - out.offerUsed[i]
+		if left <= 0 {
+			continue
+		}
+		u := Unmatched{ID: o.o.ID, Side: SideOffer, QuantityKg: left}
+		if len(p.demands) == 0 {
+			u.Reasons = []Reason{{Code: ReasonNoDemand, Message: fmt.Sprintf(
+				"无需求：本次没有 %s 的需求 / no demand: no demand for %s in this run", p.product.Name, p.product.Name)}}
+		} else {
+			var t tally
+			for j := range p.demands {
+				d := &p.demands[j]
+				t.add(p, pr.lane(o.origin, d.dest), o, d)
+			}
+			u.Reasons = t.reasons(p, SideOffer)
+		}
+		out.unmatched = append(out.unmatched, u)
+	}
+	for j := range p.demands {
+		d := &p.demands[j]
+		left := d.d.QuantityKg - out.demandUsed[j]
+		if left <= 0 {
+			continue
+		}
+		u := Unmatched{ID: d.d.ID, Side: SideDemand, QuantityKg: left}
+		if len(p.offers) == 0 {
+			u.Reasons = []Reason{{Code: ReasonNoOffer, Message: fmt.Sprintf(
+				"无供应：本次没有 %s 的供应 / no offer: no offer of %s in this run", p.product.Name, p.product.Name)}}
+		} else {
+			var t tally
+			for i := range p.offers {
+				o := &p.offers[i]
+				t.add(p, pr.lane(o.origin, d.dest), o, d)
+			}
+			u.Reasons = t.reasons(p, SideDemand)
+		}
+		out.unmatched = append(out.unmatched, u)
+	}
+}
+
+// tally counts one record's candidate partners by reason and keeps the nearest miss of each.
+type tally struct {
+	count [len(codesInOrder)]int
+	best  [len(codesInOrder)]candidate
+	// capacity keeps every feasible partner, to name the best few.
+	capacity []candidate
+}
+
+// codesInOrder is ruleOrder's codes followed by capacity; tally indexes by position in it.
+var codesInOrder = [...]string{ReasonNoLane, ReasonShelfLife, ReasonLate, ReasonGrade, ReasonCertification, ReasonPriceGap, ReasonCapacity}
+
+const capacityIndex = len(codesInOrder) - 1
+
+type candidate struct {
+	o    *pOffer
+	d    *pDemand
+	lane *pLane
+	v    verdict
+	miss int64 // how far the pair is from passing the rule; smaller is nearer
+}
+
+func (t *tally) add(p *problem, l *pLane, o *pOffer, d *pDemand) {
+	v := judge(p.shelf, l, o, d)
+	c := candidate{o: o, d: d, lane: l, v: v}
+	var k int
+	if v.fails == 0 {
+		k = capacityIndex
+		c.miss = -int64(v.surplus)
+		t.capacity = append(t.capacity, c)
+	} else {
+		k = bits.TrailingZeros8(uint8(v.fails))
+		switch codesInOrder[k] {
+		case ReasonShelfLife:
+			c.miss = v.arrival - o.harvest - p.shelf
+		case ReasonLate:
+			c.miss = v.arrival - d.due
+		case ReasonGrade:
+			c.miss = int64(o.grade - d.grade)
+		case ReasonCertification:
+			for w, x := range d.req {
+				c.miss += int64(bits.OnesCount64(x &^ o.certs[w]))
+			}
+		case ReasonPriceGap:
+			c.miss = -int64(v.surplus)
+		}
+	}
+	// Candidates come in id order, so the first of equally near misses is the smallest id.
+	if t.count[k] == 0 || c.miss < t.best[k].miss {
+		t.best[k] = c
+	}
+	t.count[k]++
+}
+
+func (t *tally) reasons(p *problem, side string) []Reason {
+	var out []Reason
+	order := make([]int, 0, len(codesInOrder))
+	for k := range codesInOrder {
+		if t.count[k] > 0 {
+			order = append(order, k)
+		}
+	}
+	slices.SortStableFunc(order, func(a, b int) int { return cmp.Compare(t.count[b], t.count[a]) })
+	for _, k := range order {
+		out = append(out, Reason{Code: codesInOrder[k], Partners: t.count[k], Message: t.message(p, side, k)})
+	}
+	return out
+}
+
+func (t *tally) message(p *problem, side string, k int) string {
+	n := t.count[k]
+	zhNoun, enNoun := "需求", "demand"
+	if side == SideDemand {
+		zhNoun, enNoun = "供应", "offer"
+	}
+	if n != 1 {
+		enNoun += "s"
+	}
+	code := codesInOrder[k]
+	title := titles[code]
+	if code == ReasonCapacity {
+		slices.SortStableFunc(t.capacity, func(a, b candidate) int { return cmp.Compare(a.miss, b.miss) })
+		var zh, en []string
+		for _, c := range t.capacity[:min(3, len(t.capacity))] {
+			id := c.d.d.ID
+			if side == SideDemand {
+				id = c.o.o.ID
+			}
+			zh = append(zh, fmt.Sprintf("%s（%s 元/公斤）", id, c.v.surplus))
+			en = append(en, fmt.Sprintf("%s (surplus %s CNY/kg)", id, c.v.surplus))
+		}
+		more, moreEn := "", ""
+		if len(t.capacity) > 3 {
+			more, moreEn = "等", " and others"
+		}
+		if side == SideOffer {
+			return fmt.Sprintf("%s（%d 个%s）：可行需求 %s%s已全部满足 / %s (%d %s): the feasible %s %s%s %s already fully served",
+				title[0], n, zhNoun, strings.Join(zh, "、"), more, title[1], n, enNoun, enNoun, strings.Join(en, ", "), moreEn, isAre(n))
+		}
+		return fmt.Sprintf("%s（%d 个%s）：可行供应 %s%s已全部分配 / %s (%d %s): the feasible %s %s%s %s already fully allocated",
+			title[0], n, zhNoun, strings.Join(zh, "、"), more, title[1], n, enNoun, enNoun, strings.Join(en, ", "), moreEn, isAre(n))
+	}
+	c := t.best[k]
+	var l *Lane
+	if c.lane != nil {
+		l = c.lane.l
+	}
+	ex := example{o: c.o.o, d: c.d.d, lane: l, product: p.product, v: c.v}
+	zh, en := ex.detail(code)
+	if n == 1 {
+		return fmt.Sprintf("%s（1 个%s）：%s / %s (1 %s): %s", title[0], zhNoun, zh, title[1], enNoun, en)
+	}
+	return fmt.Sprintf("%s（%d 个%s）：例如 %s / %s (%d %s): e.g. %s", title[0], n, zhNoun, zh, title[1], n, enNoun, en)
+}
+
+func isAre(n int) string {
+	if n == 1 {
+		return "is"
+	}
+	return "are"
+}

@@ -1,0 +1,471 @@
+package solve
+
+import (
+	"cmp"
+	"fmt"
+	"runtime"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/suilong/suilong/internal/errs"
+)
+
+// prepared is a validated instance in the solver's terms: products sorted by name, each with its offers
+// and demands sorted by id, so that nothing downstream depends on the order of the input.
+type prepared struct {
+	lanes    []*pLane // origin × destination; nil where no lane exists
+	nDest    int
+	problems []*problem
+	offers   int
+	demands  int
+}
+
+// problem is one product: offers never meet demands of another product, so each product is solved alone.
+type problem struct {
+	product *Product
+	shelf   int64 // nanoseconds
+	offers  []pOffer
+	demands []pDemand
+}
+
+func (pr *prepared) lane(origin, dest int32) *pLane { return pr.lanes[int(origin)*pr.nDest+int(dest)] }
+
+func prepare(in *Instance) *prepared {
+	origins, dests := map[string]int32{}, map[string]int32{}
+	u := certUniverse{}
+	offers := make([]*Offer, len(in.Offers))
+	for i := range in.Offers {
+		offers[i] = &in.Offers[i]
+	}
+	demands := make([]*Demand, len(in.Demands))
+	for i := range in.Demands {
+		demands[i] = &in.Demands[i]
+	}
+	slices.SortFunc(offers, func(a, b *Offer) int { return strings.Compare(a.ID, b.ID) })
+	slices.SortFunc(demands, func(a, b *Demand) int { return strings.Compare(a.ID, b.ID) })
+	// Indices are handed out in id order, so they too are independent of the input's order.
+	for _, o := range offers {
+		if _, ok := origins[o.Origin]; !ok {
+			origins[o.Origin] = int32(len(origins))
+		}
+		u.add(o.Certifications)
+	}
+	for _, d := range demands {
+		if _, ok := dests[d.Destination]; !ok {
+			dests[d.Destination] = int32(len(dests))
+		}
+		u.add(d.RequiredCertifications)
+	}
+	pr := &prepared{nDest: len(dests), lanes: make([]*pLane, len(origins)*len(dests)), offers: len(offers), demands: len(demands)}
+	for i := range in.Lanes {
+		l := &in.Lanes[i]
+		oi, ok1 := origins[l.Origin]
+		di, ok2 := dests[l.Destination]
+		if ok1 && ok2 {
+			pr.lanes[int(oi)*pr.nDest+int(di)] = &pLane{l: l, transit: int64(l.TransitHours) * hour}
+		}
+	}
+	byName := map[string]*problem{}
+	for i := range in.Products {
+		p := &in.Products[i]
+		byName[p.Name] = &problem{product: p, shelf: int64(p.ShelfLifeHours) * hour}
+	}
+	w := u.words()
+	bitsets := make([]uint64, w*(len(offers)+len(demands)))
+	for k, o := range offers {
+		p := byName[o.Product]
+		p.offers = append(p.offers, prepOffer(o, origins[o.Origin], u, bitsets[k*w:(k+1)*w:(k+1)*w]))
+	}
+	bitsets = bitsets[w*len(offers):]
+	for k, d := range demands {
+		p := byName[d.Product]
+		p.demands = append(p.demands, prepDemand(d, dests[d.Destination], u, bitsets[k*w:(k+1)*w:(k+1)*w]))
+	}
+	for _, p := range byName {
+		if len(p.offers) > 0 || len(p.demands) > 0 {
+			pr.problems = append(pr.problems, p)
+		}
+	}
+	slices.SortFunc(pr.problems, func(a, b *problem) int { return strings.Compare(a.product.Name, b.product.Name) })
+	return pr
+}
+
+// pairFlow is kg of offer oi (index in its problem) assigned to demand dj.
+type pairFlow struct {
+	oi, dj  int32
+	kg      int64
+	surplus Fen
+	arrival int64
+}
+
+// outcome is one product's allocation, from the optimiser or the greedy baseline.
+type outcome struct {
+	pairs       []pairFlow
+	offerUsed   []int64
+	demandUsed  []int64
+	nodes, arcs int
+	pivots      int
+	unmatched   []Unmatched // filled by explain
+}
+
+// Solve validates in and returns an allocation of maximal total surplus, with the reasons for everything
+// left unmatched. Errors: errs.Unprocessable for an invalid instance (see Validate), errs.Internal if the
+// optimiser fails its own consistency check.
+//
+// Each product is a min-cost flow problem, solved exactly by network simplex on a compact network (see
+// docs/matching-solve.md); products are solved in parallel. Among several optimal allocations the one
+// returned is fixed by the instance's content alone: records are taken in id order, so shuffling the input
+// changes nothing.
+func Solve(in *Instance) (*Result, error) {
+	start := time.Now() // for Stats only; the rules never read the clock
+	if err := in.Validate(); err != nil {
+		return nil, err
+	}
+	pr := prepare(in)
+	outs := make([]*outcome, len(pr.problems))
+	errsOut := make([]error, len(pr.problems))
+	forEach(len(pr.problems), func(k int) {
+		p := pr.problems[k]
+		out, err := pr.optimise(p)
+		if err != nil {
+			errsOut[k] = fmt.Errorf("product %s: %w", p.product.Name, err)
+			return
+		}
+		pr.explain(p, out)
+		outs[k] = out
+	})
+	for _, err := range errsOut {
+		if err != nil {
+			return nil, errs.Wrap(errs.Internal, err, "matching optimiser failed")
+		}
+	}
+	r := pr.assemble(outs)
+	r.Stats.Elapsed = time.Since(start)
+	return r, nil
+}
+
+// forEach runs f(0) … f(n−1) on up to GOMAXPROCS goroutines. Results go to per-index slots, so the
+// outcome does not depend on scheduling.
+func forEach(n int, f func(int)) {
+	workers := min(runtime.GOMAXPROCS(0), n)
+	if workers <= 1 {
+		for k := range n {
+			f(k)
+		}
+		return
+	}
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	nextJob := 0
+	for range workers {
+		wg.Go(func() {
+			for {
+				mu.Lock()
+				k := nextJob
+				nextJob++
+				mu.Unlock()
+				if k >= n {
+					return
+				}
+				f(k)
+			}
+		})
+	}
+	wg.Wait()
+}
+
+// class is the demands of one product that share a destination, a worst accepted grade and a set of
+// required certifications, sorted by deliver-by (then id). An offer that fits the class on grade and
+// certifications and arrives at time t can serve exactly the suffix of the class with deliver-by ≥ t.
+type class struct {
+	dest    int32
+	grade   int
+	req     []uint64
+	members []int32 // demand indices, by deliver-by then id
+	due     []int64 // members' deliver-by, ascending
+	sufB    []Fen   // sufB[p] = max over members[p:] of max price, to skip entries that cannot pay
+}
+
+func classesOf(p *problem) (classes []*class, byDest map[int32][]int) {
+	index := map[string]int{}
+	var key strings.Builder
+	for j := range p.demands {
+		d := &p.demands[j]
+		key.Reset()
+		key.WriteString(strconv.Itoa(int(d.dest)))
+		key.WriteByte('/')
+		key.WriteString(strconv.Itoa(d.grade))
+		for _, w := range d.req {
+			key.WriteByte('/')
+			key.WriteString(strconv.FormatUint(w, 16))
+		}
+		k, ok := index[key.String()]
+		if !ok {
+			k = len(classes)
+			index[key.String()] = k
+			classes = append(classes, &class{dest: d.dest, grade: d.grade, req: d.req})
+		}
+		classes[k].members = append(classes[k].members, int32(j))
+	}
+	byDest = map[int32][]int{}
+	for k, c := range classes {
+		// Members were appended in id order; a stable sort by deliver-by keeps id order among equal times.
+		slices.SortStableFunc(c.members, func(a, b int32) int { return cmp.Compare(p.demands[a].due, p.demands[b].due) })
+		c.due = make([]int64, len(c.members))
+		c.sufB = make([]Fen, len(c.members))
+		for q, j := range c.members {
+			c.due[q] = p.demands[j].due
+		}
+		best := Fen(-1 << 62)
+		for q := len(c.members) - 1; q >= 0; q-- {
+			best = max(best, p.demands[c.members[q]].b)
+			c.sufB[q] = best
+		}
+		byDest[c.dest] = append(byDest[c.dest], k)
+	}
+	return classes, byDest
+}
+
+// optimise solves one product exactly. The network (costs are negated surplus, to minimise):
+//
+//	offer i  ──(∞, −(bonus_i − min_i − lane_cost))──▶  first demand of class k that i reaches in time
+//	demand j ──(∞, 0)──▶ next demand of j's class (a later deliver-by)
+//	demand j ──(q_j, −max_j)──▶ sink            offer i ──(∞, 0)──▶ sink (unsold)
+//
+// with supply q_i at offer i. Every path offer → demand → sink costs −surplus of that pair, and the
+// paths from offer i reach exactly the demands i may serve, so a min-cost flow is a max-surplus
+// allocation; it is decomposed back into pairs along the chains. This takes O(offers × classes + demands)
+// arcs instead of the O(offers × demands) of the pairs themselves.
+func (pr *prepared) optimise(p *problem) (*outcome, error) {
+	no, nd := len(p.offers), len(p.demands)
+	out := &outcome{offerUsed: make([]int64, no), demandUsed: make([]int64, nd)}
+	if no == 0 || nd == 0 {
+		return out, nil
+	}
+	classes, byDest := classesOf(p)
+	dests := make([]int32, 0, len(byDest))
+	for d := range byDest {
+		dests = append(dests, d)
+	}
+	slices.Sort(dests)
+
+	root := int32(no + nd)
+	g := newNetwork(no+nd+1, 2*(no+nd)+no*len(classes)/2, root)
+	for i := range p.offers {
+		g.addArc(int32(i), root, inf, 0) // arc i: offer i unsold
+	}
+	for j := range p.demands {
+		g.addArc(int32(no+j), root, p.demands[j].d.QuantityKg, -int64(p.demands[j].b)) // arc no+j
+	}
+	for _, c := range classes {
+		for q := 0; q+1 < len(c.members); q++ {
+			g.addArc(int32(no)+c.members[q], int32(no)+c.members[q+1], inf, 0)
+		}
+	}
+	firstEntry := len(g.src)
+	for i := range p.offers {
+		o := &p.offers[i]
+		for _, d := range dests {
+			l := pr.lane(o.origin, d)
+			if l == nil {
+				continue
+			}
+			arrival := o.avail + l.transit
+			if arrival-o.harvest > p.shelf {
+				continue
+			}
+			part := o.a - l.l.CostPerKg
+			for _, k := range byDest[d] {
+				c := classes[k]
+				if o.grade > c.grade || !subset(c.req, o.certs) {
+					continue
+				}
+				q, _ := slices.BinarySearch(c.due, arrival) // first member with deliver-by ≥ arrival
+				if q == len(c.due) || part+c.sufB[q] <= 0 {
+					continue
+				}
+				g.addArc(int32(i), int32(no)+c.members[q], inf, -int64(part))
+			}
+		}
+	}
+	for i := range p.offers {
+		g.hang(int32(i), int32(i), p.offers[i].o.QuantityKg)
+	}
+	for j := range p.demands {
+		g.hang(int32(no+j), int32(no+j), 0)
+	}
+	if err := g.solve(); err != nil {
+		return nil, err
+	}
+	out.nodes, out.arcs, out.pivots = no+nd+1, len(g.src), g.pivots
+
+	// Decompose: walk each chain in deliver-by order with a FIFO of the offers' flow that entered it; each
+	// demand takes its kg from the front. Any decomposition has the network's cost, and this one is fixed.
+	type chunk struct {
+		oi int32
+		kg int64
+	}
+	entries := make([][]chunk, nd)
+	for e := firstEntry; e < len(g.src); e++ {
+		if f := g.flow[e]; f > 0 {
+			j := g.dst[e] - int32(no)
+			entries[j] = append(entries[j], chunk{g.src[e], f})
+		}
+	}
+	var want int64 // −cost of the flow, to check the decomposition against
+	for e := range g.src {
+		want -= g.flow[e] * g.cost[e]
+	}
+	var got int64
+	for _, c := range classes {
+		var queue []chunk
+		for _, j := range c.members {
+			queue = append(queue, entries[j]...)
+			need := g.flow[no+int(j)]
+			d := &p.demands[j]
+			for need > 0 {
+				if len(queue) == 0 {
+					return nil, fmt.Errorf("flow decomposition: demand %s short of %d kg", d.d.ID, need)
+				}
+				take := min(need, queue[0].kg)
+				o := &p.offers[queue[0].oi]
+				l := pr.lane(o.origin, d.dest)
+				pf := pairFlow{oi: queue[0].oi, dj: j, kg: take, surplus: o.a - l.l.CostPerKg + d.b, arrival: o.avail + l.transit}
+				got += take * int64(pf.surplus)
+				if pf.surplus < 0 {
+					return nil, fmt.Errorf("flow decomposition: pair %s → %s has surplus %s", o.o.ID, d.d.ID, pf.surplus)
+				}
+				// A zero-surplus pair adds nothing; DESIGN.md uses only positive ones.
+				if pf.surplus > 0 {
+					out.pairs = append(out.pairs, pf)
+					out.offerUsed[pf.oi] += take
+					out.demandUsed[j] += take
+				}
+				need -= take
+				queue[0].kg -= take
+				if queue[0].kg == 0 {
+					queue = queue[1:]
+				}
+			}
+		}
+		if len(queue) != 0 {
+			return nil, fmt.Errorf("flow decomposition: %d kg left at the end of a chain", queue[0].kg)
+		}
+	}
+	if got != want {
+		return nil, fmt.Errorf("flow decomposition: pairs total %d fen, the flow %d", got, want)
+	}
+	return out, nil
+}
+
+// assemble merges the products' outcomes into one Result, in id order.
+func (pr *prepared) assemble(outs []*outcome) *Result {
+	r := &Result{Summary: Summary{Offers: pr.offers, Demands: pr.demands, UnmatchedByReason: map[string]int{}}}
+	var offersUn, demandsUn []Unmatched
+	for k, out := range outs {
+		p := pr.problems[k]
+		for _, o := range p.offers {
+			r.Summary.OfferedKg += o.o.QuantityKg
+		}
+		for _, d := range p.demands {
+			r.Summary.DemandedKg += d.d.QuantityKg
+		}
+		for _, pf := range out.pairs {
+			o, d := p.offers[pf.oi].o, p.demands[pf.dj].d
+			l := pr.lane(p.offers[pf.oi].origin, p.demands[pf.dj].dest)
+			r.Allocations = append(r.Allocations, Allocation{
+				OfferID: o.ID, DemandID: d.ID, QuantityKg: pf.kg, SurplusPerKg: pf.surplus,
+				Product: o.Product, MinPricePerKg: o.MinPricePerKg, MaxPricePerKg: d.MaxPricePerKg,
+				LaneCostPerKg: l.l.CostPerKg, BonusPerKg: o.PriorityBonusPerKg, Arrival: time.Unix(0, pf.arrival).UTC(),
+			})
+			r.Objective += Fen(pf.kg) * pf.surplus
+			r.Summary.MatchedKg += pf.kg
+		}
+		for _, u := range out.unmatched {
+			if u.Side == SideOffer {
+				offersUn = append(offersUn, u)
+			} else {
+				demandsUn = append(demandsUn, u)
+			}
+		}
+		r.Stats.Products++
+		r.Stats.Nodes += out.nodes
+		r.Stats.Arcs += out.arcs
+		r.Stats.Pivots += out.pivots
+	}
+	slices.SortFunc(r.Allocations, func(a, b Allocation) int {
+		return cmp.Or(strings.Compare(a.OfferID, b.OfferID), strings.Compare(a.DemandID, b.DemandID))
+	})
+	byID := func(a, b Unmatched) int { return strings.Compare(a.ID, b.ID) }
+	slices.SortFunc(offersUn, byID)
+	slices.SortFunc(demandsUn, byID)
+	r.Unmatched = append(offersUn, demandsUn...)
+	r.Summary.Allocations = len(r.Allocations)
+	r.Summary.UnmatchedOffers = len(offersUn)
+	r.Summary.UnmatchedDemands = len(demandsUn)
+	for _, u := range r.Unmatched {
+		if len(u.Reasons) > 0 {
+			r.Summary.UnmatchedByReason[u.Reasons[0].Code]++
+		}
+	}
+	return r
+}
+
+// Greedy is the baseline the optimiser is measured against: it takes the feasible pairs by surplus per kg,
+// best first (ties by offer id, then demand id), and gives each as many kg as both sides have left. It
+// expects a valid instance (see Validate) and explains what it leaves unmatched in the same way as Solve.
+func Greedy(in *Instance) *Result {
+	start := time.Now()
+	pr := prepare(in)
+	outs := make([]*outcome, len(pr.problems))
+	forEach(len(pr.problems), func(k int) {
+		p := pr.problems[k]
+		out := pr.greedy(p)
+		pr.explain(p, out)
+		outs[k] = out
+	})
+	r := pr.assemble(outs)
+	r.Stats.Elapsed = time.Since(start)
+	return r
+}
+
+func (pr *prepared) greedy(p *problem) *outcome {
+	out := &outcome{offerUsed: make([]int64, len(p.offers)), demandUsed: make([]int64, len(p.demands))}
+	var cands []pairFlow
+	for i := range p.offers {
+		o := &p.offers[i]
+		for j := range p.demands {
+			d := &p.demands[j]
+			v := judge(p.shelf, pr.lane(o.origin, d.dest), o, d)
+			if v.fails == 0 {
+				cands = append(cands, pairFlow{oi: int32(i), dj: int32(j), surplus: v.surplus, arrival: v.arrival})
+			}
+		}
+	}
+	// Indices are in id order, so comparing them breaks ties by id.
+	sort.Slice(cands, func(a, b int) bool {
+		x, y := cands[a], cands[b]
+		if x.surplus != y.surplus {
+			return x.surplus > y.surplus
+		}
+		if x.oi != y.oi {
+			return x.oi < y.oi
+		}
+		return x.dj < y.dj
+	})
+	for _, c := range cands {
+		kg := min(p.offers[c.oi].o.QuantityKg-out.offerUsed[c.oi], p.demands[c.dj].d.QuantityKg-out.demandUsed[c.dj])
+		if kg <= 0 {
+			continue
+		}
+		c.kg = kg
+		out.pairs = append(out.pairs, c)
+		out.offerUsed[c.oi] += kg
+		out.demandUsed[c.dj] += kg
+	}
+	return out
+}
