@@ -103,6 +103,7 @@ func (s *Store) LotByCode(ctx context.Context, code string) (Lot, error) {
 type LotFilter struct {
 	OwnerOrBuyer *int64
 	OrgID        *int64
+	OrderID      *int64
 	Product      string
 	Limit        int
 	Offset       int
@@ -118,6 +119,9 @@ func (s *Store) Lots(ctx context.Context, f LotFilter) ([]Lot, int, error) {
 	}
 	if f.OrgID != nil {
 		where = append(where, "l.org_id = "+arg(*f.OrgID))
+	}
+	if f.OrderID != nil {
+		where = append(where, "l.order_id = "+arg(*f.OrderID))
 	}
 	if f.Product != "" {
 		where = append(where, "l.product = "+arg(f.Product))

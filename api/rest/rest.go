@@ -10,8 +10,10 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/gin-gonic/gin"
 
@@ -101,20 +103,72 @@ func Bind(c *gin.Context, v any) error {
 	return Decode(body, v)
 }
 
+// EmptyBody is the message of the error Bind returns for an empty body, for routes where a body is optional.
+const EmptyBody = "request body is empty; a JSON object is expected"
+
 // Decode is Bind's decoding of an already read body.
 func Decode(body []byte, v any) error {
 	if len(bytes.TrimSpace(body)) == 0 {
-		return errs.E(errs.Invalid, "request body is empty; a JSON object is expected")
+		return errs.E(errs.Invalid, EmptyBody)
 	}
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
+		var te *time.ParseError
+		if errors.As(err, &te) {
+			return timeError(body, te)
+		}
 		return jsonError(err)
 	}
 	if dec.More() {
 		return errs.E(errs.Invalid, "unexpected data after the JSON object")
 	}
 	return nil
+}
+
+// timeError names the field of a malformed time. encoding/json does not say which field a time.Time failed in,
+// so the body is searched for the string it could not parse.
+func timeError(body []byte, te *time.ParseError) error {
+	field := "(body)"
+	var doc any
+	if json.Unmarshal(body, &doc) == nil {
+		if f, ok := findString(doc, "", te.Value); ok {
+			field = f
+		}
+	}
+	e := errs.Wrap(errs.Invalid, te, "malformed time")
+	e.Fields = []errs.FieldError{{Field: field, Message: fmt.Sprintf("must be an RFC 3339 time such as 2026-11-20T06:00:00Z, not %q", te.Value)}}
+	return e
+}
+
+// findString returns the JSON path ("offers[2].harvested_at") of the first string equal to want.
+func findString(v any, path, want string) (string, bool) {
+	switch x := v.(type) {
+	case string:
+		return path, x == want
+	case []any:
+		for i, e := range x {
+			if p, ok := findString(e, path+"["+strconv.Itoa(i)+"]", want); ok {
+				return p, true
+			}
+		}
+	case map[string]any:
+		keys := make([]string, 0, len(x))
+		for k := range x {
+			keys = append(keys, k)
+		}
+		slices.Sort(keys)
+		for _, k := range keys {
+			p := k
+			if path != "" {
+				p = path + "." + k
+			}
+			if p, ok := findString(x[k], p, want); ok {
+				return p, true
+			}
+		}
+	}
+	return "", false
 }
 
 func jsonError(err error) error {

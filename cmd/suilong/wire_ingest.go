@@ -11,10 +11,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgconn"
-	"github.com/jackc/pgx/v5/pgxpool"
-
 	"github.com/suilong/suilong/api"
 	"github.com/suilong/suilong/api/ingestapi"
 	"github.com/suilong/suilong/ingest"
@@ -144,30 +140,12 @@ func ingestModule(a *App) (api.Module, error) {
 	}), nil
 }
 
-// productBands reads a product profile's band from matching's products table (name, temp_min_c, temp_max_c:
-// the columns the areas agreed on). TODO: use (*matching.Store).Product once matching lands, through this same
-// adapter. Until matching's migration has run there is no such table, and assets keep their own bands.
-type productBands struct{ db *pgxpool.Pool }
-
-func (p productBands) ProductBand(ctx context.Context, product string) (ingest.Band, bool, error) {
-	var lo, hi *float64
-	err := p.db.QueryRow(ctx, `SELECT temp_min_c::float8, temp_max_c::float8 FROM products WHERE name = $1`, product).Scan(&lo, &hi)
-	var pe *pgconn.PgError
-	switch {
-	case errors.Is(err, pgx.ErrNoRows), errors.As(err, &pe) && pe.Code == "42P01": // unknown product; no products table yet
-		return ingest.Band{}, false, nil
-	case err != nil:
-		return ingest.Band{}, false, err
-	}
-	b := ingest.Band{MinC: lo, MaxC: hi}
-	return b, !b.IsZero(), nil
-}
-
 func ingestRun(ctx context.Context, a *App) error {
 	w := ingestFor(a)
-	// Bands of what trucks and stores carry (trace's lots) are not wired yet: trace has not landed.
+	// Bands come from what a truck or store carries (trace's lots and their products), else the asset's own
+	// band or product profile (matching's products).
 	d := service.Deps{Log: a.Log.With("area", "ingest"), DB: a.DB, Influx: a.Influx, Registry: a.Registry,
-		Products: productBands{a.DB}}
+		Products: productProfiles{matchingFor(a)}, Bands: traceBandSource(a)}
 	cfg := a.Cfg.Ingest.service(a.Cfg)
 	if a.Broker != nil {
 		if w.source == nil {

@@ -6,17 +6,12 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"hash/fnv"
 	"math"
 	"strings"
 	"sync"
 	"time"
-
-	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgconn"
-	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/suilong/suilong/api"
 	"github.com/suilong/suilong/api/traceapi"
@@ -52,7 +47,7 @@ func traceFor(a *App) *trace.Service {
 	if s, ok := traceServices.Load(a); ok {
 		return s.(*trace.Service)
 	}
-	s := trace.NewService(trace.NewStore(a.DB), productsAdapter{a.DB}, assetsAdapter{ingest.NewStore(a.DB)}, ordersAdapter{a.DB},
+	s := trace.NewService(trace.NewStore(a.DB), productProfiles{matchingFor(a)}, assetsAdapter{ingest.NewStore(a.DB)}, matchingFor(a),
 		readingsAdapter{Readings: influxread.New(a.Influx), series: ingest.NewReadingStore(a.Influx)},
 		trace.NewURIs(a.Cfg.PublicBaseURL), a.Registry, a.Log.With("area", "trace"))
 	s.Settle = a.Cfg.Trace.Settle
@@ -71,30 +66,6 @@ func (b bandSource) Band(ctx context.Context, assetID string, at time.Time) (ing
 	return ingest.Band{MinC: band.MinC, MaxC: band.MaxC}, ok, err
 }
 
-// productsAdapter reads matching's products table (name, name_zh, temp_min_c, temp_max_c: the columns the areas
-// agreed on). TODO: (*matching.Store).Product once matching lands.
-type productsAdapter struct{ db *pgxpool.Pool }
-
-func (p productsAdapter) Product(ctx context.Context, name string) (trace.ProductInfo, error) {
-	var x trace.ProductInfo
-	var zh *string
-	err := p.db.QueryRow(ctx, `SELECT name, name_zh, temp_min_c::float8, temp_max_c::float8 FROM products WHERE name = $1`, name).
-		Scan(&x.Name, &zh, &x.Band.MinC, &x.Band.MaxC)
-	var pe *pgconn.PgError
-	switch {
-	case errors.Is(err, pgx.ErrNoRows):
-		return x, errs.E(errs.NotFound, "product not found")
-	case errors.As(err, &pe) && pe.Code == "42P01":
-		return x, errs.E(errs.NotFound, "product not found (no product profiles are registered yet)")
-	case err != nil:
-		return x, errs.Wrap(errs.Internal, err, "look up product")
-	}
-	if zh != nil {
-		x.NameZH = *zh
-	}
-	return x, nil
-}
-
 type assetsAdapter struct{ s *ingest.Store }
 
 func (a assetsAdapter) Asset(ctx context.Context, id string) (trace.AssetInfo, error) {
@@ -103,18 +74,6 @@ func (a assetsAdapter) Asset(ctx context.Context, id string) (trace.AssetInfo, e
 		return trace.AssetInfo{}, err
 	}
 	return trace.AssetInfo{ID: x.ID, Kind: trace.AssetKind(x.Kind), Name: x.Name, City: x.City}, nil
-}
-
-// ordersAdapter is matching's orders. TODO: (*matching.Store) once matching lands: the buyer of an order
-// supplied by a base, and MarkOrderDelivered. Until then lots cannot be linked to orders.
-type ordersAdapter struct{ db *pgxpool.Pool }
-
-func (o ordersAdapter) OrderBuyer(ctx context.Context, orderID, sellerOrgID int64) (int64, error) {
-	return 0, errs.E(errs.NotFound, "order not found")
-}
-
-func (o ordersAdapter) MarkOrderDelivered(ctx context.Context, orderID int64, at time.Time) error {
-	return nil
 }
 
 // readingsAdapter takes the windowed series from ingest's ReadingStore (the agreed query) and the rest from

@@ -25,22 +25,17 @@ import (
 	"github.com/suilong/suilong/internal/influx/influxtest"
 	"github.com/suilong/suilong/internal/pg"
 	"github.com/suilong/suilong/internal/pg/pgtest"
+	"github.com/suilong/suilong/matching"
 	"github.com/suilong/suilong/trace"
 	"github.com/suilong/suilong/trace/epcistest"
 	"github.com/suilong/suilong/trace/influxread"
 )
 
-// ensureProduct registers the leafy-greens profile the lots need. Products are matching's; until matching's
-// migration is in the tree the test database gets a table with the agreed columns.
+// ensureProduct registers the leafy-greens profile the lots need (matching's products).
 func ensureProduct(t *testing.T, db pg.DB) {
 	t.Helper()
-	ctx := context.Background()
-	if _, err := db.Exec(ctx, `CREATE TABLE IF NOT EXISTS products (name text PRIMARY KEY, name_zh text NOT NULL DEFAULT '',
-		temp_min_c numeric, temp_max_c numeric)`); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := db.Exec(ctx, `INSERT INTO products (name, name_zh, temp_min_c, temp_max_c) VALUES ('choy-sum', '菜心', 0, 4)
-		ON CONFLICT (name) DO UPDATE SET temp_min_c = 0, temp_max_c = 4`); err != nil {
+	if _, err := matching.NewStore(db).PutProduct(context.Background(), matching.Product{Name: "choy-sum", NameZH: "菜心",
+		ShelfLifeHours: 72, TempMinC: new(0.0), TempMaxC: new(4.0)}); err != nil {
 		t.Fatalf("register the choy-sum product profile: %v", err)
 	}
 }

@@ -1,0 +1,436 @@
+// Package matchingapi is the HTTP side of the 菜篮子 matching: product profiles and lanes (kept by coordinators),
+// the bases' offers and the buyers' demands, matching runs, allocations with their acceptance, and orders with
+// the lots that ship them. It translates HTTP to calls of package matching, which holds every rule, including
+// who may see what.
+package matchingapi
+
+import (
+	"context"
+	"net/http"
+	"strconv"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/suilong/suilong/api/rest"
+	"github.com/suilong/suilong/internal/auth"
+	"github.com/suilong/suilong/internal/errs"
+	"github.com/suilong/suilong/matching"
+)
+
+// LotRef is a lot that ships an order, as the order's parties see it.
+type LotRef struct {
+	Code       string `json:"code"`
+	URL        string `json:"url"` // the public traceability page
+	Product    string `json:"product"`
+	QuantityKg int64  `json:"quantity_kg"`
+}
+
+// Deps are the module's collaborators. Lots may be nil (orders then list no lots).
+type Deps struct {
+	Store *matching.Store
+	// Lots returns the lots linked to an order (traceability's side).
+	Lots func(ctx context.Context, orderID int64) ([]LotRef, error)
+}
+
+// Module serves the matching routes.
+type Module struct{ d Deps }
+
+// New returns the module.
+func New(d Deps) *Module { return &Module{d: d} }
+
+var (
+	staff   = rest.RequireRole(auth.RoleAdmin, auth.RoleCoordinator)
+	members = rest.RequireRole(auth.RoleAdmin, auth.RoleCoordinator, auth.RoleBase, auth.RoleBuyer)
+)
+
+// Routes registers the routes under /api/v1. Role checks here are the coarse gate; the store decides what each
+// organisation sees (its own offers, demands, allocations, orders) and answers "not found" for the rest.
+func (m *Module) Routes(v1 *gin.RouterGroup, _ *gin.Engine) {
+	v1.GET("/products", members, m.listProducts)
+	v1.POST("/products", staff, m.createProduct)
+	v1.GET("/products/:name", members, m.getProduct)
+	v1.PATCH("/products/:name", staff, m.updateProduct)
+
+	v1.GET("/lanes", members, m.listLanes)
+	v1.POST("/lanes", staff, m.createLane)
+	v1.GET("/lanes/:id", members, m.getLane)
+	v1.PATCH("/lanes/:id", staff, m.updateLane)
+	v1.DELETE("/lanes/:id", staff, m.deleteLane)
+
+	v1.GET("/offers", members, m.listOffers)
+	v1.POST("/offers", members, m.createOffer)
+	v1.GET("/offers/:id", members, m.getOffer)
+	v1.PATCH("/offers/:id", members, m.updateOffer)
+	v1.DELETE("/offers/:id", members, m.withdrawOffer)
+	v1.POST("/offers/:id/withdraw", members, m.withdrawOffer)
+
+	v1.GET("/demands", members, m.listDemands)
+	v1.POST("/demands", members, m.createDemand)
+	v1.GET("/demands/:id", members, m.getDemand)
+	v1.PATCH("/demands/:id", members, m.updateDemand)
+	v1.DELETE("/demands/:id", members, m.withdrawDemand)
+	v1.POST("/demands/:id/withdraw", members, m.withdrawDemand)
+
+	v1.GET("/matching/runs", staff, m.listRuns)
+	v1.POST("/matching/runs", staff, m.startRun)
+	v1.GET("/matching/runs/:id", staff, m.getRun)
+
+	v1.GET("/allocations", members, m.listAllocations)
+	v1.GET("/allocations/:id", members, m.getAllocation)
+	v1.POST("/allocations/:id/accept", members, m.decide(matching.Accepted))
+	v1.POST("/allocations/:id/decline", members, m.decide(matching.Declined))
+
+	v1.GET("/orders", members, m.listOrders)
+	v1.GET("/orders/:id", members, m.getOrder)
+}
+
+// reply writes v with status, or the problem err.
+func reply(c *gin.Context, status int, v any, err error) {
+	if err != nil {
+		rest.Problem(c, err)
+		return
+	}
+	c.JSON(status, v)
+}
+
+func list[T any](c *gin.Context, fn func(matching.Page) ([]T, int, error)) {
+	p, err := rest.Page(c)
+	if err != nil {
+		rest.Problem(c, err)
+		return
+	}
+	items, total, err := fn(matching.Page{Limit: p.Limit, Offset: p.Offset})
+	if err != nil {
+		rest.Problem(c, err)
+		return
+	}
+	rest.List(c, items, total, p)
+}
+
+func badQuery(field, msg string) error {
+	return &errs.Error{Code: errs.Invalid, Message: "bad query parameter", Fields: []errs.FieldError{{Field: field, Message: msg}}}
+}
+
+// withID runs fn with the path's :id, or answers 404 for an id that cannot exist.
+func withID(c *gin.Context, fn func(id int64)) {
+	id, err := rest.ID(c, "id")
+	if err != nil {
+		rest.Problem(c, err)
+		return
+	}
+	fn(id)
+}
+
+// --- products and lanes
+
+func (m *Module) listProducts(c *gin.Context) {
+	list(c, func(p matching.Page) ([]matching.Product, int, error) { return m.d.Store.Products(c, p) })
+}
+
+func (m *Module) createProduct(c *gin.Context) {
+	var req matching.Product
+	if err := rest.Bind(c, &req); err != nil {
+		rest.Problem(c, err)
+		return
+	}
+	p, err := m.d.Store.CreateProduct(c, req)
+	reply(c, http.StatusCreated, p, err)
+}
+
+func (m *Module) getProduct(c *gin.Context) {
+	p, err := m.d.Store.Product(c, c.Param("name"))
+	reply(c, http.StatusOK, p, err)
+}
+
+func (m *Module) updateProduct(c *gin.Context) {
+	var req matching.ProductUpdate
+	if err := rest.Bind(c, &req); err != nil {
+		rest.Problem(c, err)
+		return
+	}
+	p, err := m.d.Store.UpdateProduct(c, c.Param("name"), req)
+	reply(c, http.StatusOK, p, err)
+}
+
+func (m *Module) listLanes(c *gin.Context) {
+	list(c, func(p matching.Page) ([]matching.Lane, int, error) {
+		return m.d.Store.Lanes(c, matching.LaneFilter{Origin: c.Query("origin"), Destination: c.Query("destination"), Page: p})
+	})
+}
+
+func (m *Module) createLane(c *gin.Context) {
+	var req matching.NewLane
+	if err := rest.Bind(c, &req); err != nil {
+		rest.Problem(c, err)
+		return
+	}
+	l, err := m.d.Store.CreateLane(c, req)
+	reply(c, http.StatusCreated, l, err)
+}
+
+func (m *Module) getLane(c *gin.Context) {
+	withID(c, func(id int64) {
+		l, err := m.d.Store.Lane(c, id)
+		reply(c, http.StatusOK, l, err)
+	})
+}
+
+func (m *Module) updateLane(c *gin.Context) {
+	withID(c, func(id int64) {
+		var req matching.LaneUpdate
+		if err := rest.Bind(c, &req); err != nil {
+			rest.Problem(c, err)
+			return
+		}
+		l, err := m.d.Store.UpdateLane(c, id, req)
+		reply(c, http.StatusOK, l, err)
+	})
+}
+
+func (m *Module) deleteLane(c *gin.Context) {
+	withID(c, func(id int64) {
+		if err := m.d.Store.DeleteLane(c, id); err != nil {
+			rest.Problem(c, err)
+			return
+		}
+		c.Status(http.StatusNoContent)
+	})
+}
+
+// --- offers and demands
+
+func filter(c *gin.Context, p matching.Page) (matching.Filter, error) {
+	f := matching.Filter{Product: c.Query("product"), Status: matching.Status(c.Query("status")), Page: p}
+	if f.Status != "" && f.Status != matching.StatusOpen && f.Status != matching.StatusWithdrawn {
+		return f, badQuery("status", "must be open or withdrawn")
+	}
+	return f, nil
+}
+
+func (m *Module) listOffers(c *gin.Context) {
+	list(c, func(p matching.Page) ([]matching.Offer, int, error) {
+		f, err := filter(c, p)
+		if err != nil {
+			return nil, 0, err
+		}
+		return m.d.Store.Offers(c, rest.Principal(c), f)
+	})
+}
+
+func (m *Module) createOffer(c *gin.Context) {
+	var req matching.NewOffer
+	if err := rest.Bind(c, &req); err != nil {
+		rest.Problem(c, err)
+		return
+	}
+	o, err := m.d.Store.CreateOffer(c, rest.Principal(c), req)
+	reply(c, http.StatusCreated, o, err)
+}
+
+func (m *Module) getOffer(c *gin.Context) {
+	withID(c, func(id int64) {
+		o, err := m.d.Store.Offer(c, rest.Principal(c), id)
+		reply(c, http.StatusOK, o, err)
+	})
+}
+
+func (m *Module) updateOffer(c *gin.Context) {
+	withID(c, func(id int64) {
+		var req matching.OfferUpdate
+		if err := rest.Bind(c, &req); err != nil {
+			rest.Problem(c, err)
+			return
+		}
+		o, err := m.d.Store.UpdateOffer(c, rest.Principal(c), id, req)
+		reply(c, http.StatusOK, o, err)
+	})
+}
+
+func (m *Module) withdrawOffer(c *gin.Context) {
+	withID(c, func(id int64) {
+		o, err := m.d.Store.WithdrawOffer(c, rest.Principal(c), id)
+		reply(c, http.StatusOK, o, err)
+	})
+}
+
+func (m *Module) listDemands(c *gin.Context) {
+	list(c, func(p matching.Page) ([]matching.Demand, int, error) {
+		f, err := filter(c, p)
+		if err != nil {
+			return nil, 0, err
+		}
+		return m.d.Store.Demands(c, rest.Principal(c), f)
+	})
+}
+
+func (m *Module) createDemand(c *gin.Context) {
+	var req matching.NewDemand
+	if err := rest.Bind(c, &req); err != nil {
+		rest.Problem(c, err)
+		return
+	}
+	d, err := m.d.Store.CreateDemand(c, rest.Principal(c), req)
+	reply(c, http.StatusCreated, d, err)
+}
+
+func (m *Module) getDemand(c *gin.Context) {
+	withID(c, func(id int64) {
+		d, err := m.d.Store.Demand(c, rest.Principal(c), id)
+		reply(c, http.StatusOK, d, err)
+	})
+}
+
+func (m *Module) updateDemand(c *gin.Context) {
+	withID(c, func(id int64) {
+		var req matching.DemandUpdate
+		if err := rest.Bind(c, &req); err != nil {
+			rest.Problem(c, err)
+			return
+		}
+		d, err := m.d.Store.UpdateDemand(c, rest.Principal(c), id, req)
+		reply(c, http.StatusOK, d, err)
+	})
+}
+
+func (m *Module) withdrawDemand(c *gin.Context) {
+	withID(c, func(id int64) {
+		d, err := m.d.Store.WithdrawDemand(c, rest.Principal(c), id)
+		reply(c, http.StatusOK, d, err)
+	})
+}
+
+// --- runs, allocations, orders
+
+func (m *Module) startRun(c *gin.Context) {
+	var opt matching.RunOptions
+	// The body is optional: an empty one runs with the default price rule.
+	if c.Request.ContentLength != 0 {
+		if err := rest.Bind(c, &opt); err != nil && !isEmptyBody(err) {
+			rest.Problem(c, err)
+			return
+		}
+	}
+	run, err := m.d.Store.StartRun(c, rest.Principal(c), opt)
+	reply(c, http.StatusCreated, run, err)
+}
+
+func isEmptyBody(err error) bool {
+	e := errs.As(err)
+	return e != nil && e.Code == errs.Invalid && e.Message == rest.EmptyBody
+}
+
+func (m *Module) listRuns(c *gin.Context) {
+	list(c, func(p matching.Page) ([]matching.Run, int, error) { return m.d.Store.Runs(c, rest.Principal(c), p) })
+}
+
+func (m *Module) getRun(c *gin.Context) {
+	withID(c, func(id int64) {
+		run, err := m.d.Store.GetRun(c, rest.Principal(c), id)
+		reply(c, http.StatusOK, run, err)
+	})
+}
+
+func (m *Module) listAllocations(c *gin.Context) {
+	list(c, func(p matching.Page) ([]matching.Allocation, int, error) {
+		f := matching.AllocationFilter{Status: matching.AllocStatus(c.Query("status")), Page: p}
+		switch f.Status {
+		case "", matching.AllocProposed, matching.AllocOrdered, matching.AllocDeclined, matching.AllocWithdrawn:
+		default:
+			return nil, 0, badQuery("status", "must be proposed, ordered, declined or withdrawn")
+		}
+		if s := c.Query("run_id"); s != "" {
+			id, err := parseID(s)
+			if err != nil {
+				return nil, 0, badQuery("run_id", "must be a run id")
+			}
+			f.RunID = &id
+		}
+		return m.d.Store.Allocations(c, rest.Principal(c), f)
+	})
+}
+
+func (m *Module) getAllocation(c *gin.Context) {
+	withID(c, func(id int64) {
+		a, err := m.d.Store.Allocation(c, rest.Principal(c), id)
+		reply(c, http.StatusOK, a, err)
+	})
+}
+
+// Decided is the answer to accept or decline: the allocation, and the order when this answer completed one.
+type Decided struct {
+	Allocation matching.Allocation `json:"allocation"`
+	Order      *OrderDoc           `json:"order,omitempty"`
+}
+
+func (m *Module) decide(d matching.Decision) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		withID(c, func(id int64) {
+			a, o, err := m.d.Store.Decide(c, rest.Principal(c), id, d)
+			if err != nil {
+				rest.Problem(c, err)
+				return
+			}
+			out := Decided{Allocation: a}
+			if o != nil {
+				doc, err := m.orderDoc(c, *o)
+				if err != nil {
+					rest.Problem(c, err)
+					return
+				}
+				out.Order = &doc
+			}
+			c.JSON(http.StatusOK, out)
+		})
+	}
+}
+
+// OrderDoc is an order with the lots that ship it.
+type OrderDoc struct {
+	matching.Order
+	Lots []LotRef `json:"lots"`
+}
+
+func (m *Module) orderDoc(ctx context.Context, o matching.Order) (OrderDoc, error) {
+	doc := OrderDoc{Order: o, Lots: []LotRef{}}
+	if m.d.Lots == nil {
+		return doc, nil
+	}
+	lots, err := m.d.Lots(ctx, o.ID)
+	if err != nil {
+		return doc, err
+	}
+	if lots != nil {
+		doc.Lots = lots
+	}
+	return doc, nil
+}
+
+func (m *Module) listOrders(c *gin.Context) {
+	list(c, func(p matching.Page) ([]matching.Order, int, error) {
+		f := matching.OrderFilter{Status: matching.OrderStatus(c.Query("status")), Page: p}
+		if f.Status != "" && f.Status != matching.OrderPlaced && f.Status != matching.OrderDelivered {
+			return nil, 0, badQuery("status", "must be placed or delivered")
+		}
+		return m.d.Store.Orders(c, rest.Principal(c), f)
+	})
+}
+
+func (m *Module) getOrder(c *gin.Context) {
+	withID(c, func(id int64) {
+		o, err := m.d.Store.Order(c, rest.Principal(c), id)
+		if err != nil {
+			rest.Problem(c, err)
+			return
+		}
+		doc, err := m.orderDoc(c, o)
+		reply(c, http.StatusOK, doc, err)
+	})
+}
+
+func parseID(s string) (int64, error) {
+	id, err := strconv.ParseInt(s, 10, 64)
+	if err != nil || id <= 0 {
+		return 0, errs.E(errs.Invalid, "not an id")
+	}
+	return id, nil
+}

@@ -1,0 +1,231 @@
+package matching
+
+import (
+	"context"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/suilong/suilong/internal/auth"
+	"github.com/suilong/suilong/internal/errs"
+	"github.com/suilong/suilong/internal/pg"
+)
+
+// AllocStatus is the state of an allocation.
+type AllocStatus string
+
+// The states of an allocation: proposed by a run and waiting for both sides; ordered when both accepted;
+// declined when either said no; withdrawn when its offer or demand was withdrawn or changed first. Proposed and
+// ordered allocations hold their kilograms; declined and withdrawn ones return them to the pool.
+const (
+	AllocProposed  AllocStatus = "proposed"
+	AllocOrdered   AllocStatus = "ordered"
+	AllocDeclined  AllocStatus = "declined"
+	AllocWithdrawn AllocStatus = "withdrawn"
+)
+
+// Decision is one side's answer to an allocation.
+type Decision string
+
+// The answers.
+const (
+	Accepted Decision = "accepted"
+	Declined Decision = "declined"
+)
+
+// Allocation is kilograms of one offer proposed for one demand by a run, at a price. The reservation prices and
+// the surplus are shown to staff only: a base does not learn the buyer's ceiling, nor a buyer the base's floor.
+type Allocation struct {
+	ID            int64       `json:"id"`
+	RunID         int64       `json:"run_id"`
+	OfferID       int64       `json:"offer_id"`
+	DemandID      int64       `json:"demand_id"`
+	BaseOrgID     int64       `json:"base_org_id"`
+	BaseName      string      `json:"base_name"`
+	BuyerOrgID    int64       `json:"buyer_org_id"`
+	BuyerName     string      `json:"buyer_name"`
+	Product       string      `json:"product"`
+	Grade         int         `json:"grade"`
+	QuantityKg    int64       `json:"quantity_kg"`
+	PricePerKg    Fen         `json:"price_per_kg"` // delivered at the buyer's market
+	LaneCostPerKg Fen         `json:"lane_cost_per_kg"`
+	Origin        string      `json:"origin"`
+	Destination   string      `json:"destination"`
+	Arrival       time.Time   `json:"arrival"` // earliest arrival: available_from + transit
+	DeliverBy     time.Time   `json:"deliver_by"`
+	Status        AllocStatus `json:"status"`
+	BaseDecision  *Decision   `json:"base_decision"`
+	BuyerDecision *Decision   `json:"buyer_decision"`
+	OrderID       *int64      `json:"order_id,omitempty"`
+	SurplusPerKg  *Fen        `json:"surplus_per_kg,omitempty"`
+	MinPricePerKg *Fen        `json:"min_price_per_kg,omitempty"`
+	MaxPricePerKg *Fen        `json:"max_price_per_kg,omitempty"`
+	CreatedAt     time.Time   `json:"created_at"`
+}
+
+// redact hides what p may not see of an allocation it is party to.
+func (a *Allocation) redact(p auth.Principal) {
+	if p.Staff() {
+		return
+	}
+	a.SurplusPerKg = nil
+	if p.OrgID != a.BaseOrgID {
+		a.MinPricePerKg = nil
+	}
+	if p.OrgID != a.BuyerOrgID {
+		a.MaxPricePerKg = nil
+	}
+}
+
+const allocCols = `a.id, a.run_id, a.offer_id, a.demand_id, o.org_id, coalesce(gb.name, ''), d.org_id, coalesce(gu.name, ''), o.product,
+	o.grade, a.quantity_kg, a.price_per_kg_fen, a.lane_cost_fen, o.origin, d.destination, a.arrival, a.deliver_by, a.status,
+	a.base_decision, a.buyer_decision, r.id, a.surplus_per_kg_fen, o.min_price_fen, d.max_price_fen, a.created_at`
+
+const allocFrom = ` FROM allocations a JOIN offers o ON o.id = a.offer_id JOIN demands d ON d.id = a.demand_id
+	LEFT JOIN orgs gb ON gb.id = o.org_id LEFT JOIN orgs gu ON gu.id = d.org_id LEFT JOIN orders r ON r.allocation_id = a.id`
+
+func scanAlloc(r pgx.Row, extra ...any) (Allocation, error) {
+	var a Allocation
+	var surplus, minP, maxP Fen
+	dst := append([]any{&a.ID, &a.RunID, &a.OfferID, &a.DemandID, &a.BaseOrgID, &a.BaseName, &a.BuyerOrgID, &a.BuyerName, &a.Product,
+		&a.Grade, &a.QuantityKg, &a.PricePerKg, &a.LaneCostPerKg, &a.Origin, &a.Destination, &a.Arrival, &a.DeliverBy, &a.Status,
+		&a.BaseDecision, &a.BuyerDecision, &a.OrderID, &surplus, &minP, &maxP, &a.CreatedAt}, extra...)
+	err := r.Scan(dst...)
+	a.SurplusPerKg, a.MinPricePerKg, a.MaxPricePerKg = &surplus, &minP, &maxP
+	return a, err
+}
+
+// AllocationFilter selects allocations; nil fields do not filter.
+type AllocationFilter struct {
+	RunID  *int64
+	Status AllocStatus
+	Page
+}
+
+// Allocations lists allocations, oldest first: all of them for staff, those of its offers for a base, of its
+// demands for a buyer. Errors: Forbidden (other roles).
+func (s *Store) Allocations(ctx context.Context, p auth.Principal, f AllocationFilter) ([]Allocation, int, error) {
+	var base, buyer *int64
+	switch {
+	case p.Staff():
+	case p.Role == auth.RoleBase:
+		base = &p.OrgID
+	case p.Role == auth.RoleBuyer:
+		buyer = &p.OrgID
+	default:
+		return nil, 0, forbidden("only bases, buyers and coordinators see allocations")
+	}
+	const where = ` WHERE ($1::bigint IS NULL OR a.run_id = $1) AND ($2 = '' OR a.status = $2) AND ($3::bigint IS NULL OR o.org_id = $3)
+		AND ($4::bigint IS NULL OR d.org_id = $4)`
+	rows, err := s.db.Query(ctx, `SELECT `+allocCols+`, count(*) OVER ()`+allocFrom+where+` ORDER BY a.id LIMIT $5 OFFSET $6`,
+		f.RunID, string(f.Status), base, buyer, f.limit(), f.Offset)
+	if err != nil {
+		return nil, 0, pg.Err(err, "allocations")
+	}
+	total := 0
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (Allocation, error) {
+		a, err := scanAlloc(r, &total)
+		a.redact(p)
+		return a, err
+	})
+	if err == nil && len(out) == 0 && f.Offset > 0 {
+		err = s.db.QueryRow(ctx, `SELECT count(*)`+allocFrom+where, f.RunID, string(f.Status), base, buyer).Scan(&total)
+	}
+	return out, total, pg.Err(err, "allocations")
+}
+
+// Allocation returns one allocation the caller is party to (or any, for staff). Errors: NotFound.
+func (s *Store) Allocation(ctx context.Context, p auth.Principal, id int64) (Allocation, error) {
+	a, err := getAlloc(ctx, s.db, id, false)
+	if err != nil {
+		return Allocation{}, err
+	}
+	if !p.Staff() && p.OrgID != a.BaseOrgID && p.OrgID != a.BuyerOrgID {
+		return Allocation{}, notFound("allocation", id)
+	}
+	a.redact(p)
+	return a, nil
+}
+
+func getAlloc(ctx context.Context, db pg.DB, id int64, lock bool) (Allocation, error) {
+	q := `SELECT ` + allocCols + allocFrom + ` WHERE a.id = $1`
+	if lock {
+		q += ` FOR UPDATE OF a`
+	}
+	a, err := scanAlloc(db.QueryRow(ctx, q, id))
+	if errs.Is(pg.Err(err, ""), errs.NotFound) {
+		return a, notFound("allocation", id)
+	}
+	return a, pg.Err(err, "allocation")
+}
+
+// Decide records the caller's answer to an allocation it is party to: the base of its offer or the buyer of its
+// demand. A decline ends the allocation and returns its kilograms to the pool; when both sides have accepted,
+// the allocation becomes an order (returned too). Answering the same way twice is harmless.
+// Errors: NotFound (not a party), Forbidden (staff cannot answer for a party), Conflict (the allocation is no
+// longer proposed, or the caller already answered otherwise).
+func (s *Store) Decide(ctx context.Context, p auth.Principal, id int64, d Decision) (Allocation, *Order, error) {
+	var order *Order
+	err := pg.WithTx(ctx, s.db, func(tx pgx.Tx) error {
+		a, err := getAlloc(ctx, tx, id, true)
+		if err != nil {
+			return err
+		}
+		side := ""
+		switch p.OrgID {
+		case a.BaseOrgID:
+			side = "base"
+		case a.BuyerOrgID:
+			side = "buyer"
+		}
+		if side == "" {
+			if p.Staff() {
+				return forbidden("only the base and the buyer of an allocation accept or decline it")
+			}
+			return notFound("allocation", id)
+		}
+		mine := a.BaseDecision
+		if side == "buyer" {
+			mine = a.BuyerDecision
+		}
+		if mine != nil {
+			if *mine == d {
+				return nil
+			}
+			return errs.E(errs.Conflict, "allocation %d: you have already %s it", id, *mine)
+		}
+		if a.Status != AllocProposed {
+			return errs.E(errs.Conflict, "allocation %d is %s; it can no longer be answered", id, a.Status)
+		}
+		now := s.Now()
+		if _, err := tx.Exec(ctx, `UPDATE allocations SET `+side+`_decision = $2, `+side+`_decided_at = $3 WHERE id = $1`,
+			id, string(d), now); err != nil {
+			return pg.Err(err, "allocation")
+		}
+		s.m.decisions.WithLabelValues(side, string(d)).Inc()
+		if d == Declined {
+			_, err := tx.Exec(ctx, `UPDATE allocations SET status = 'declined' WHERE id = $1`, id)
+			return pg.Err(err, "allocation")
+		}
+		other := a.BuyerDecision
+		if side == "buyer" {
+			other = a.BaseDecision
+		}
+		if other == nil || *other != Accepted {
+			return nil
+		}
+		o, err := placeOrder(ctx, tx, a)
+		if err != nil {
+			return err
+		}
+		order = &o
+		s.m.orders.Inc()
+		s.m.orderedKg.Add(float64(a.QuantityKg))
+		return nil
+	})
+	if err != nil {
+		return Allocation{}, nil, err
+	}
+	a, err := s.Allocation(ctx, p, id)
+	return a, order, err
+}
