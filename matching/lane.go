@@ -31,20 +31,20 @@ func (l Lane) Transit() time.Duration { return time.Duration(l.TransitHours) * t
 
 // NewLane is a lane to register. Transit is in whole hours, as in the matching file format.
 type NewLane struct {
-	Origin          string  `json:"origin"`
-	OriginName      string  `json:"origin_name"`
-	Destination     string  `json:"destination"`
-	DestinationName string  `json:"destination_name"`
-	CostPerKg       *Fen    `json:"cost_per_kg"`
-	TransitHours    int     `json:"transit_hours"`
+	Origin          string `json:"origin"`
+	OriginName      string `json:"origin_name"`
+	Destination     string `json:"destination"`
+	DestinationName string `json:"destination_name"`
+	CostPerKg       *Fen   `json:"cost_per_kg"`
+	TransitHours    int    `json:"transit_hours"`
 }
 
 // LaneUpdate changes a lane's cost, transit time or names; nil fields are kept.
 type LaneUpdate struct {
-	OriginName      *string  `json:"origin_name"`
-	DestinationName *string  `json:"destination_name"`
-	CostPerKg       *Fen     `json:"cost_per_kg"`
-	TransitHours    *int     `json:"transit_hours"`
+	OriginName      *string `json:"origin_name"`
+	DestinationName *string `json:"destination_name"`
+	CostPerKg       *Fen    `json:"cost_per_kg"`
+	TransitHours    *int    `json:"transit_hours"`
 }
 
 func validLane(l Lane, cost *Fen, fe *errs.FieldErrors) {
@@ -85,7 +85,7 @@ func (s *Store) CreateLane(ctx context.Context, n NewLane) (Lane, error) {
 	l := Lane{Origin: n.Origin, OriginName: strings.TrimSpace(n.OriginName), Destination: n.Destination,
 		DestinationName: strings.TrimSpace(n.DestinationName), TransitHours: n.TransitHours}
 	validLane(l, n.CostPerKg, &fe)
-		if err := fe.Err(); err != nil {
+	if err := fe.Err(); err != nil {
 		return Lane{}, err
 	}
 	l.CostPerKg = *n.CostPerKg
@@ -100,7 +100,7 @@ func (s *Store) PutLane(ctx context.Context, n NewLane) (Lane, error) {
 	l := Lane{Origin: n.Origin, OriginName: n.OriginName, Destination: n.Destination, DestinationName: n.DestinationName,
 		TransitHours: n.TransitHours}
 	validLane(l, n.CostPerKg, &fe)
-		if err := fe.Err(); err != nil {
+	if err := fe.Err(); err != nil {
 		return Lane{}, err
 	}
 	out, err := scanLane(s.db.QueryRow(ctx, `INSERT INTO lanes (origin, origin_name, destination, destination_name, cost_per_kg_fen, transit_hours)
@@ -135,7 +135,7 @@ func (s *Store) Lanes(ctx context.Context, f LaneFilter) ([]Lane, int, error) {
 	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (Lane, error) {
 		var l Lane
 		err := r.Scan(&l.ID, &l.Origin, &l.OriginName, &l.Destination, &l.DestinationName, &l.CostPerKg, &l.TransitHours, &l.UpdatedAt, &total)
-			return l, err
+		return l, err
 	})
 	if err == nil && len(out) == 0 && f.Offset > 0 {
 		err = s.db.QueryRow(ctx, `SELECT count(*) FROM lanes WHERE ($1 = '' OR origin = $1) AND ($2 = '' OR destination = $2)`,

@@ -19,7 +19,7 @@ func newMetrics() *metrics {
 		runs: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "suilong_matching_runs_total",
 			Help: "Matching runs, by result (ok, failed)."}, []string{"result"}),
 		runSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "suilong_matching_run_seconds",
-			Help: "Time of a matching run: reading the pool, solving and storing the allocations.",
+			Help:    "Time of a matching run: reading the pool, solving and storing the allocations.",
 			Buckets: prometheus.ExponentialBuckets(0.005, 2, 12)}),
 		objective: prometheus.NewGauge(prometheus.GaugeOpts{Name: "suilong_matching_last_objective_cny",
 			Help: "Total surplus (CNY) of the last matching run."}),
