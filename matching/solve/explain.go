@@ -60,8 +60,9 @@ func (pr *prepared) explain(p *problem, out *outcome) {
 type tally struct {
 	count [len(codesInOrder)]int
 	best  [len(codesInOrder)]candidate
-	// capacity keeps every feasible partner, to name the best few.
-	capacity []candidate
+	// top holds the feasible partners with the most surplus (best first), to name a few.
+	top  [3]candidate
+	nTop int
 }
 
 // codesInOrder is ruleOrder's codes followed by capacity; tally indexes by position in it.
@@ -84,7 +85,7 @@ func (t *tally) add(p *problem, l *pLane, o *pOffer, d *pDemand) {
 	if v.fails == 0 {
 		k = capacityIndex
 		c.miss = -int64(v.surplus)
-		t.capacity = append(t.capacity, c)
+		t.keepTop(c)
 	} else {
 		k = bits.TrailingZeros8(uint8(v.fails))
 		switch codesInOrder[k] {
@@ -107,6 +108,20 @@ func (t *tally) add(p *problem, l *pLane, o *pOffer, d *pDemand) {
 		t.best[k] = c
 	}
 	t.count[k]++
+}
+
+// keepTop inserts c among the best feasible partners; among equal surplus the earlier (smaller id) stays first.
+func (t *tally) keepTop(c candidate) {
+	q := t.nTop
+	for q > 0 && c.miss < t.top[q-1].miss {
+		q--
+	}
+	if q == len(t.top) {
+		return
+	}
+	copy(t.top[q+1:], t.top[q:len(t.top)-1])
+	t.top[q] = c
+	t.nTop = min(t.nTop+1, len(t.top))
 }
 
 func (t *tally) reasons(p *problem, side string) []Reason {
@@ -136,9 +151,8 @@ func (t *tally) message(p *problem, side string, k int) string {
 	code := codesInOrder[k]
 	title := titles[code]
 	if code == ReasonCapacity {
-		slices.SortStableFunc(t.capacity, func(a, b candidate) int { return cmp.Compare(a.miss, b.miss) })
 		var zh, en []string
-		for _, c := range t.capacity[:min(3, len(t.capacity))] {
+		for _, c := range t.top[:t.nTop] {
 			id := c.d.d.ID
 			if side == SideDemand {
 				id = c.o.o.ID
@@ -147,7 +161,7 @@ func (t *tally) message(p *problem, side string, k int) string {
 			en = append(en, fmt.Sprintf("%s (surplus %s CNY/kg)", id, c.v.surplus))
 		}
 		more, moreEn := "", ""
-		if len(t.capacity) > 3 {
+		if n > t.nTop {
 			more, moreEn = "等", " and others"
 		}
 		if side == SideOffer {

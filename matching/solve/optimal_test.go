@@ -1,0 +1,212 @@
+package solve
+
+import (
+	"bytes"
+	"math"
+	"testing"
+
+	"gonum.org/v1/gonum/mat"
+	"gonum.org/v1/gonum/optimize/convex/lp"
+)
+
+// lpOptimum solves the transportation LP of in with gonum's simplex, independently of this package's
+// network: one variable per usable pair (found with Feasible), a slack per offer and per demand. The
+// constraint matrix is totally unimodular, so the LP optimum is the integer optimum.
+func lpOptimum(t *testing.T, in *Instance) Fen {
+	t.Helper()
+	products := map[string]Product{}
+	for _, p := range in.Products {
+		products[p.Name] = p
+	}
+	lanes := map[[2]string]*Lane{}
+	for i := range in.Lanes {
+		l := &in.Lanes[i]
+		lanes[[2]string{l.Origin, l.Destination}] = l
+	}
+	type pair struct {
+		i, j    int
+		surplus Fen
+	}
+	var pairs []pair
+	for i, o := range in.Offers {
+		for j, d := range in.Demands {
+			if o.Product != d.Product {
+				continue
+			}
+			s, why := Feasible(products[o.Product], lanes[[2]string{o.Origin, d.Destination}], o, d)
+			if len(why) == 0 {
+				pairs = append(pairs, pair{i, j, s})
+			}
+		}
+	}
+	if len(pairs) == 0 {
+		return 0
+	}
+	no, nd := len(in.Offers), len(in.Demands)
+	rows, cols := no+nd, len(pairs)+no+nd
+	A := mat.NewDense(rows, cols, nil)
+	c := make([]float64, cols)
+	b := make([]float64, rows)
+	for k, p := range pairs {
+		A.Set(p.i, k, 1)
+		A.Set(no+p.j, k, 1)
+		c[k] = -float64(p.surplus)
+	}
+	basic := make([]int, rows)
+	for r := range rows {
+		A.Set(r, len(pairs)+r, 1)
+		basic[r] = len(pairs) + r
+	}
+	for i, o := range in.Offers {
+		b[i] = float64(o.QuantityKg)
+	}
+	for j, d := range in.Demands {
+		b[no+j] = float64(d.QuantityKg)
+	}
+	opt, _, err := lp.Simplex(c, A, b, 1e-9, basic)
+	if err != nil {
+		t.Fatalf("gonum simplex: %v", err)
+	}
+	return Fen(math.Round(-opt))
+}
+
+// checkResult verifies what any allocation must satisfy: every pair usable under the rules with the right
+// surplus, capacities respected, the objective the sum of the pairs, unmatched quantities right, and no
+// usable pair left with kg on both sides (what makes "capacity" true).
+func checkResult(t *testing.T, in *Instance, r *Result) {
+	t.Helper()
+	products := map[string]Product{}
+	for _, p := range in.Products {
+		products[p.Name] = p
+	}
+	lanes := map[[2]string]*Lane{}
+	for i := range in.Lanes {
+		lanes[[2]string{in.Lanes[i].Origin, in.Lanes[i].Destination}] = &in.Lanes[i]
+	}
+	offers, demands := map[string]Offer{}, map[string]Demand{}
+	for _, o := range in.Offers {
+		offers[o.ID] = o
+	}
+	for _, d := range in.Demands {
+		demands[d.ID] = d
+	}
+	usedO, usedD := map[string]int64{}, map[string]int64{}
+	var total Fen
+	seen := map[[2]string]bool{}
+	for _, a := range r.Allocations {
+		o, d := offers[a.OfferID], demands[a.DemandID]
+		if seen[[2]string{a.OfferID, a.DemandID}] {
+			t.Errorf("pair %s → %s allocated twice", a.OfferID, a.DemandID)
+		}
+		seen[[2]string{a.OfferID, a.DemandID}] = true
+		s, why := Feasible(products[o.Product], lanes[[2]string{o.Origin, d.Destination}], o, d)
+		if len(why) != 0 || s != a.SurplusPerKg || a.QuantityKg <= 0 {
+			t.Errorf("allocation %+v: surplus %s, reasons %v", a, s, why)
+		}
+		usedO[a.OfferID] += a.QuantityKg
+		usedD[a.DemandID] += a.QuantityKg
+		total += Fen(a.QuantityKg) * a.SurplusPerKg
+	}
+	if total != r.Objective {
+		t.Errorf("objective %s, pairs sum to %s", r.Objective, total)
+	}
+	left := map[[2]string]int64{}
+	for _, o := range in.Offers {
+		if usedO[o.ID] > o.QuantityKg {
+			t.Errorf("offer %s: %d kg allocated of %d", o.ID, usedO[o.ID], o.QuantityKg)
+		}
+		if l := o.QuantityKg - usedO[o.ID]; l > 0 {
+			left[[2]string{SideOffer, o.ID}] = l
+		}
+	}
+	for _, d := range in.Demands {
+		if usedD[d.ID] > d.QuantityKg {
+			t.Errorf("demand %s: %d kg allocated of %d", d.ID, usedD[d.ID], d.QuantityKg)
+		}
+		if l := d.QuantityKg - usedD[d.ID]; l > 0 {
+			left[[2]string{SideDemand, d.ID}] = l
+		}
+	}
+	if len(r.Unmatched) != len(left) {
+		t.Errorf("%d unmatched records listed, %d have kg left", len(r.Unmatched), len(left))
+	}
+	for _, u := range r.Unmatched {
+		if left[[2]string{u.Side, u.ID}] != u.QuantityKg || len(u.Reasons) == 0 {
+			t.Errorf("unmatched %s %s: %d kg left listed, %d actually; reasons %v", u.Side, u.ID, u.QuantityKg, left[[2]string{u.Side, u.ID}], u.Reasons)
+		}
+	}
+	for _, o := range in.Offers {
+		for _, d := range in.Demands {
+			if o.Product != d.Product || left[[2]string{SideOffer, o.ID}] == 0 || left[[2]string{SideDemand, d.ID}] == 0 {
+				continue
+			}
+			if _, why := Feasible(products[o.Product], lanes[[2]string{o.Origin, d.Destination}], o, d); len(why) == 0 {
+				t.Errorf("usable pair %s → %s left with kg on both sides", o.ID, d.ID)
+			}
+		}
+	}
+}
+
+func encode(t *testing.T, r *Result) []byte {
+	t.Helper()
+	var b bytes.Buffer
+	if err := EncodeResult(&b, r); err != nil {
+		t.Fatal(err)
+	}
+	return b.Bytes()
+}
+
+// TestOptimalOnRandomInstances compares Solve with an independent LP on hundreds of small instances,
+// with Greedy as a floor, and checks determinism under a second solve and a shuffled input.
+func TestOptimalOnRandomInstances(t *testing.T) {
+	configs := []genConfig{
+		{Offers: 6, Demands: 6, Products: 1, Origins: 2, Dests: 2, LaneShare: 0.75, MinKg: 1, MaxKg: 40, Coarse: true},
+		{Offers: 8, Demands: 5, Products: 2, Origins: 3, Dests: 2, LaneShare: 0.7, MinKg: 10, MaxKg: 90, Coarse: true},
+		{Offers: 5, Demands: 9, Products: 1, Origins: 2, Dests: 3, LaneShare: 0.8, MinKg: 5, MaxKg: 60, Coarse: true},
+		{Offers: 10, Demands: 10, Products: 2, Origins: 3, Dests: 3, LaneShare: 0.8, MinKg: 100, MaxKg: 5000},
+	}
+	cases, strictlyBetter := 0, 0
+	for ci, cfg := range configs {
+		for seed := range uint64(100) {
+			in := genInstance(seed*31+uint64(ci), cfg)
+			r, err := Solve(in)
+			if err != nil {
+				t.Fatalf("config %d seed %d: %v", ci, seed, err)
+			}
+			checkResult(t, in, r)
+			want := lpOptimum(t, in)
+			if r.Objective != want {
+				t.Fatalf("config %d seed %d: objective %s, LP optimum %s", ci, seed, r.Objective, want)
+			}
+			g := Greedy(in)
+			checkResult(t, in, g)
+			if g.Objective > r.Objective {
+				t.Fatalf("config %d seed %d: greedy %s beats the optimum %s", ci, seed, g.Objective, r.Objective)
+			}
+			if g.Objective < r.Objective {
+				strictlyBetter++
+			}
+			first := encode(t, r)
+			again, err := Solve(in)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.Equal(first, encode(t, again)) {
+				t.Fatalf("config %d seed %d: a second solve differs", ci, seed)
+			}
+			sh, err := Solve(shuffled(in, seed))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.Equal(first, encode(t, sh)) {
+				t.Fatalf("config %d seed %d: a shuffled copy gives another result\n%s\n---\n%s", ci, seed, first, encode(t, sh))
+			}
+			cases++
+		}
+	}
+	// The instances must be hard enough that greedy is sometimes wrong, or the comparison proves little.
+	if strictlyBetter < cases/20 {
+		t.Errorf("the optimum beat greedy on only %d of %d instances", strictlyBetter, cases)
+	}
+	t.Logf("%d instances; the optimum beat greedy on %d", cases, strictlyBetter)
+}
