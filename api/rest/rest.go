@@ -10,6 +10,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"reflect"
 	"slices"
 	"strconv"
 	"strings"
@@ -118,12 +119,77 @@ func Decode(body []byte, v any) error {
 		if errors.As(err, &te) {
 			return timeError(body, te)
 		}
-		return jsonError(err)
+		e := jsonError(err)
+		if ee := errs.As(e); ee != nil && len(ee.Fields) == 0 {
+			// A value's own UnmarshalJSON failed (money with three decimals, say): find whose.
+			if field, ferr := locate(reflect.TypeOf(v), body, ""); ferr != nil {
+				ee.Message = "invalid value"
+				ee.Fields = []errs.FieldError{{Field: field, Message: ferr.Error()}}
+			}
+		}
+		return e
 	}
 	if dec.More() {
 		return errs.E(errs.Invalid, "unexpected data after the JSON object")
 	}
 	return nil
+}
+
+// locate decodes raw into a value of type t field by field and returns the JSON path of the first field that
+// fails, with its error; nil when none does on its own.
+func locate(t reflect.Type, raw []byte, path string) (string, error) {
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	switch t.Kind() {
+	case reflect.Struct:
+		var obj map[string]json.RawMessage
+		if json.Unmarshal(raw, &obj) != nil {
+			break
+		}
+		for i := range t.NumField() {
+			f := t.Field(i)
+			name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+			if f.Anonymous && name == "" {
+				if p, err := locate(f.Type, raw, path); err != nil {
+					return p, err
+				}
+				continue
+			}
+			if name == "" || name == "-" {
+				continue
+			}
+			sub, ok := obj[name]
+			if !ok {
+				continue
+			}
+			p := name
+			if path != "" {
+				p = path + "." + name
+			}
+			if err := json.Unmarshal(sub, reflect.New(f.Type).Interface()); err != nil {
+				if deeper, derr := locate(f.Type, sub, p); derr != nil {
+					return deeper, derr
+				}
+				return p, err
+			}
+		}
+	case reflect.Slice, reflect.Array:
+		var items []json.RawMessage
+		if json.Unmarshal(raw, &items) != nil {
+			break
+		}
+		for i, it := range items {
+			p := path + "[" + strconv.Itoa(i) + "]"
+			if err := json.Unmarshal(it, reflect.New(t.Elem()).Interface()); err != nil {
+				if deeper, derr := locate(t.Elem(), it, p); derr != nil {
+					return deeper, derr
+				}
+				return p, err
+			}
+		}
+	}
+	return path, nil
 }
 
 // timeError names the field of a malformed time. encoding/json does not say which field a time.Time failed in,
