@@ -160,7 +160,7 @@ func (d *decoder) list(top map[string]json.RawMessage, name string) []map[string
 		var m map[string]json.RawMessage
 		if err := json.Unmarshal(it, &m); err != nil || m == nil {
 			d.fail(fmt.Sprintf("%s[%d]", name, i), "must be an object")
-			m = map[string]json.RawMessage{}
+			m = nil // an empty record in its place keeps the positions of the records after it
 		}
 		out[i] = m
 	}
@@ -178,6 +178,9 @@ type record struct {
 }
 
 func (d *decoder) record(at string, m map[string]json.RawMessage, fields ...string) *record {
+	if m == nil {
+		return &record{d: d, at: at} // not an object: reported once as a whole
+	}
 	known := map[string]bool{}
 	for _, f := range fields {
 		name, optional := strings.CutPrefix(f, "?")
@@ -245,6 +248,7 @@ func (r *record) strs(name string) []string {
 	var s []string
 	if err := json.Unmarshal(raw, &s); err != nil {
 		r.d.fail(r.at+"."+name, "must be an array of strings, not %s%s", shorten(raw), r.what)
+		return nil
 	}
 	return s
 }

@@ -103,6 +103,9 @@ func (v *validator) add(field, format string, args ...any) {
 	if v.skip[field] {
 		return
 	}
+	if i := strings.IndexByte(field, ']'); i >= 0 && v.skip[field[:i+1]] {
+		return // the whole record was reported (not an object)
+	}
 	v.fe.Add(field, format, args...)
 }
 
