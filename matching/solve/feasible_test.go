@@ -61,7 +61,9 @@ func TestFeasibleRules(t *testing.T) {
 			o.Certifications = []string{"organic", "green-food"}
 			d.RequiredCertifications = []string{"green-food", "organic"}
 		}, nil, 150},
-		{"certifications a subset", func(_ *Product, _ **Lane, _ *Offer, d *Demand) { d.RequiredCertifications = []string{"green-food", "organic"} }, []string{ReasonCertification}, 150},
+		{"certifications a subset", func(_ *Product, _ **Lane, _ *Offer, d *Demand) {
+			d.RequiredCertifications = []string{"green-food", "organic"}
+		}, []string{ReasonCertification}, 150},
 		{"no certification held", func(_ *Product, _ **Lane, o *Offer, _ *Demand) { o.Certifications = nil }, []string{ReasonCertification}, 150},
 		{"none required", func(_ *Product, _ **Lane, o *Offer, d *Demand) { o.Certifications, d.RequiredCertifications = nil, nil }, nil, 150},
 		{"no lane", func(_ *Product, l **Lane, _ *Offer, _ *Demand) { *l = nil }, []string{ReasonNoLane}, 0},
@@ -161,7 +163,9 @@ func TestReasonText(t *testing.T) {
 			[]string{"超过保质期", "shelf life", "9h after harvest", "8h", "2026-11-20T15:00Z"}},
 		{"grade", func(_ *Product, _ **Lane, o *Offer, d *Demand) { o.Grade, d.MinGrade = 3, 2 }, ReasonGrade,
 			[]string{"等级不符", "grade 3", "grade 2 or better"}},
-		{"certification", func(_ *Product, _ **Lane, _ *Offer, d *Demand) { d.RequiredCertifications = []string{"green-food", "organic"} }, ReasonCertification,
+		{"certification", func(_ *Product, _ **Lane, _ *Offer, d *Demand) {
+			d.RequiredCertifications = []string{"green-food", "organic"}
+		}, ReasonCertification,
 			[]string{"缺少认证", "certification organic", "has green-food"}},
 		{"no lane", func(_ *Product, l **Lane, _ *Offer, _ *Demand) { *l = nil }, ReasonNoLane,
 			[]string{"无线路", "no lane from xinluo to jiangnan-market"}},
