@@ -201,33 +201,48 @@ type example struct {
 // Beijing time for the Chinese text; a fixed zone, so that no time zone database is needed.
 var beijing = time.FixedZone("CST", 8*3600)
 
-func zhTime(ns int64) string { return time.Unix(0, ns).In(beijing).Format("2006-01-02 15:04") }
+// clock is the time of day, with seconds only when there are any: a second can decide a rule.
+func clock(t time.Time) string {
+	if t.Second() != 0 || t.Nanosecond() != 0 {
+		return t.Format("15:04:05.999999999")
+	}
+	return t.Format("15:04")
+}
+
+func zhTime(ns int64) string {
+	t := time.Unix(0, ns).In(beijing)
+	return t.Format("2006-01-02 ") + clock(t)
+}
 
 // zhTimeNear writes t, dropping the date when it is the same Beijing day as ref.
 func zhTimeNear(ns, ref int64) string {
 	t, r := time.Unix(0, ns).In(beijing), time.Unix(0, ref).In(beijing)
 	if t.Format("2006-01-02") == r.Format("2006-01-02") {
-		return t.Format("15:04")
+		return clock(t)
 	}
-	return t.Format("2006-01-02 15:04")
+	return zhTime(ns)
 }
 
 func enTime(ns int64) string {
 	t := time.Unix(0, ns).UTC()
-	if t.Second() != 0 || t.Nanosecond() != 0 {
-		return t.Format(time.RFC3339)
-	}
-	return t.Format("2006-01-02T15:04Z")
+	return t.Format("2006-01-02T") + clock(t) + "Z"
 }
 
-// hoursText writes a duration in hours, with minutes when it is not whole.
+// hoursText writes a duration in hours, exactly: minutes and seconds appear when they are not zero, so
+// that "9h00m01s" is not shown as a misleading "9h".
 func hoursText(ns int64) string {
 	h := ns / hour
-	m := (ns % hour) / int64(time.Minute)
-	if m == 0 {
-		return fmt.Sprintf("%dh", h)
+	rest := time.Duration(ns % hour)
+	m, sec := int64(rest/time.Minute), rest%time.Minute
+	switch {
+	case sec%time.Second != 0:
+		return fmt.Sprintf("%dh%02dm%gs", h, m, sec.Seconds())
+	case sec != 0:
+		return fmt.Sprintf("%dh%02dm%02ds", h, m, sec/time.Second)
+	case m != 0:
+		return fmt.Sprintf("%dh%02dm", h, m)
 	}
-	return fmt.Sprintf("%dh%02dm", h, m)
+	return fmt.Sprintf("%dh", h)
 }
 
 var titles = map[string][2]string{

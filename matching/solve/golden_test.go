@@ -54,3 +54,29 @@ func TestGolden(t *testing.T) {
 		})
 	}
 }
+
+// TestGreedyTrap is the instance that shows why the optimum matters: greedy takes o1 → d-any (2.00/kg),
+// the best pair, and leaves d-organic, which only o1 can serve, empty; the optimum gives o1 to d-organic and
+// o2 to d-any.
+func TestGreedyTrap(t *testing.T) {
+	f, err := os.Open("testdata/greedy-trap/instance.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	in, err := DecodeInstance(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := Solve(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := Greedy(in)
+	if r.Objective != 330000 || g.Objective != 200000 {
+		t.Errorf("optimum %s (want 3300.00), greedy %s (want 2000.00)", r.Objective, g.Objective)
+	}
+	if len(g.Unmatched) != 2 || g.Unmatched[1].ID != "d-organic" || g.Unmatched[1].Reasons[0].Code != ReasonCapacity {
+		t.Errorf("greedy should leave d-organic unmatched for capacity: %+v", g.Unmatched)
+	}
+}
