@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 
 	"github.com/suilong/suilong/internal/pg"
@@ -8,6 +9,10 @@ import (
 
 // MigrateCmd applies pending migrations.
 type MigrateCmd struct{}
+
+// afterMigrate runs after `suilong migrate` has applied the migrations, in registration order: areas load the
+// data shipped in the binary (the plan's structure), so that a migrated database is ready to serve.
+var afterMigrate []func(ctx context.Context, a *App) error
 
 // Run migrates the database.
 func (MigrateCmd) Run(g *Globals) error {
@@ -18,6 +23,11 @@ func (MigrateCmd) Run(g *Globals) error {
 	defer a.Close()
 	if err := pg.Migrate(g.Ctx, a.DB, g.Log); err != nil {
 		return err
+	}
+	for _, hook := range afterMigrate {
+		if err := hook(g.Ctx, a); err != nil {
+			return err
+		}
 	}
 	g.Log.Info("database is up to date")
 	return nil
