@@ -1,7 +1,94 @@
 package main
 
-// MatchCmd solves an instance file.
-type MatchCmd struct{}
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
 
-// Run solves the instance.
-func (c *MatchCmd) Run(g *Globals) error { return errNotYet("match") }
+	"github.com/suilong/suilong/internal/errs"
+	"github.com/suilong/suilong/matching/solve"
+)
+
+// MatchCmd solves an instance file (a coordinator's what-if run) without a database:
+// `suilong match --in instance.json --out result.json`.
+type MatchCmd struct {
+	In  string `name:"in" required:"" help:"Instance JSON (products, lanes, offers, demands), or - for standard input." placeholder:"FILE"`
+	Out string `name:"out" default:"-" help:"Where to write the result JSON; - (the default) is standard output." placeholder:"FILE"`
+
+	stderr io.Writer // where field errors go; os.Stderr unless a test sets it
+}
+
+// Run reads and validates the instance, solves it and writes the result. An invalid instance gets every
+// field error on its own line and no output file.
+func (c *MatchCmd) Run(g *Globals) error {
+	stderr := c.stderr
+	if stderr == nil {
+		stderr = os.Stderr
+	}
+	in, err := c.read(g)
+	if err != nil {
+		if e := errs.As(err); e != nil && len(e.Fields) > 0 {
+			for _, f := range e.Fields {
+				fmt.Fprintf(stderr, "%s: %s: %s\n", c.In, f.Field, f.Message)
+			}
+			return fmt.Errorf("%s is not a valid instance: %d errors, listed above; nothing was written", c.In, len(e.Fields))
+		}
+		return err
+	}
+	r, err := solve.Solve(in)
+	if err != nil {
+		return err
+	}
+	var buf bytes.Buffer
+	if err := solve.EncodeResult(&buf, r); err != nil {
+		return err
+	}
+	if err := c.write(g, buf.Bytes()); err != nil {
+		return err
+	}
+	s := r.Summary
+	g.Log.Info("matched", "objective_cny", r.Objective.String(), "allocations", s.Allocations,
+		"matched_kg", s.MatchedKg, "offered_kg", s.OfferedKg, "demanded_kg", s.DemandedKg,
+		"unmatched_offers", s.UnmatchedOffers, "unmatched_demands", s.UnmatchedDemands,
+		"products", r.Stats.Products, "arcs", r.Stats.Arcs, "pivots", r.Stats.Pivots, "elapsed", r.Stats.Elapsed, "out", c.Out)
+	return nil
+}
+
+func (c *MatchCmd) read(g *Globals) (*solve.Instance, error) {
+	if c.In == "-" {
+		return solve.DecodeInstance(g.Stdin)
+	}
+	f, err := os.Open(c.In)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return solve.DecodeInstance(f)
+}
+
+// write replaces the output file whole (a temporary file renamed over it), so that a failed run never
+// leaves half a result where the last good one was.
+func (c *MatchCmd) write(g *Globals, data []byte) error {
+	if c.Out == "-" {
+		_, err := g.Stdout.Write(data)
+		return err
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(c.Out), "."+filepath.Base(c.Out)+".*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name()) // after the rename there is nothing left to remove
+	if _, err := tmp.Write(data); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	if err := os.Chmod(tmp.Name(), 0o644); err != nil {
+		return err
+	}
+	return os.Rename(tmp.Name(), c.Out)
+}

@@ -307,28 +307,62 @@ func (v *validator) certs(field string, cs []string, who string) {
 
 func utc(t time.Time) string { return t.UTC().Format(time.RFC3339Nano) }
 
-// sortFieldErrors orders errors as the records appear (products, lanes, offers, demands; by position),
-// keeping the order of errors within one record.
+// sortFieldErrors orders errors as a reader meets them: by list (products, lanes, offers, demands), by
+// position in the list, then by the field's place in the record as DESIGN.md writes it.
 func sortFieldErrors(fe errs.FieldErrors) {
 	sort.SliceStable(fe, func(a, b int) bool {
-		ra, ia := pathRank(fe[a].Field)
-		rb, ib := pathRank(fe[b].Field)
-		if ra != rb {
-			return ra < rb
+		ka, kb := pathKey(fe[a].Field), pathKey(fe[b].Field)
+		for i := range ka {
+			if ka[i] != kb[i] {
+				return ka[i] < kb[i]
+			}
 		}
-		return ia < ib
+		return false
 	})
 }
 
 var sectionRank = map[string]int{"products": 1, "lanes": 2, "offers": 3, "demands": 4}
 
-func pathRank(field string) (section, index int) {
-	name, rest, _ := strings.Cut(field, "[")
-	name, _, _ = strings.Cut(name, ".")
-	section = sectionRank[name]
-	if rest == "" {
-		return section, math.MaxInt // a whole list's error (a total) reads best after its records'
+// fieldRank is each field's place in its record, per list.
+var fieldRank = func() map[string]map[string]int {
+	lists := map[string][]string{
+		"products": {"name", "shelf_life_hours"},
+		"lanes":    {"origin", "destination", "cost_per_kg", "transit_hours"},
+		"offers": {"id", "base", "product", "grade", "quantity_kg", "min_price_per_kg", "origin", "harvested_at",
+			"available_from", "certifications", "priority_bonus_per_kg"},
+		"demands": {"id", "buyer", "product", "min_grade", "quantity_kg", "max_price_per_kg", "destination",
+			"deliver_by", "required_certifications"},
 	}
-	n, _ := strconv.Atoi(rest[:strings.IndexFunc(rest+"]", func(r rune) bool { return r < '0' || r > '9' })])
-	return section, n
+	out := map[string]map[string]int{}
+	for list, fields := range lists {
+		out[list] = map[string]int{}
+		for i, f := range fields {
+			out[list][f] = i + 1
+		}
+	}
+	return out
+}()
+
+// pathKey turns "offers[12].quantity_kg" into (list, position, field) ranks. A whole list's error (a
+// total) sorts after its records; an unknown field after the known ones.
+func pathKey(field string) [3]int {
+	name, rest, hasIndex := strings.Cut(field, "[")
+	if !hasIndex {
+		name, _, _ = strings.Cut(name, ".")
+		return [3]int{sectionRank[name], math.MaxInt, 0}
+	}
+	end := strings.IndexByte(rest, ']')
+	if end < 0 {
+		return [3]int{sectionRank[name], math.MaxInt, 0}
+	}
+	n, _ := strconv.Atoi(rest[:end])
+	f := strings.TrimPrefix(rest[end+1:], ".")
+	if i := strings.IndexAny(f, ".["); i >= 0 {
+		f = f[:i]
+	}
+	r, ok := fieldRank[name][f]
+	if !ok && f != "" {
+		r = math.MaxInt
+	}
+	return [3]int{sectionRank[name], n, r}
 }
