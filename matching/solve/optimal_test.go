@@ -2,7 +2,9 @@ package solve
 
 import (
 	"bytes"
+	"encoding/json"
 	"math"
+	"reflect"
 	"testing"
 
 	"gonum.org/v1/gonum/mat"
@@ -209,4 +211,46 @@ func TestOptimalOnRandomInstances(t *testing.T) {
 		t.Errorf("the optimum beat greedy on only %d of %d instances", strictlyBetter, cases)
 	}
 	t.Logf("%d instances; the optimum beat greedy on %d", cases, strictlyBetter)
+}
+
+// TestOptimalMedium checks longer chains and more classes than the small instances have, against the LP.
+func TestOptimalMedium(t *testing.T) {
+	cfg := genConfig{Offers: 40, Demands: 40, Products: 1, Origins: 3, Dests: 2, LaneShare: 1, MinKg: 100, MaxKg: 3000}
+	for seed := range uint64(12) {
+		in := genInstance(1000+seed, cfg)
+		r, err := Solve(in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		checkResult(t, in, r)
+		if want := lpOptimum(t, in); r.Objective != want {
+			t.Fatalf("seed %d: objective %s, LP optimum %s", seed, r.Objective, want)
+		}
+	}
+}
+
+// TestMarshalIsTheBatchFormat: json.Marshal of a Result (as an API would) gives the document EncodeResult writes.
+func TestMarshalIsTheBatchFormat(t *testing.T) {
+	in := genInstance(5, genConfig{Offers: 10, Demands: 10, Products: 2, Origins: 2, Dests: 2, LaneShare: 0.8, MinKg: 10, MaxKg: 100})
+	r, err := Solve(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := json.Marshal(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var x, y any
+	if err := json.Unmarshal(b, &x); err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(encode(t, r), &y); err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(x, y) {
+		t.Errorf("json.Marshal differs from EncodeResult:\n%s", b)
+	}
+	if Greedy(&Instance{Offers: []Offer{{ID: "o1"}}}) != nil {
+		t.Error("Greedy accepted an invalid instance")
+	}
 }

@@ -99,36 +99,49 @@ type unmatchedJSON struct {
 	ReasonCodes []string `json:"reason_codes"`
 }
 
+// MarshalJSON writes u as in DESIGN.md's result: reasons as sentences, with a parallel reason_codes list.
+func (u Unmatched) MarshalJSON() ([]byte, error) {
+	j := unmatchedJSON{ID: u.ID, Side: u.Side, QuantityKg: u.QuantityKg, Reasons: []string{}, ReasonCodes: []string{}}
+	for _, why := range u.Reasons {
+		j.Reasons = append(j.Reasons, why.Message)
+		j.ReasonCodes = append(j.ReasonCodes, why.Code)
+	}
+	return json.Marshal(j)
+}
+
 type resultJSON struct {
-	Objective   Fen             `json:"objective"`
-	Allocations []Allocation    `json:"allocations"`
-	Unmatched   []unmatchedJSON `json:"unmatched"`
-	Summary     Summary         `json:"summary"`
+	Objective   Fen          `json:"objective"`
+	Allocations []Allocation `json:"allocations"`
+	Unmatched   []Unmatched  `json:"unmatched"`
+	Summary     Summary      `json:"summary"`
+}
+
+// MarshalJSON writes r in the batch result format (see EncodeResult), so that json.Marshal of a Result,
+// for instance in an API response, gives the same document as `suilong match`.
+func (r *Result) MarshalJSON() ([]byte, error) { return json.Marshal(r.wire()) }
+
+func (r *Result) wire() resultJSON {
+	out := resultJSON{Objective: r.Objective, Allocations: r.Allocations, Unmatched: r.Unmatched, Summary: r.Summary}
+	if out.Allocations == nil {
+		out.Allocations = []Allocation{}
+	}
+	if out.Unmatched == nil {
+		out.Unmatched = []Unmatched{}
+	}
+	if out.Summary.UnmatchedByReason == nil {
+		out.Summary.UnmatchedByReason = map[string]int{}
+	}
+	return out
 }
 
 // EncodeResult writes r in the batch result format of DESIGN.md: objective, allocations and unmatched (with
 // reasons as sentences and a parallel reason_codes list), plus a summary. The output is indented and
 // deterministic; Stats are not part of it.
 func EncodeResult(w io.Writer, r *Result) error {
-	out := resultJSON{Objective: r.Objective, Allocations: r.Allocations, Unmatched: make([]unmatchedJSON, len(r.Unmatched)), Summary: r.Summary}
-	if out.Allocations == nil {
-		out.Allocations = []Allocation{}
-	}
-	if out.Summary.UnmatchedByReason == nil {
-		out.Summary.UnmatchedByReason = map[string]int{}
-	}
-	for i, u := range r.Unmatched {
-		j := unmatchedJSON{ID: u.ID, Side: u.Side, QuantityKg: u.QuantityKg, Reasons: []string{}, ReasonCodes: []string{}}
-		for _, why := range u.Reasons {
-			j.Reasons = append(j.Reasons, why.Message)
-			j.ReasonCodes = append(j.ReasonCodes, why.Code)
-		}
-		out.Unmatched[i] = j
-	}
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	enc.SetEscapeHTML(false)
-	return enc.Encode(out)
+	return enc.Encode(r.wire())
 }
 
 // EncodeInstance writes in as instance JSON that DecodeInstance reads back unchanged.

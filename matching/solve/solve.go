@@ -416,10 +416,13 @@ func (pr *prepared) assemble(outs []*outcome) *Result {
 }
 
 // Greedy is the baseline the optimiser is measured against: it takes the feasible pairs by surplus per kg,
-// best first (ties by offer id, then demand id), and gives each as many kg as both sides have left. It
-// expects a valid instance (see Validate) and explains what it leaves unmatched in the same way as Solve.
+// best first (ties by offer id, then demand id), and gives each as many kg as both sides have left, and
+// explains what it leaves unmatched in the same way as Solve. It returns nil for an invalid instance.
 func Greedy(in *Instance) *Result {
 	start := time.Now()
+	if in.Validate() != nil {
+		return nil
+	}
 	pr := prepare(in)
 	outs := make([]*outcome, len(pr.problems))
 	forEach(len(pr.problems), func(k int) {
