@@ -38,6 +38,7 @@ func benchSolve(b *testing.B, cfg genConfig) {
 	b.ReportMetric(float64(r.Stats.Arcs), "arcs")
 	b.ReportMetric(float64(r.Stats.Pivots), "pivots")
 	b.ReportMetric(100*float64(r.Summary.MatchedKg)/float64(r.Summary.DemandedKg), "demand_matched_pct")
+	b.ReportMetric(feasiblePct(in), "feasible_pairs_pct")
 	solveTime, greedyTime := timeOf(func() { _, _ = Solve(in) }), timeOf(func() { Greedy(in) })
 	b.ReportMetric(float64(solveTime)/float64(greedyTime), "x_greedy_time")
 	b.ReportMetric(peakHeapMB(func() { _, _ = Solve(in) }), "peak_heap_MB")
@@ -50,6 +51,24 @@ func benchGreedy(b *testing.B, cfg genConfig) {
 	}
 	b.StopTimer()
 	b.ReportMetric(peakHeapMB(func() { Greedy(in) }), "peak_heap_MB")
+}
+
+// feasiblePct is the share of same-product offer × demand pairs that the rules allow, to show that the
+// instance is not trivially sparse.
+func feasiblePct(in *Instance) float64 {
+	pr := prepare(in)
+	var pairs, ok int
+	for _, p := range pr.problems {
+		for i := range p.offers {
+			for j := range p.demands {
+				pairs++
+				if judge(p.shelf, pr.lane(p.offers[i].origin, p.demands[j].dest), &p.offers[i], &p.demands[j]).fails == 0 {
+					ok++
+				}
+			}
+		}
+	}
+	return 100 * float64(ok) / float64(pairs)
 }
 
 // timeOf is the best of three runs: the least disturbed by the other work on a shared machine.
