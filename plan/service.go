@@ -191,6 +191,8 @@ type Summary struct {
 	Section string `json:"section"`
 	// DaysLate is how many days past its target date an overdue item is.
 	DaysLate int `json:"days_late,omitempty"`
+	// Text is the full text, given for goals only (lists of other items show their label).
+	Text string `json:"text,omitempty"`
 }
 
 func summarize(p *Plan, it *Item) Summary {
@@ -267,7 +269,9 @@ func (s *Service) Dashboard(ctx context.Context, p auth.Principal) (*Dashboard, 
 	d := &Dashboard{AsOf: pl.AsOf, From: from, To: to, Progress: pl.Progress, Statuses: map[Status]int{}}
 	d.KPIs = s.KPIs.Measure(ctx, from, to, pl, s.Log)
 	for _, g := range pl.Goals {
-		d.Goals = append(d.Goals, summarize(pl, g))
+		sg := summarize(pl, g)
+		sg.Text = g.Text
+		d.Goals = append(d.Goals, sg)
 	}
 	for _, it := range pl.Domains {
 		d.Domains = append(d.Domains, section(pl, it, d.KPIs))

@@ -44,6 +44,10 @@ var pages = template.Must(template.New("pages").Funcs(template.FuncMap{
 	"progressSet": func(p *int) string { return optInt(p) },
 	"reported":    func(p plan.Progress) bool { return p.Reported() },
 	"ordered":     ordered,
+	"day":         func(t time.Time) string { return plan.DateOf(t).String() },
+	"lastDay":     func(t time.Time) string { return plan.DateOf(t.Add(-time.Nanosecond)).String() },
+	"auditValue":  auditValue,
+	"eqInt":       func(a, b int) bool { return a == b },
 }).ParseFS(templateFS, "templates/*.html.tmpl"))
 
 // The pages are plain HTML with inline CSS: no script at all, so the policy forbids every script, and forms
@@ -113,6 +117,17 @@ func fieldZH(f string) string {
 		}
 	}
 	return out
+}
+
+// auditValue shows a status in the audit log as the pages name it; other values as they are.
+func auditValue(field, v string) string {
+	if v == "" {
+		return "—"
+	}
+	if st := plan.Status(v); field == "status" && st.Valid() {
+		return st.ZH() + " " + st.EN()
+	}
+	return v
 }
 
 func formValue(form map[string]string, key, def string) string {
@@ -429,6 +444,7 @@ type itemView struct {
 	Errs     []errs.FieldError
 	Failed   string
 	Saved    string
+	Year     int
 }
 
 func (m *Module) itemView(c *gin.Context, code string) (*itemView, error) {
@@ -437,7 +453,7 @@ func (m *Module) itemView(c *gin.Context, code string) (*itemView, error) {
 		return nil, err
 	}
 	v := &itemView{Page: m.base(c, d.Code+" "+d.Label(), "dashboard"), D: d, Today: m.d.Plan.Store.Today().String(),
-		Form: map[string]string{}, Saved: c.Query("saved")}
+		Form: map[string]string{}, Saved: c.Query("saved"), Year: m.d.Plan.Store.Today().Year()}
 	for _, s := range plan.Statuses {
 		v.Statuses = append(v.Statuses, statusOption{Value: s, Selected: s == d.Tracking.Status})
 	}
