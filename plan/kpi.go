@@ -127,12 +127,12 @@ type kpiDef struct {
 var kpiDefs = []kpiDef{
 	{id: "cailanzi_matched_t", task: "T13", keyword: "菜篮子", name: "菜篮子撮合量", nameEN: "Tonnes matched (菜篮子)",
 		unit: "吨", unitEN: "t",
-		method:   "期内撮合运行分配给采购需求的龙岩供应量之和（千克）÷ 1000；括号内为其中已被采购方接受、转为订单的吨数。",
-		methodEN: "Sum of the kilograms that matching runs in the period allocated from Longyan offers to buyers' demands, ÷ 1000; in brackets the tonnes buyers accepted as orders."},
+		method:   "期内开始的撮合运行把基地供应分配给采购需求的数量之和（千克）÷ 1000；说明中为期内下单（分配被双方接受后形成订单）的吨数。",
+		methodEN: "Sum of the kilograms that matching runs started in the period allocated from bases' offers to buyers' demands, ÷ 1000; the detail gives the tonnes of orders placed in the period (allocations both sides accepted)."},
 	{id: "cailanzi_delivered_t", task: "T13", keyword: "菜篮子", name: "菜篮子交付量", nameEN: "Tonnes delivered (菜篮子)",
 		unit: "吨", unitEN: "t",
-		method:   "期内已交付订单的数量之和（千克）÷ 1000；括号内为交付订单数 / 订单总数。",
-		methodEN: "Sum of the kilograms of orders delivered in the period, ÷ 1000; in brackets delivered orders out of all orders."},
+		method:   "期内交付（采购方验收）的订单数量之和（千克）÷ 1000；说明中为期内交付订单数 / 期内下单数。",
+		methodEN: "Sum of the kilograms of orders delivered (received by the buyer) in the period, ÷ 1000; the detail gives orders delivered / orders placed in the period."},
 	{id: "registered_bases", task: "T13", keyword: "菜篮子", name: "注册生产基地", nameEN: "Registered produce bases",
 		unit: "家", unitEN: "orgs", now: true,
 		method:   "平台上角色为“基地”（base）的机构数（生产基地、合作社、农户），为当前数，不受统计期限制。",
@@ -198,10 +198,10 @@ func (s Sources) Measure(ctx context.Context, from, to time.Time, p *Plan, log *
 		if t, err := s.Matching.Totals(ctx, from, to); err != nil {
 			fail(err, "matching", "cailanzi_matched_t", "cailanzi_delivered_t")
 		} else {
-			set("cailanzi_matched_t", tonnes(t.MatchedKg), fmt.Sprintf("其中 %.1f 吨已转为订单", tonnes(t.OrderedKg)),
-				fmt.Sprintf("%.1f t of it accepted as orders", tonnes(t.OrderedKg)))
-			set("cailanzi_delivered_t", tonnes(t.DeliveredKg), fmt.Sprintf("已交付订单 %d / %d", t.DeliveredOrders, t.Orders),
-				fmt.Sprintf("%d of %d orders delivered", t.DeliveredOrders, t.Orders))
+			set("cailanzi_matched_t", tonnes(t.MatchedKg), fmt.Sprintf("期内下单 %.1f 吨", tonnes(t.OrderedKg)),
+				fmt.Sprintf("%.1f t ordered in the period", tonnes(t.OrderedKg)))
+			set("cailanzi_delivered_t", tonnes(t.DeliveredKg), fmt.Sprintf("交付订单 %d / 下单 %d", t.DeliveredOrders, t.Orders),
+				fmt.Sprintf("%d orders delivered, %d placed", t.DeliveredOrders, t.Orders))
 		}
 	}
 	if s.Participants != nil {

@@ -118,7 +118,7 @@ func TestDashboardReportAndCSV(t *testing.T) {
 	if k := kpi(t, d.KPIs, "cailanzi_matched_t"); k.State != plan.Measured || k.Formatted() != "125.5" || k.Task != "T13" || k.Item != "T13.2" || k.Method == "" {
 		t.Fatalf("matched %+v", k)
 	}
-	if k := kpi(t, d.KPIs, "cailanzi_delivered_t"); *k.Value != 80.25 || !strings.Contains(k.Detail, "9 / 12") {
+	if k := kpi(t, d.KPIs, "cailanzi_delivered_t"); *k.Value != 80.25 || !strings.Contains(k.Detail, "交付订单 9 / 下单 12") {
 		t.Fatalf("delivered %+v", k)
 	}
 	if k := kpi(t, d.KPIs, "registered_bases"); k.Formatted() != "7" || !k.Now {
