@@ -1,0 +1,67 @@
+package solve
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/suilong/suilong/internal/errs"
+)
+
+// FuzzDecodeInstance: any input is either refused with a classified error or solved without error, and a
+// solved instance's result is consistent.
+func FuzzDecodeInstance(f *testing.F) {
+	paths, _ := filepath.Glob("testdata/*/instance.json")
+	for _, p := range paths {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(b)
+	}
+	f.Add([]byte(`{"products":[{"name":"a","shelf_life_hours":1}],"offers":[{"id":"o","product":"a"}]}`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		in, err := DecodeInstance(bytes.NewReader(data))
+		if err != nil {
+			if c := errs.CodeOf(err); c != errs.Invalid && c != errs.Unprocessable {
+				t.Fatalf("code %s: %v", c, err)
+			}
+			return
+		}
+		r, err := Solve(in)
+		if err != nil {
+			t.Fatalf("a valid instance failed to solve: %v", err)
+		}
+		if len(in.Offers)*len(in.Demands) <= 400 {
+			checkResult(t, in, r)
+		}
+	})
+}
+
+// TestLimitsDoNotOverflow solves the largest instance validation allows in money and kg: the objective is
+// exact at 2·10^18 fen.
+func TestLimitsDoNotOverflow(t *testing.T) {
+	p, l, o, d := designPair()
+	l.CostPerKg = 0
+	o.MinPricePerKg, o.PriorityBonusPerKg, o.QuantityKg = 0, MaxMoney, MaxQuantityKg
+	d.MaxPricePerKg, d.QuantityKg = MaxMoney, MaxQuantityKg
+	in := &Instance{Products: []Product{p}, Lanes: []Lane{*l}}
+	for k := range MaxTotalKg / MaxQuantityKg {
+		o.ID, d.ID = "o"+string(rune('a'+k)), "d"+string(rune('a'+k))
+		in.Offers = append(in.Offers, o)
+		in.Demands = append(in.Demands, d)
+	}
+	r, err := Solve(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := Fen(MaxTotalKg) * 2 * MaxMoney; r.Objective != want || want != 2_000_000_000_000_000_000 {
+		t.Errorf("objective %d, want %d", r.Objective, want)
+	}
+	in.Offers = append(in.Offers, o) // one more record over the total
+	in.Offers[len(in.Offers)-1].ID = "o-extra"
+	if err := in.Validate(); errs.CodeOf(err) != errs.Unprocessable {
+		t.Errorf("a total over %d kg was accepted: %v", MaxTotalKg, err)
+	}
+}
