@@ -2,7 +2,6 @@ package solve
 
 import (
 	"fmt"
-	"math/bits"
 	"strings"
 	"time"
 )
@@ -32,14 +31,6 @@ var ruleOrder = []struct {
 	{ruleGrade, ReasonGrade},
 	{ruleCertification, ReasonCertification},
 	{rulePriceGap, ReasonPriceGap},
-}
-
-// first returns the code of the first rule in s, in ruleOrder.
-func (s ruleSet) first() string {
-	if s == 0 {
-		return ""
-	}
-	return ruleOrder[bits.TrailingZeros8(uint8(s))].code
 }
 
 // pOffer and pDemand are records prepared for the rules: times as Unix nanoseconds (Validate keeps them in
