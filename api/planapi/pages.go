@@ -302,6 +302,7 @@ func (m *Module) loginSubmit(c *gin.Context) {
 	v := loginView{Username: strings.TrimSpace(c.PostForm("username")), Next: safeNext(c.PostForm("next"))}
 	if !m.login.allow(c.ClientIP(), time.Now()) {
 		c.Header("Retry-After", "60")
+		m.signins.WithLabelValues("rate_limited").Inc()
 		v.Error, v.ErrorEN = "尝试次数过多，请一分钟后再试。", "Too many attempts; please wait a minute and try again."
 		m.showLogin(c, http.StatusTooManyRequests, v)
 		return
@@ -309,12 +310,14 @@ func (m *Module) loginSubmit(c *gin.Context) {
 	ck, err := c.Request.Cookie(loginCookie)
 	form := c.PostForm("csrf")
 	if err != nil || form == "" || subtle.ConstantTimeCompare([]byte(ck.Value), []byte(form)) != 1 {
+		m.signins.WithLabelValues("stale_form").Inc()
 		v.Error, v.ErrorEN = "登录表单已过期，请重新输入。", "The sign-in form had expired; please enter your details again."
 		m.showLogin(c, http.StatusForbidden, v)
 		return
 	}
 	u, err := m.d.Auth.CheckPassword(c.Request.Context(), v.Username, c.PostForm("password"))
 	if errs.Is(err, errs.Unauthorized) {
+		m.signins.WithLabelValues("wrong_password").Inc()
 		m.d.Log.Info("plan: sign-in refused", "username", v.Username, "client", c.ClientIP())
 		v.Error, v.ErrorEN = "用户名或密码错误。", "Wrong username or password."
 		m.showLogin(c, http.StatusUnauthorized, v)
@@ -333,6 +336,7 @@ func (m *Module) loginSubmit(c *gin.Context) {
 		m.pageError(c, err)
 		return
 	}
+	m.signins.WithLabelValues("ok").Inc()
 	m.d.Log.Info("plan: signed in", "user", u.Username, "org", u.OrgName, "client", c.ClientIP())
 	m.setCookie(c, CookieName, token, "/", 0)
 	m.setCookie(c, loginCookie, "", "/login", -1)

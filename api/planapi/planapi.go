@@ -5,6 +5,7 @@ package planapi
 
 import (
 	"bytes"
+	"errors"
 	"log/slog"
 	"net/http"
 	"strconv"
@@ -13,6 +14,7 @@ import (
 	"time"
 
 	"github.com/gin-gonic/gin"
+	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/time/rate"
 
 	"github.com/suilong/suilong/api/rest"
@@ -34,13 +36,16 @@ type Deps struct {
 	LoginRate  float64
 	LoginBurst int
 	Log        *slog.Logger
+	// Registry, when set, gets the module's metrics (sign-in attempts by outcome).
+	Registry prometheus.Registerer
 }
 
 // Module serves the plan routes. It is also an api.Authenticator: the dashboard's session cookie authenticates
 // /api/v1 requests, so that the pages' links to the API (the CSV export) work for a signed-in coordinator.
 type Module struct {
-	d     Deps
-	login *ipLimiter
+	d       Deps
+	login   *ipLimiter
+	signins *prometheus.CounterVec
 }
 
 // New returns the module.
@@ -57,7 +62,19 @@ func New(d Deps) *Module {
 	if d.Log == nil {
 		d.Log = slog.Default()
 	}
-	return &Module{d: d, login: newIPLimiter(rate.Limit(d.LoginRate), d.LoginBurst)}
+	m := &Module{d: d, login: newIPLimiter(rate.Limit(d.LoginRate), d.LoginBurst),
+		signins: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "suilong_plan_signins_total",
+			Help: "Dashboard sign-in attempts by outcome (ok, wrong_password, stale_form, rate_limited); a rise in failures is someone guessing."},
+			[]string{"outcome"})}
+	if d.Registry != nil {
+		if err := d.Registry.Register(m.signins); err != nil {
+			var are prometheus.AlreadyRegisteredError
+			if errors.As(err, &are) {
+				m.signins = are.ExistingCollector.(*prometheus.CounterVec)
+			}
+		}
+	}
+	return m
 }
 
 var staff = rest.RequireRole(auth.RoleAdmin, auth.RoleCoordinator)

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/suilong/suilong/api"
 	"github.com/suilong/suilong/api/planapi"
@@ -38,6 +39,7 @@ type fixture struct {
 	coordKey string
 	buyerKey string
 	password string
+	reg      *prometheus.Registry
 }
 
 const username = "chen.wei"
@@ -61,7 +63,8 @@ func newFixture(t *testing.T, secure bool) *fixture {
 		City: auth.CityGuangzhou, Password: f.password}); err != nil {
 		t.Fatal(err)
 	}
-	mod := planapi.New(planapi.Deps{Plan: svc, Auth: as, SecureCookies: secure, LoginBurst: 50,
+	f.reg = prometheus.NewRegistry()
+	mod := planapi.New(planapi.Deps{Plan: svc, Auth: as, SecureCookies: secure, LoginBurst: 50, Registry: f.reg,
 		Sessions: auth.SessionPolicy{Idle: time.Hour, Absolute: 8 * time.Hour}, Log: slog.New(slog.DiscardHandler)})
 	s := api.New(api.Options{Logger: slog.New(slog.DiscardHandler), Auth: as, Modules: []api.Module{mod}})
 	f.srv = httptest.NewServer(s.Engine)
@@ -432,6 +435,23 @@ func TestSignInSessionsAndCSRF(t *testing.T) {
 	_ = f.db.QueryRow(context.Background(), `SELECT count(*) FROM user_sessions`).Scan(&n)
 	if n != 0 {
 		t.Fatalf("%d sessions left after sign-out", n)
+	}
+
+	// Sign-ins are counted by outcome for monitoring.
+	mfs, err := f.reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	outcomes := map[string]float64{}
+	for _, mf := range mfs {
+		if mf.GetName() == "suilong_plan_signins_total" {
+			for _, m := range mf.GetMetric() {
+				outcomes[m.GetLabel()[0].GetValue()] = m.GetCounter().GetValue()
+			}
+		}
+	}
+	if outcomes["ok"] != 3 || outcomes["wrong_password"] != 1 || outcomes["stale_form"] != 1 || len(outcomes) != 3 {
+		t.Fatalf("sign-in outcomes %v", outcomes)
 	}
 
 	// An open redirect is not possible through ?next=.

@@ -79,6 +79,7 @@ func planModule(a *App) (api.Module, error) {
 		Sessions:      auth.DefaultSessionPolicy,
 		SecureCookies: strings.HasPrefix(strings.ToLower(a.Cfg.PublicBaseURL), "https://"),
 		Log:           a.Log.With("area", "plan"),
+		Registry:      a.Registry,
 	}), nil
 }
 
