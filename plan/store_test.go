@@ -27,7 +27,7 @@ type fixture struct {
 }
 
 // newFixture loads the real plan into a fresh database; the clock stands at 1 July 2025, 10:00 in China.
-func newFixture(t *testing.T, kpis plan.Sources) *fixture {
+func newFixture(t testing.TB, kpis plan.Sources) *fixture {
 	t.Helper()
 	db := pgtest.New(t)
 	f := &fixture{db: db, now: time.Date(2025, 7, 1, 10, 0, 0, 0, plan.CST)}
