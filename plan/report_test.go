@@ -134,6 +134,15 @@ func TestDashboardReportAndCSV(t *testing.T) {
 		t.Fatalf("D5 KPIs %+v", ks)
 	}
 
+	// Item pages ask the sources only for items with KPIs attached.
+	calls := m.calledWith
+	if d, _, err := f.svc.Detail(ctx, f.coord, "T1.1"); err != nil || len(d.KPIs) != 0 || m.calledWith != calls {
+		t.Fatalf("T1.1 detail: %v, %d KPIs, %d source calls", err, len(d.KPIs), m.calledWith-calls)
+	}
+	if d, _, err := f.svc.Detail(ctx, f.coord, "T13.2"); err != nil || len(d.KPIs) != 3 || m.calledWith != calls+1 {
+		t.Fatalf("T13.2 detail: %v, %d KPIs, %d source calls", err, len(d.KPIs), m.calledWith-calls)
+	}
+
 	// The 2025 report, an interim one: planned and done per domain, late is the overdue measure.
 	r, err := f.svc.Report(ctx, f.coord, 2025)
 	if err != nil {

@@ -99,8 +99,12 @@ func (s *Service) Detail(ctx context.Context, p auth.Principal, code string) (*I
 	if d.Audit, _, err = s.Store.Audit(ctx, code, 100, 0); err != nil {
 		return nil, nil, err
 	}
+	// Only items with KPIs attached ask the sources, which may be slow (trace assesses lots on the way).
 	from, to := s.yearToDate()
-	d.KPIs = KPIsOf(s.KPIs.Measure(ctx, from, to, pl, s.Log), pl, it)
+	d.KPIs = []KPI{}
+	if len(KPIsOf(Sources{}.Measure(ctx, from, to, pl, s.Log), pl, it)) > 0 {
+		d.KPIs = KPIsOf(s.KPIs.Measure(ctx, from, to, pl, s.Log), pl, it)
+	}
 	return d, pl, nil
 }
 
