@@ -11,6 +11,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -458,6 +459,27 @@ func TestSignInSessionsAndCSRF(t *testing.T) {
 	_, page = b.do("GET", "/login?next=https://evil.example/", nil)
 	if !strings.Contains(page, `name="next" value="/plan"`) {
 		t.Fatal("next was not confined to the plan pages")
+	}
+}
+
+// Sign-in attempts are limited per client address; a forged X-Forwarded-For does not get round it.
+func TestSignInIsRateLimited(t *testing.T) {
+	db := pgtest.New(t)
+	as := auth.NewStore(db)
+	svc := plan.NewService(plan.NewStore(db), plan.Sources{}, nil)
+	mod := planapi.New(planapi.Deps{Plan: svc, Auth: as, LoginRate: 0.001, LoginBurst: 3, Log: slog.New(slog.DiscardHandler)})
+	srv := httptest.NewServer(api.New(api.Options{Logger: slog.New(slog.DiscardHandler), Auth: as, Modules: []api.Module{mod}}).Engine)
+	defer srv.Close()
+	b := newBrowser(t, srv.URL)
+	codes := []int{}
+	for i := range 5 {
+		_, page := b.do("GET", "/login", nil)
+		resp, _ := b.do("POST", "/login", url.Values{"csrf": {csrfOf(t, page)}, "username": {"nobody"}, "password": {"guess " + itoa(int64(i))}},
+			"X-Forwarded-For", "198.51.100."+itoa(int64(i)))
+		codes = append(codes, resp.StatusCode)
+	}
+	if want := []int{401, 401, 401, 429, 429}; !slices.Equal(codes, want) {
+		t.Fatalf("attempts answered %v, want %v", codes, want)
 	}
 }
 
