@@ -28,10 +28,13 @@ type network struct {
 	parent []int32
 	pred   []int32 // the tree arc joining a node to its parent
 	dir    []int8  // dirUp: pred goes node → parent; dirDown: parent → node
-	depth  []int32
 	pi     []int64
-	// Children as doubly linked sibling lists, to re-hang subtrees in O(1) and walk them for updates.
-	child, next, prev []int32
+	// The tree in preorder, as LEMON keeps it: thread is the circular successor list (the root first), so a
+	// subtree is the segment from its root to lastSucc; succNum is the subtree's size. Re-hanging a subtree
+	// splices segments, and the potential update is one pass along the thread.
+	thread, revThread []int32
+	succNum, lastSucc []int32
+	stem              []stemNode // scratch for rehang
 
 	block   int
 	nextArc int
@@ -53,12 +56,14 @@ func newNetwork(nodes, arcsHint int, root int32) *network {
 		src: make([]int32, 0, arcsHint), dst: make([]int32, 0, arcsHint),
 		capa: make([]int64, 0, arcsHint), cost: make([]int64, 0, arcsHint),
 		root:   root,
-		parent: make([]int32, nodes), pred: make([]int32, nodes), dir: make([]int8, nodes),
-		depth: make([]int32, nodes), pi: make([]int64, nodes),
-		child: make([]int32, nodes), next: make([]int32, nodes), prev: make([]int32, nodes),
+		parent: make([]int32, nodes), pred: make([]int32, nodes), dir: make([]int8, nodes), pi: make([]int64, nodes),
+		thread: make([]int32, nodes), revThread: make([]int32, nodes),
+		succNum: make([]int32, nodes), lastSucc: make([]int32, nodes),
 	}
 	for i := range nodes {
-		g.parent[i], g.pred[i], g.child[i], g.next[i], g.prev[i] = -1, -1, -1, -1, -1
+		g.parent[i], g.pred[i] = -1, -1
+		g.thread[i], g.revThread[i] = int32(i), int32(i)
+		g.succNum[i], g.lastSucc[i] = 1, int32(i)
 	}
 	return g
 }
@@ -84,7 +89,6 @@ func (g *network) hang(u, e int32, flow int64) {
 	g.state[e] = stateTree
 	g.parent[u] = g.root
 	g.pred[u] = e
-	g.depth[u] = 1
 	if g.src[e] == u {
 		g.dir[u] = dirUp
 		g.pi[u] = -g.cost[e]
@@ -92,29 +96,13 @@ func (g *network) hang(u, e int32, flow int64) {
 		g.dir[u] = dirDown
 		g.pi[u] = g.cost[e]
 	}
-	g.addChild(g.root, u)
-}
-
-func (g *network) addChild(p, c int32) {
-	h := g.child[p]
-	g.next[c] = h
-	g.prev[c] = -1
-	if h >= 0 {
-		g.prev[h] = c
-	}
-	g.child[p] = c
-}
-
-func (g *network) removeChild(p, c int32) {
-	if g.prev[c] >= 0 {
-		g.next[g.prev[c]] = g.next[c]
-	} else {
-		g.child[p] = g.next[c]
-	}
-	if g.next[c] >= 0 {
-		g.prev[g.next[c]] = g.prev[c]
-	}
-	g.next[c], g.prev[c] = -1, -1
+	// u becomes the root's last child: last in the preorder.
+	r := g.root
+	last := g.lastSucc[r]
+	g.thread[last], g.revThread[u] = u, last
+	g.thread[u], g.revThread[r] = r, u
+	g.lastSucc[r] = u
+	g.succNum[r]++
 }
 
 var errUnbounded = errors.New("network simplex: unbounded (a negative cycle of infinite capacity)")
@@ -235,65 +223,124 @@ func (g *network) pivot(in int32) error {
 	} else {
 		g.state[out] = stateUpper
 	}
-	g.rehang(in, uIn, vIn, uOut)
+	g.rehang(in, uIn, vIn, uOut, join)
 	return nil
 }
 
-// join returns the nearest common ancestor of u and v.
+// join returns the nearest common ancestor of u and v. An ancestor's subtree is strictly larger, so the
+// node with the smaller subtree (either, on a tie) cannot be the ancestor and moves up.
 func (g *network) join(u, v int32) int32 {
 	for u != v {
-		du, dv := g.depth[u], g.depth[v]
-		if du >= dv {
+		if g.succNum[u] < g.succNum[v] {
 			u = g.parent[u]
-		}
-		if dv >= du {
+		} else {
 			v = g.parent[v]
 		}
 	}
 	return u
 }
 
-// rehang cuts the subtree under uOut's tree arc and hangs it from vIn by the entering arc, which joins
-// it at uIn: the path uIn … uOut (the stem) reverses its parent links, then the moved subtree's depths and
-// potentials are updated.
-func (g *network) rehang(in, uIn, vIn, uOut int32) {
-	x := uIn
+// stemNode is a node on the path from uIn up to uOut, with what rehang needs of the tree before it changes.
+type stemNode struct {
+	node     int32
+	lastSucc int32 // the end of its subtree's segment
+	succNum  int32
+	before   int32 // for all but the first: the node before the previous stem node in the thread
+	after    int32 // for all but the first: the node after the previous stem node's segment
+}
+
+// rehang cuts the subtree under uOut's tree arc and hangs it from vIn by the entering arc, which joins it
+// at uIn. The stem uIn … uOut reverses its parent links. In the thread, the subtree's new preorder is: the
+// segment of uIn, then for each next stem node s, s with its old segment minus the previous stem node's; it
+// is spliced in right after vIn. Only stem nodes and ancestors of vOut and vIn change size or segment end.
+func (g *network) rehang(in, uIn, vIn, uOut, join int32) {
+	thread, rev, last, succ, parent := g.thread, g.revThread, g.lastSucc, g.succNum, g.parent
+	vOut := parent[uOut]
+	stem := g.stem[:0]
+	for x := uIn; ; x = parent[x] {
+		sn := stemNode{node: x, lastSucc: last[x], succNum: succ[x]}
+		if len(stem) > 0 {
+			prev := stem[len(stem)-1]
+			sn.before = rev[prev.node]
+			sn.after = thread[prev.lastSucc]
+		}
+		stem = append(stem, sn)
+		if x == uOut {
+			break
+		}
+	}
+	g.stem = stem
+	k := len(stem) - 1
+	size := stem[k].succNum
+	endT := stem[k].lastSucc
+	beforeT, afterT := rev[uOut], thread[endT]
+
+	// Take the subtree out of the thread, and end the segments that ended with it one node earlier.
+	thread[beforeT], rev[afterT] = afterT, beforeT
+	for a := vOut; a >= 0 && last[a] == endT; a = parent[a] {
+		last[a] = beforeT
+	}
+
+	// Chain the pieces of the new preorder; end is the last node linked so far.
+	end := stem[0].lastSucc
+	link := func(from, to int32) { thread[from], rev[to] = to, from }
+	for t := 1; t <= k; t++ {
+		s := stem[t]
+		link(end, s.node)
+		end = s.before
+		if s.lastSucc != stem[t-1].lastSucc {
+			link(end, s.after)
+			end = s.lastSucc
+		}
+	}
+	// Splice it in after vIn; segments that ended at vIn now end with it.
+	next := thread[vIn]
+	link(vIn, uIn)
+	link(end, next)
+	for a := vIn; a >= 0 && last[a] == vIn; a = parent[a] {
+		last[a] = end
+	}
+
+	// Sizes: along the stem each node keeps its old subtree minus the previous stem node's, plus the next's;
+	// ancestors of vOut lose the subtree and those of vIn gain it, below their common ancestor.
+	var carry int32
+	for t := k; t >= 0; t-- {
+		own := stem[t].succNum
+		if t > 0 {
+			own -= stem[t-1].succNum
+		}
+		carry += own
+		succ[stem[t].node] = carry
+		last[stem[t].node] = end
+	}
+	for a := vOut; a != join; a = parent[a] {
+		succ[a] -= size
+	}
+	for a := vIn; a != join; a = parent[a] {
+		succ[a] += size
+	}
+
+	// Reverse the stem's parent links.
 	newParent, newPred := vIn, in
 	newDir := dirDown
 	if g.src[in] == uIn {
 		newDir = dirUp
 	}
-	for {
-		oldParent, oldPred, oldDir := g.parent[x], g.pred[x], g.dir[x]
-		g.removeChild(oldParent, x)
-		g.parent[x], g.pred[x], g.dir[x] = newParent, newPred, newDir
-		g.addChild(newParent, x)
-		if x == uOut {
+	for t := 0; t <= k; t++ {
+		x := stem[t].node
+		oldPred, oldDir := g.pred[x], g.dir[x]
+		parent[x], g.pred[x], g.dir[x] = newParent, newPred, newDir
+		newParent, newPred, newDir = x, oldPred, -oldDir
+	}
+
+	// Every node of the moved subtree shifts its potential by the same amount: the arcs inside it are
+	// unchanged, and the entering arc must price at zero.
+	sigma := g.pi[vIn] - g.pi[uIn] - int64(g.dir[uIn])*g.cost[in]
+	pi := g.pi
+	for x := uIn; ; x = thread[x] {
+		pi[x] += sigma
+		if x == end {
 			break
 		}
-		newParent, newPred, newDir = x, oldPred, -oldDir
-		x = oldParent
-	}
-	// Every node of the moved subtree shifts its potential by the same amount (the arcs inside it are
-	// unchanged); depths change along the stem, so they are recomputed from the new parents.
-	sigma := g.pi[vIn] - g.pi[uIn] - int64(g.dir[uIn])*g.cost[in]
-	depth, pi, parent, child, next := g.depth, g.pi, g.parent, g.child, g.next
-	depth[uIn] = depth[vIn] + 1
-	pi[uIn] += sigma
-	n := uIn
-	for {
-		if c := child[n]; c >= 0 {
-			n = c
-		} else {
-			for n != uIn && next[n] < 0 {
-				n = parent[n]
-			}
-			if n == uIn {
-				return
-			}
-			n = next[n]
-		}
-		depth[n] = depth[parent[n]] + 1
-		pi[n] += sigma
 	}
 }
