@@ -26,11 +26,12 @@ import (
 	"github.com/suilong/suilong/plan"
 )
 
-// PlanConfig is plan tracking's configuration (flags prefixed "plan-", variables SUILONG_PLAN_*). It has no
-// settings yet: sessions use auth.DefaultSessionPolicy (1 h idle, 12 h absolute), and cookies are Secure when
-// SUILONG_PUBLIC_BASE_URL is https. Settings for the session limits wait for the README to list them
-// (cmd/suilong/readme_test.go requires every SUILONG_* variable there).
-type PlanConfig struct{}
+// PlanConfig is plan tracking's configuration (flags prefixed "plan-", variables SUILONG_PLAN_*). Cookies are
+// Secure when SUILONG_PUBLIC_BASE_URL is https.
+type PlanConfig struct {
+	SessionIdle time.Duration `name:"plan-session-idle" env:"SUILONG_PLAN_SESSION_IDLE" default:"1h" help:"A dashboard session ends after this long without a request."`
+	SessionMax  time.Duration `name:"plan-session-max" env:"SUILONG_PLAN_SESSION_MAX" default:"12h" help:"A dashboard session ends this long after sign-in, whatever happens."`
+}
 
 func init() {
 	registerPart(part{Name: "plan", Module: planModule, Demo: planDemo})
@@ -76,7 +77,7 @@ func planModule(a *App) (api.Module, error) {
 	return planapi.New(planapi.Deps{
 		Plan:          svc,
 		Auth:          a.Auth,
-		Sessions:      auth.DefaultSessionPolicy,
+		Sessions:      auth.SessionPolicy{Idle: a.Cfg.Plan.SessionIdle, Absolute: a.Cfg.Plan.SessionMax},
 		SecureCookies: strings.HasPrefix(strings.ToLower(a.Cfg.PublicBaseURL), "https://"),
 		Log:           a.Log.With("area", "plan"),
 		Registry:      a.Registry,
