@@ -6,6 +6,7 @@ import (
 	"math/bits"
 	"slices"
 	"strings"
+	"sync"
 )
 
 // explain lists, for every offer and demand of p left wholly or partly unmatched by out, the reasons over
@@ -14,6 +15,21 @@ import (
 // in the greedy result) a feasible partner of a record with kg left has no kg left itself. Reasons are
 // listed most common first (ties in ruleOrder), each with its count and the nearest miss as an example.
 func (pr *prepared) explain(p *problem, out *outcome) {
+	var offers, demands []Unmatched
+	// The two sides are independent; a large product explains them in parallel (the result is the same).
+	if len(p.offers)*len(p.demands) >= 1<<16 {
+		var wg sync.WaitGroup
+		wg.Go(func() { offers = pr.explainOffers(p, out) })
+		demands = pr.explainDemands(p, out)
+		wg.Wait()
+	} else {
+		offers, demands = pr.explainOffers(p, out), pr.explainDemands(p, out)
+	}
+	out.unmatched = append(offers, demands...)
+}
+
+func (pr *prepared) explainOffers(p *problem, out *outcome) []Unmatched {
+	var list []Unmatched
 	for i := range p.offers {
 		o := &p.offers[i]
 		left := o.o.QuantityKg - out.offerUsed[i]
@@ -32,8 +48,13 @@ func (pr *prepared) explain(p *problem, out *outcome) {
 			}
 			u.Reasons = t.reasons(p, SideOffer)
 		}
-		out.unmatched = append(out.unmatched, u)
+		list = append(list, u)
 	}
+	return list
+}
+
+func (pr *prepared) explainDemands(p *problem, out *outcome) []Unmatched {
+	var list []Unmatched
 	for j := range p.demands {
 		d := &p.demands[j]
 		left := d.d.QuantityKg - out.demandUsed[j]
@@ -52,8 +73,9 @@ func (pr *prepared) explain(p *problem, out *outcome) {
 			}
 			u.Reasons = t.reasons(p, SideDemand)
 		}
-		out.unmatched = append(out.unmatched, u)
+		list = append(list, u)
 	}
+	return list
 }
 
 // tally counts one record's candidate partners by reason and keeps the nearest miss of each.
