@@ -254,3 +254,20 @@ func TestMarshalIsTheBatchFormat(t *testing.T) {
 		t.Error("Greedy accepted an invalid instance")
 	}
 }
+
+// TestManyPlaces: every offer from its own county and every demand to its own market (far more places than
+// a dense lane matrix should hold) still solves, to the LP optimum.
+func TestManyPlaces(t *testing.T) {
+	in := genInstance(77, genConfig{Offers: 30, Demands: 30, Products: 1, Origins: 3, Dests: 3, LaneShare: 1, MinKg: 10, MaxKg: 500})
+	old := denseLanesLimit
+	denseLanesLimit = 4 // force the map on this small instance
+	defer func() { denseLanesLimit = old }()
+	r, err := Solve(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkResult(t, in, r)
+	if want := lpOptimum(t, in); r.Objective != want || want == 0 {
+		t.Errorf("objective %s, LP optimum %s", r.Objective, want)
+	}
+}

@@ -17,7 +17,10 @@ import (
 // prepared is a validated instance in the solver's terms: products sorted by name, each with its offers
 // and demands sorted by id, so that nothing downstream depends on the order of the input.
 type prepared struct {
-	lanes    []*pLane // origin × destination; nil where no lane exists
+	// Lanes by origin × destination index: a dense matrix (nil where no lane exists) when that is small,
+	// as with counties and markets, else a map, so that many distinct places cannot blow up memory.
+	lanes    []*pLane
+	laneMap  map[int64]*pLane
 	nDest    int
 	problems []*problem
 	offers   int
@@ -32,7 +35,17 @@ type problem struct {
 	demands []pDemand
 }
 
-func (pr *prepared) lane(origin, dest int32) *pLane { return pr.lanes[int(origin)*pr.nDest+int(dest)] }
+func (pr *prepared) lane(origin, dest int32) *pLane {
+	k := int64(origin)*int64(pr.nDest) + int64(dest)
+	if pr.laneMap != nil {
+		return pr.laneMap[k]
+	}
+	return pr.lanes[k]
+}
+
+// denseLanesLimit is the largest origin × destination matrix kept dense (8 MB of pointers); a variable
+// only so that a test can force the map.
+var denseLanesLimit int64 = 1 << 20
 
 func prepare(in *Instance) *prepared {
 	origins, dests := map[string]int32{}, map[string]int32{}
@@ -60,13 +73,23 @@ func prepare(in *Instance) *prepared {
 		}
 		u.add(d.RequiredCertifications)
 	}
-	pr := &prepared{nDest: len(dests), lanes: make([]*pLane, len(origins)*len(dests)), offers: len(offers), demands: len(demands)}
+	pr := &prepared{nDest: len(dests), offers: len(offers), demands: len(demands)}
+	if cells := int64(len(origins)) * int64(len(dests)); cells <= denseLanesLimit {
+		pr.lanes = make([]*pLane, cells)
+	} else {
+		pr.laneMap = map[int64]*pLane{}
+	}
 	for i := range in.Lanes {
 		l := &in.Lanes[i]
 		oi, ok1 := origins[l.Origin]
 		di, ok2 := dests[l.Destination]
 		if ok1 && ok2 {
-			pr.lanes[int(oi)*pr.nDest+int(di)] = &pLane{l: l, transit: int64(l.TransitHours) * hour}
+			pl := &pLane{l: l, transit: int64(l.TransitHours) * hour}
+			if k := int64(oi)*int64(pr.nDest) + int64(di); pr.laneMap != nil {
+				pr.laneMap[k] = pl
+			} else {
+				pr.lanes[k] = pl
+			}
 		}
 	}
 	byName := map[string]*problem{}
