@@ -5,7 +5,10 @@ import (
 	"encoding/json"
 	"math"
 	"reflect"
+	"strings"
 	"testing"
+
+	"github.com/suilong/suilong/internal/errs"
 
 	"gonum.org/v1/gonum/mat"
 	"gonum.org/v1/gonum/optimize/convex/lp"
@@ -269,5 +272,17 @@ func TestManyPlaces(t *testing.T) {
 	checkResult(t, in, r)
 	if want := lpOptimum(t, in); r.Objective != want || want == 0 {
 		t.Errorf("objective %s, LP optimum %s", r.Objective, want)
+	}
+}
+
+// TestTooLarge: a product whose network would exceed maxArcs is refused with a clear, classified error.
+func TestTooLarge(t *testing.T) {
+	in := genInstance(8, genConfig{Offers: 50, Demands: 50, Products: 1, Origins: 2, Dests: 2, LaneShare: 1, MinKg: 10, MaxKg: 500})
+	old := maxArcs
+	maxArcs = 20
+	defer func() { maxArcs = old }()
+	_, err := Solve(in)
+	if errs.CodeOf(err) != errs.Unprocessable || !strings.Contains(err.Error(), "product product-00 is too large for one run") {
+		t.Errorf("err = %v", err)
 	}
 }

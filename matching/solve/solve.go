@@ -2,6 +2,7 @@ package solve
 
 import (
 	"cmp"
+	"errors"
 	"fmt"
 	"runtime"
 	"slices"
@@ -162,7 +163,11 @@ func Solve(in *Instance) (*Result, error) {
 		outs[k] = out
 	})
 	for _, err := range errsOut {
-		if err != nil {
+		var big *tooLarge
+		switch {
+		case errors.As(err, &big):
+			return nil, errs.E(errs.Unprocessable, "%s: split the instance (by product, or fewer offers per run)", big)
+		case err != nil:
 			return nil, errs.Wrap(errs.Internal, err, "matching optimiser failed")
 		}
 	}
@@ -313,6 +318,9 @@ func (pr *prepared) optimise(p *problem) (*outcome, error) {
 				}
 				g.addArc(int32(i), int32(no)+c.members[q], inf, -int64(part))
 			}
+			if len(g.src) > maxArcs {
+				return nil, &tooLarge{product: p.product.Name, offers: no, classes: len(classes)}
+			}
 		}
 	}
 	for i := range p.offers {
@@ -383,6 +391,20 @@ func (pr *prepared) optimise(p *problem) (*outcome, error) {
 		return nil, fmt.Errorf("flow decomposition: pairs total %d fen, the flow %d", got, want)
 	}
 	return out, nil
+}
+
+// maxArcs bounds one product's network (about 35 bytes an arc): beyond it a run would take minutes and
+// gigabytes, and a coordinator is better told so than left waiting.
+var maxArcs = 50_000_000
+
+type tooLarge struct {
+	product         string
+	offers, classes int
+}
+
+func (e *tooLarge) Error() string {
+	return fmt.Sprintf("product %s is too large for one run: %d offers × %d groups of demands need more than %d arcs",
+		e.product, e.offers, e.classes, maxArcs)
 }
 
 // assemble merges the products' outcomes into one Result, in id order.
