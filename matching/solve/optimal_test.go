@@ -8,10 +8,10 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/suilong/suilong/internal/errs"
-
 	"gonum.org/v1/gonum/mat"
 	"gonum.org/v1/gonum/optimize/convex/lp"
+
+	"github.com/suilong/suilong/internal/errs"
 )
 
 // lpOptimum solves the transportation LP of in with gonum's simplex, independently of this package's
