@@ -1,6 +1,7 @@
 package solve
 
 import (
+	"bytes"
 	"runtime"
 	"runtime/metrics"
 	"sync"
@@ -112,4 +113,18 @@ func peakHeapMB(f func()) float64 {
 	wg.Wait()
 	peak = max(peak, read())
 	return float64(peak-base) / (1 << 20)
+}
+
+// BenchmarkDecode10kx10k reads the 10,000 × 10,000 instance from JSON (6 MB), as `suilong match` does.
+func BenchmarkDecode10kx10k(b *testing.B) {
+	var buf bytes.Buffer
+	if err := EncodeInstance(&buf, genInstance(1, benchMany)); err != nil {
+		b.Fatal(err)
+	}
+	b.SetBytes(int64(buf.Len()))
+	for b.Loop() {
+		if _, err := DecodeInstance(bytes.NewReader(buf.Bytes())); err != nil {
+			b.Fatal(err)
+		}
+	}
 }

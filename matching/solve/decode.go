@@ -41,14 +41,14 @@ func DecodeInstance(r io.Reader) (*Instance, error) {
 	}
 	in := &Instance{}
 	for i, m := range d.list(top, "products") {
-		r := d.record(fmt.Sprintf("products[%d]", i), m, "name", "shelf_life_hours")
+		r := d.record("products", i, m, productSpec)
 		in.Products = append(in.Products, Product{
 			Name:           r.str("name"),
 			ShelfLifeHours: r.hours("shelf_life_hours"),
 		})
 	}
 	for i, m := range d.list(top, "lanes") {
-		r := d.record(fmt.Sprintf("lanes[%d]", i), m, "origin", "destination", "cost_per_kg", "transit_hours")
+		r := d.record("lanes", i, m, laneSpec)
 		in.Lanes = append(in.Lanes, Lane{
 			Origin:       r.str("origin"),
 			Destination:  r.str("destination"),
@@ -57,8 +57,7 @@ func DecodeInstance(r io.Reader) (*Instance, error) {
 		})
 	}
 	for i, m := range d.list(top, "offers") {
-		r := d.record(fmt.Sprintf("offers[%d]", i), m, "id", "base", "product", "grade", "quantity_kg",
-			"min_price_per_kg", "origin", "harvested_at", "available_from", "?certifications", "?priority_bonus_per_kg")
+		r := d.record("offers", i, m, offerSpec)
 		in.Offers = append(in.Offers, Offer{
 			ID:                 r.str("id"),
 			Base:               r.str("base"),
@@ -74,8 +73,7 @@ func DecodeInstance(r io.Reader) (*Instance, error) {
 		})
 	}
 	for i, m := range d.list(top, "demands") {
-		r := d.record(fmt.Sprintf("demands[%d]", i), m, "id", "buyer", "product", "min_grade", "quantity_kg",
-			"max_price_per_kg", "destination", "deliver_by", "?required_certifications")
+		r := d.record("demands", i, m, demandSpec)
 		in.Demands = append(in.Demands, Demand{
 			ID:                     r.str("id"),
 			Buyer:                  r.str("buyer"),
@@ -146,6 +144,20 @@ func (d *decoder) list(top map[string]json.RawMessage, name string) []map[string
 	if !ok || isNull(raw) {
 		return nil
 	}
+	// One pass when every item is an object (the usual case); item by item otherwise, to say which is not.
+	var objects []map[string]json.RawMessage
+	if err := json.Unmarshal(raw, &objects); err == nil {
+		if len(objects) > MaxRecords {
+			d.fail(name, "has %d records; at most %d are allowed in one instance", len(objects), MaxRecords)
+			return nil
+		}
+		for i, m := range objects {
+			if m == nil { // a null item
+				d.fail(fmt.Sprintf("%s[%d]", name, i), "must be an object")
+			}
+		}
+		return objects
+	}
 	var items []json.RawMessage
 	if err := json.Unmarshal(raw, &items); err != nil {
 		d.fail(name, "must be an array of objects")
@@ -169,36 +181,73 @@ func (d *decoder) list(top map[string]json.RawMessage, name string) []map[string
 
 func isNull(raw json.RawMessage) bool { return string(bytes.TrimSpace(raw)) == "null" }
 
-// record reads one object's fields. fields lists the known ones; a leading "?" marks an optional one.
+// recordSpec lists a record's fields as DESIGN.md writes them; a leading "?" marks an optional one.
+type recordSpec struct {
+	required []string
+	known    map[string]bool
+	names    string // for the unknown-field message
+}
+
+func spec(fields ...string) *recordSpec {
+	sp := &recordSpec{known: map[string]bool{}}
+	var names []string
+	for _, f := range fields {
+		name, optional := strings.CutPrefix(f, "?")
+		sp.known[name] = true
+		names = append(names, name)
+		if !optional {
+			sp.required = append(sp.required, name)
+		}
+	}
+	sp.names = strings.Join(names, ", ")
+	return sp
+}
+
+var (
+	productSpec = spec("name", "shelf_life_hours")
+	laneSpec    = spec("origin", "destination", "cost_per_kg", "transit_hours")
+	offerSpec   = spec("id", "base", "product", "grade", "quantity_kg", "min_price_per_kg", "origin", "harvested_at",
+		"available_from", "?certifications", "?priority_bonus_per_kg")
+	demandSpec = spec("id", "buyer", "product", "min_grade", "quantity_kg", "max_price_per_kg", "destination",
+		"deliver_by", "?required_certifications")
+)
+
+// record reads one object's fields, reporting missing required and unknown ones.
 type record struct {
 	d    *decoder
 	at   string
 	m    map[string]json.RawMessage
-	what string // "offer o1", for messages
+	what string // " (offer o1)", for messages
 }
 
-func (d *decoder) record(at string, m map[string]json.RawMessage, fields ...string) *record {
+func (d *decoder) record(list string, i int, m map[string]json.RawMessage, sp *recordSpec) *record {
+	at := list + "[" + strconv.Itoa(i) + "]"
 	if m == nil {
 		return &record{d: d, at: at} // not an object: reported once as a whole
 	}
-	known := map[string]bool{}
-	for _, f := range fields {
-		name, optional := strings.CutPrefix(f, "?")
-		known[name] = true
-		if raw, ok := m[name]; !optional && (!ok || isNull(raw)) {
-			d.fail(at+"."+name, "is required%s", recordLabel(at, m))
+	r := &record{d: d, at: at, m: m, what: recordLabel(at, m)}
+	for _, name := range sp.required {
+		if raw, ok := m[name]; !ok || isNull(raw) {
+			d.fail(at+"."+name, "is required%s", r.what)
 		}
 	}
-	for _, k := range sortedKeys(m) {
-		if !known[k] {
-			names := make([]string, 0, len(fields))
-			for _, f := range fields {
-				names = append(names, strings.TrimPrefix(f, "?"))
+	if len(m) > len(sp.known) || !allKnown(m, sp) {
+		for _, k := range sortedKeys(m) {
+			if !sp.known[k] {
+				d.fail(at+"."+k, "unknown field%s (known: %s)", r.what, sp.names)
 			}
-			d.fail(at+"."+k, "unknown field%s (known: %s)", recordLabel(at, m), strings.Join(names, ", "))
 		}
 	}
-	return &record{d: d, at: at, m: m, what: recordLabel(at, m)}
+	return r
+}
+
+func allKnown(m map[string]json.RawMessage, sp *recordSpec) bool {
+	for k := range m {
+		if !sp.known[k] {
+			return false
+		}
+	}
+	return true
 }
 
 // recordLabel names an offer or demand by its id when it has a readable one.
@@ -212,8 +261,8 @@ func recordLabel(at string, m map[string]json.RawMessage) string {
 	default:
 		return ""
 	}
-	var id string
-	if json.Unmarshal(m["id"], &id) != nil {
+	id, ok := plainString(m["id"])
+	if !ok && json.Unmarshal(m["id"], &id) != nil {
 		return ""
 	}
 	return whose(kind, id)
@@ -233,11 +282,29 @@ func (r *record) str(name string) string {
 	if raw == nil {
 		return ""
 	}
+	if s, ok := plainString(raw); ok {
+		return s
+	}
 	var s string
 	if err := json.Unmarshal(raw, &s); err != nil {
 		r.d.fail(r.at+"."+name, "must be a string, not %s%s", shorten(raw), r.what)
 	}
 	return s
+}
+
+// plainString reads a JSON string without escapes directly, which is what nearly every id and name is;
+// anything else goes through encoding/json.
+func plainString(raw []byte) (string, bool) {
+	if len(raw) < 2 || raw[0] != '"' || raw[len(raw)-1] != '"' {
+		return "", false
+	}
+	body := raw[1 : len(raw)-1]
+	for _, c := range body {
+		if c == '\\' || c == '"' || c < 0x20 || c >= 0x80 {
+			return "", false
+		}
+	}
+	return string(body), true
 }
 
 func (r *record) strs(name string) []string {
