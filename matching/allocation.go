@@ -33,8 +33,11 @@ const (
 	Declined Decision = "declined"
 )
 
-// Allocation is kilograms of one offer proposed for one demand by a run, at a price. The reservation prices and
-// the surplus are shown to staff only: a base does not learn the buyer's ceiling, nor a buyer the base's floor.
+// Allocation is kilograms of one offer proposed for one demand by a run, at a price. The other side's
+// reservation price and the surplus are fields for staff only. The price itself discloses them in part, as any
+// split of the gap must: under midpoint a party who knows its own price and the lane's cost can work out the
+// other's to the fen, under offer_price the buyer learns the base's floor, under demand_price the base the
+// buyer's ceiling. docs/matching.md says so to the users.
 type Allocation struct {
 	ID            int64       `json:"id"`
 	RunID         int64       `json:"run_id"`
@@ -147,12 +150,26 @@ func (s *Store) Allocation(ctx context.Context, p auth.Principal, id int64) (All
 	return a, nil
 }
 
+// getAlloc reads an allocation. With lock it first locks the allocation's offer, then its demand, then the
+// allocation itself: the order runs and changes of offers and demands take their locks in, so none of them
+// deadlock with an answer.
 func getAlloc(ctx context.Context, db pg.DB, id int64, lock bool) (Allocation, error) {
-	q := `SELECT ` + allocCols + allocFrom + ` WHERE a.id = $1`
 	if lock {
-		q += ` FOR UPDATE OF a`
+		var offerID, demandID int64
+		if err := db.QueryRow(ctx, `SELECT offer_id, demand_id FROM allocations WHERE id = $1`, id).Scan(&offerID, &demandID); err != nil {
+			return Allocation{}, notFoundAs(pg.Err(err, ""), "allocation", id)
+		}
+		for _, q := range []struct {
+			sql string
+			id  int64
+		}{{`SELECT 1 FROM offers WHERE id = $1 FOR UPDATE`, offerID}, {`SELECT 1 FROM demands WHERE id = $1 FOR UPDATE`, demandID},
+			{`SELECT 1 FROM allocations WHERE id = $1 FOR UPDATE`, id}} {
+			if err := lockRow(ctx, db, q.sql, q.id); err != nil {
+				return Allocation{}, notFoundAs(err, "allocation", id)
+			}
+		}
 	}
-	a, err := scanAlloc(db.QueryRow(ctx, q, id))
+	a, err := scanAlloc(db.QueryRow(ctx, `SELECT `+allocCols+allocFrom+` WHERE a.id = $1`, id))
 	if errs.Is(pg.Err(err, ""), errs.NotFound) {
 		return a, notFound("allocation", id)
 	}

@@ -81,6 +81,7 @@ func (d *Demand) validate() error {
 	if d.DeliverBy.IsZero() {
 		fe.Add("deliver_by", "is required (RFC 3339)")
 	}
+	validTime(&fe, "deliver_by", d.DeliverBy)
 	validCerts(&fe, "required_certifications", d.RequiredCertifications)
 	if utf8.RuneCountInString(d.Note) > 1000 {
 		fe.Add("note", "at most 1000 characters")
@@ -113,12 +114,14 @@ func scanDemand(r pgx.Row, extra ...any) (Demand, error) {
 	return d, err
 }
 
+// getDemand is getOffer for demands.
 func getDemand(ctx context.Context, db pg.DB, id int64, lock bool) (Demand, error) {
-	q := `SELECT ` + demandCols + demandFrom + ` WHERE d.id = $1`
 	if lock {
-		q += ` FOR UPDATE OF d`
+		if err := lockRow(ctx, db, `SELECT 1 FROM demands WHERE id = $1 FOR UPDATE`, id); err != nil {
+			return Demand{}, notFoundAs(err, "demand", id)
+		}
 	}
-	d, err := scanDemand(db.QueryRow(ctx, q, id))
+	d, err := scanDemand(db.QueryRow(ctx, `SELECT `+demandCols+demandFrom+` WHERE d.id = $1`, id))
 	if errs.Is(pg.Err(err, ""), errs.NotFound) {
 		return d, notFound("demand", id)
 	}

@@ -9,6 +9,7 @@
 package matching
 
 import (
+	"context"
 	"regexp"
 	"strconv"
 	"time"
@@ -80,3 +81,33 @@ func forbidden(format string, args ...any) error { return errs.E(errs.Forbidden,
 const runLock int64 = 0x73756c6f6e67 // "sulong"
 
 func itoa(i int) string { return strconv.Itoa(i) }
+
+// lockRow runs a SELECT … FOR UPDATE of one row. Errors: NotFound when there is no such row.
+func lockRow(ctx context.Context, db pg.DB, q string, id int64) error {
+	var one int
+	return pg.Err(db.QueryRow(ctx, q, id).Scan(&one), "")
+}
+
+// notFoundAs names a NotFound error; other errors pass unchanged.
+func notFoundAs(err error, what string, id int64) error {
+	if errs.Is(err, errs.NotFound) {
+		return notFound(what, id)
+	}
+	return err
+}
+
+// Times must lie in the solver's range (solve rejects an instance with any time outside it), or one record
+// would make every run fail.
+var (
+	earliest = time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC)
+	latest   = time.Date(2200, 1, 1, 0, 0, 0, 0, time.UTC)
+)
+
+func validTime(fe *errs.FieldErrors, field string, t time.Time) {
+	if !t.IsZero() && (t.Before(earliest) || !t.Before(latest)) {
+		fe.Add(field, "must be between 2000 and 2199")
+	}
+}
+
+// DB returns the store's database.
+func (s *Store) DB() pg.DB { return s.db }

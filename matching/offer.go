@@ -81,7 +81,9 @@ func (u OfferUpdate) termsOnly() bool {
 		u.AvailableFrom == nil && u.Certifications == nil && u.Note == nil
 }
 
-const maxKg = 100_000_000 // 100,000 t: more than any lot, and far from overflowing kg × fen
+// maxKg bounds one offer or demand: 10,000 t, more than any lot. With runs capping the pool at solve.MaxTotalKg
+// it keeps every sum of kg × fen exact in int64.
+const maxKg = 10_000_000
 const maxPrice = 10_000_000
 
 func (o *Offer) validate() error {
@@ -107,6 +109,8 @@ func (o *Offer) validate() error {
 	if !o.HarvestedAt.IsZero() && o.AvailableFrom.Before(o.HarvestedAt) {
 		fe.Add("available_from", "must not be before harvested_at")
 	}
+	validTime(&fe, "harvested_at", o.HarvestedAt)
+	validTime(&fe, "available_from", o.AvailableFrom)
 	validCerts(&fe, "certifications", o.Certifications)
 	if o.PriorityBonusPerKg < 0 || o.PriorityBonusPerKg > 1000000 {
 		fe.Add("priority_bonus_per_kg", "must be from 0 to 10000.00 CNY")
@@ -143,12 +147,16 @@ func scanOffer(r pgx.Row, extra ...any) (Offer, error) {
 	return o, err
 }
 
+// getOffer reads an offer with the kilograms its allocations hold. With lock, the offer row is locked first and
+// then read afresh, so the held kilograms are those of the transactions that committed before the lock was
+// granted, not of the snapshot a waiting FOR UPDATE would have computed them from.
 func getOffer(ctx context.Context, db pg.DB, id int64, lock bool) (Offer, error) {
-	q := `SELECT ` + offerCols + offerFrom + ` WHERE o.id = $1`
 	if lock {
-		q += ` FOR UPDATE OF o`
+		if err := lockRow(ctx, db, `SELECT 1 FROM offers WHERE id = $1 FOR UPDATE`, id); err != nil {
+			return Offer{}, notFoundAs(err, "offer", id)
+		}
 	}
-	o, err := scanOffer(db.QueryRow(ctx, q, id))
+	o, err := scanOffer(db.QueryRow(ctx, `SELECT `+offerCols+offerFrom+` WHERE o.id = $1`, id))
 	if errs.Is(pg.Err(err, ""), errs.NotFound) {
 		return o, notFound("offer", id)
 	}

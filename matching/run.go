@@ -99,6 +99,24 @@ type pool struct {
 	demands map[string]Demand
 	lanes   map[[2]string]Lane
 	in      solve.Instance
+	// skipped are records left out because the pool reached the solver's limits (oldest records go first).
+	skipped []Unmatched
+}
+
+// admit reports whether one more record of kg fits within the solver's limits on one side of the pool.
+func admit(total *int64, count int, kg int64) bool {
+	if count >= solve.MaxRecords || *total+kg > solve.MaxTotalKg {
+		return false
+	}
+	*total += kg
+	return true
+}
+
+func poolFull(side string, id, org, kg int64) Unmatched {
+	return Unmatched{Side: side, ID: id, OrgID: org, QuantityKg: kg, ReasonCodes: []string{"pool_limit"},
+		Reasons: []string{fmt.Sprintf("本次撮合池已满（上限 %d 条、%d 公斤），较早发布的记录优先 / the run's pool is full "+
+			"(at most %d records and %d kg a side; older records go first); it stays open for the next run",
+			solve.MaxRecords, solve.MaxTotalKg, solve.MaxRecords, solve.MaxTotalKg)}}
 }
 
 func key(id int64) string { return strconv.FormatInt(id, 10) }
@@ -131,7 +149,14 @@ func readPool(ctx context.Context, tx pgx.Tx) (*pool, error) {
 		pl.lanes[[2]string{l.Origin, l.Destination}] = l
 		pl.in.Lanes = append(pl.in.Lanes, solveLane(l))
 	}
-	rows, err = tx.Query(ctx, `SELECT `+offerCols+offerFrom+` WHERE o.status = 'open' ORDER BY o.id FOR UPDATE OF o`)
+	// Lock, then read afresh (see getOffer): offers first, then demands, the order everyone locks in.
+	if _, err := tx.Exec(ctx, `SELECT 1 FROM offers WHERE status = 'open' ORDER BY id FOR UPDATE`); err != nil {
+		return nil, pg.Err(err, "offers")
+	}
+	if _, err := tx.Exec(ctx, `SELECT 1 FROM demands WHERE status = 'open' ORDER BY id FOR UPDATE`); err != nil {
+		return nil, pg.Err(err, "demands")
+	}
+	rows, err = tx.Query(ctx, `SELECT `+offerCols+offerFrom+` WHERE o.status = 'open' ORDER BY o.id`)
 	if err != nil {
 		return nil, pg.Err(err, "offers")
 	}
@@ -139,8 +164,13 @@ func readPool(ctx context.Context, tx pgx.Tx) (*pool, error) {
 	if err != nil {
 		return nil, pg.Err(err, "offers")
 	}
+	var total int64
 	for _, o := range offers {
 		if o.AvailableKg <= 0 {
+			continue
+		}
+		if !admit(&total, len(pl.in.Offers), o.AvailableKg) {
+			pl.skipped = append(pl.skipped, poolFull("offer", o.ID, o.OrgID, o.AvailableKg))
 			continue
 		}
 		k := key(o.ID)
@@ -149,7 +179,7 @@ func readPool(ctx context.Context, tx pgx.Tx) (*pool, error) {
 			QuantityKg: o.AvailableKg, MinPricePerKg: o.MinPricePerKg, Origin: o.Origin, HarvestedAt: o.HarvestedAt,
 			AvailableFrom: o.AvailableFrom, Certifications: o.Certifications, PriorityBonusPerKg: o.PriorityBonusPerKg})
 	}
-	rows, err = tx.Query(ctx, `SELECT `+demandCols+demandFrom+` WHERE d.status = 'open' ORDER BY d.id FOR UPDATE OF d`)
+	rows, err = tx.Query(ctx, `SELECT `+demandCols+demandFrom+` WHERE d.status = 'open' ORDER BY d.id`)
 	if err != nil {
 		return nil, pg.Err(err, "demands")
 	}
@@ -157,8 +187,13 @@ func readPool(ctx context.Context, tx pgx.Tx) (*pool, error) {
 	if err != nil {
 		return nil, pg.Err(err, "demands")
 	}
+	total = 0
 	for _, d := range demands {
 		if d.AvailableKg <= 0 {
+			continue
+		}
+		if !admit(&total, len(pl.in.Demands), d.AvailableKg) {
+			pl.skipped = append(pl.skipped, poolFull("demand", d.ID, d.OrgID, d.AvailableKg))
 			continue
 		}
 		k := key(d.ID)
@@ -236,6 +271,15 @@ func (s *Store) StartRun(ctx context.Context, p auth.Principal, opt RunOptions) 
 				run.Summary.ByReason[u.Reasons[0].Code]++
 			}
 			run.Unmatched = append(run.Unmatched, um)
+		}
+		for _, u := range pl.skipped {
+			run.Unmatched = append(run.Unmatched, u)
+			run.Summary.ByReason[u.ReasonCodes[0]]++
+			if u.Side == "offer" {
+				run.Summary.UnmatchedOffers++
+			} else {
+				run.Summary.UnmatchedDemands++
+			}
 		}
 		run.FinishedAt = s.Now()
 		return insertRun(ctx, tx, &run)

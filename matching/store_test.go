@@ -444,3 +444,79 @@ func TestConcurrentRunsAndWithdrawals(t *testing.T) {
 		t.Errorf("runs: %d %+v", n, runs)
 	}
 }
+
+// An answer and a change of the offer racing each other never leave more kilograms ordered than the offer has:
+// either the order is placed and the shrink refused, or the shrink withdraws the proposal and the answer is
+// refused.
+func TestAnswerRacingAChangeOfTheOffer(t *testing.T) {
+	w := newWorld(t)
+	for i := range 10 {
+		o := w.offer(t, w.baseA, matching.NewOffer{Grade: 1, QuantityKg: 2000, MinPricePerKg: fen(300), Origin: "shanghang"})
+		d := w.demand(t, w.buyerA, matching.NewDemand{MinGrade: 1, QuantityKg: 2000, MaxPricePerKg: fen(500), Destination: "jiangnan-market"})
+		run, err := w.s.StartRun(ctx, w.staff, matching.RunOptions{})
+		if err != nil || len(run.Allocations) != 1 {
+			t.Fatalf("round %d: run %+v %v", i, run, err)
+		}
+		al := run.Allocations[0]
+		if _, _, err := w.s.Decide(ctx, w.baseA, al.ID, matching.Accepted); err != nil {
+			t.Fatal(err)
+		}
+		var wg sync.WaitGroup
+		var decideErr, updateErr error
+		wg.Go(func() { _, _, decideErr = w.s.Decide(ctx, w.buyerA, al.ID, matching.Accepted) })
+		wg.Go(func() { _, updateErr = w.s.UpdateOffer(ctx, w.baseA, o.ID, matching.OfferUpdate{QuantityKg: new(int64(1000))}) })
+		wg.Wait()
+		got, err := w.s.Offer(ctx, w.baseA, o.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.OrderedKg > got.QuantityKg {
+			t.Fatalf("round %d: %d kg ordered of an offer of %d kg", i, got.OrderedKg, got.QuantityKg)
+		}
+		switch {
+		case decideErr == nil && errs.CodeOf(updateErr) == errs.Conflict && got.OrderedKg == 2000 && got.QuantityKg == 2000:
+		case updateErr == nil && errs.CodeOf(decideErr) == errs.Conflict && got.OrderedKg == 0 && got.QuantityKg == 1000:
+		default:
+			t.Fatalf("round %d: answer %v, change %v, offer %+v", i, decideErr, updateErr, got)
+		}
+		if _, err := w.s.WithdrawDemand(ctx, w.buyerA, d.ID); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := w.s.WithdrawOffer(ctx, w.baseA, o.ID); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// No record, however odd, can make the runs fail for everyone: times outside the solver's range are refused
+// when posted, and a pool beyond the solver's limits is cut, oldest records first, the rest told why.
+func TestOneRecordCannotBreakTheRuns(t *testing.T) {
+	w := newWorld(t)
+	_, err := w.s.CreateOffer(ctx, w.baseA, matching.NewOffer{Product: "choy-sum", Grade: 1, QuantityKg: 10, MinPricePerKg: fen(1),
+		Origin: "shanghang", HarvestedAt: new(time.Date(1999, 12, 31, 0, 0, 0, 0, time.UTC))})
+	if got := fields(err); !slices.Contains(got, "harvested_at") {
+		t.Fatalf("harvest in 1999: %v", err)
+	}
+	_, err = w.s.CreateDemand(ctx, w.buyerA, matching.NewDemand{Product: "choy-sum", MinGrade: 1, QuantityKg: 10, MaxPricePerKg: fen(1),
+		Destination: "jiangnan-market", DeliverBy: new(time.Date(2300, 1, 1, 0, 0, 0, 0, time.UTC))})
+	if !slices.Equal(fields(err), []string{"deliver_by"}) {
+		t.Fatalf("deliver by 2300: %v", err)
+	}
+	// 1,001 offers of 10,000 t each: one more than the solver's 10^10 kg.
+	if _, err := w.s.DB().Exec(ctx, `INSERT INTO offers (org_id, product, grade, quantity_kg, min_price_fen, origin, harvested_at, available_from)
+		SELECT $1, 'choy-sum', 1, 10000000, 300, 'shanghang', $2, $2 FROM generate_series(1, 1001)`, w.baseA.OrgID, *at(6)); err != nil {
+		t.Fatal(err)
+	}
+	w.demand(t, w.buyerA, matching.NewDemand{MinGrade: 1, QuantityKg: 5000, MaxPricePerKg: fen(500), Destination: "jiangnan-market"})
+	run, err := w.s.StartRun(ctx, w.staff, matching.RunOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if run.Offers != 1000 || run.MatchedKg != 5000 || run.Summary.ByReason["pool_limit"] != 1 {
+		t.Fatalf("run over an oversized pool: %d offers, %d kg, %v", run.Offers, run.MatchedKg, run.Summary.ByReason)
+	}
+	last := run.Unmatched[len(run.Unmatched)-1]
+	if last.Side != "offer" || last.ReasonCodes[0] != "pool_limit" || !strings.Contains(last.Reasons[0], "pool is full") {
+		t.Fatalf("the offer left out: %+v", last)
+	}
+}
