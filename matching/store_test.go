@@ -464,7 +464,9 @@ func TestAnswerRacingAChangeOfTheOffer(t *testing.T) {
 		var wg sync.WaitGroup
 		var decideErr, updateErr error
 		wg.Go(func() { _, _, decideErr = w.s.Decide(ctx, w.buyerA, al.ID, matching.Accepted) })
-		wg.Go(func() { _, updateErr = w.s.UpdateOffer(ctx, w.baseA, o.ID, matching.OfferUpdate{QuantityKg: new(int64(1000))}) })
+		wg.Go(func() {
+			_, updateErr = w.s.UpdateOffer(ctx, w.baseA, o.ID, matching.OfferUpdate{QuantityKg: new(int64(1000))})
+		})
 		wg.Wait()
 		got, err := w.s.Offer(ctx, w.baseA, o.ID)
 		if err != nil {
