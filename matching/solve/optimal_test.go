@@ -3,6 +3,7 @@ package solve
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"math"
 	"reflect"
 	"strings"
@@ -284,5 +285,32 @@ func TestTooLarge(t *testing.T) {
 	_, err := Solve(in)
 	if errs.CodeOf(err) != errs.Unprocessable || !strings.Contains(err.Error(), "product product-00 is too large for one run") {
 		t.Errorf("err = %v", err)
+	}
+}
+
+// TestLargeProductDeterministic covers what only large instances do (products solved in parallel, the two
+// sides of a large product explained in parallel): the result is still consistent and byte-identical on a
+// shuffled copy.
+func TestLargeProductDeterministic(t *testing.T) {
+	in := genInstance(21, genConfig{Offers: 400, Demands: 300, Products: 3, Origins: 7, Dests: 12, LaneShare: 0.9, MinKg: 200, MaxKg: 5000})
+	in.Offers = append(in.Offers, genInstance(22, genConfig{Offers: 700, Demands: 1, Products: 1, Origins: 7, Dests: 12, LaneShare: 1, MinKg: 200, MaxKg: 5000}).Offers...)
+	for i := 400; i < len(in.Offers); i++ {
+		in.Offers[i].ID = fmt.Sprintf("x%05d", i)
+		in.Offers[i].Product = in.Products[0].Name // one product with 800 offers × 100 demands
+	}
+	r, err := Solve(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkResult(t, in, r)
+	if g := Greedy(in); g.Objective > r.Objective {
+		t.Errorf("greedy %s beats the optimum %s", g.Objective, r.Objective)
+	}
+	sh, err := Solve(shuffled(in, 5))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(encode(t, r), encode(t, sh)) {
+		t.Error("a shuffled copy gives another result")
 	}
 }
