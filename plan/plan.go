@@ -194,6 +194,17 @@ type Item struct {
 	Children []*Item `json:"children,omitempty"`
 }
 
+// MarshalJSON gives every item its full text: a paragraph's own, and for a heading (domain, task, safeguard
+// section), which has no paragraph of its own, the heading itself. The pages show headings as titles instead.
+func (it Item) MarshalJSON() ([]byte, error) {
+	type plain Item
+	p := plain(it)
+	if p.Text == "" {
+		p.Text = it.Title
+	}
+	return json.Marshal(p)
+}
+
 // Label is a short name for lists: the title, or for paragraphs (goals, measures, safeguard items) the start
 // of their text.
 func (it *Item) Label() string {

@@ -2,6 +2,7 @@ package plan
 
 import (
 	"context"
+	"encoding/json"
 	"log/slog"
 	"slices"
 	"time"
@@ -76,6 +77,28 @@ type ItemDetail struct {
 	Annual  []Annual     `json:"annual"`
 	Audit   []AuditEntry `json:"audit"`
 	KPIs    []KPI        `json:"kpis"`
+}
+
+// MarshalJSON writes the item's fields (Item.MarshalJSON, which an embedded Item would otherwise make the whole
+// document) followed by what is recorded against it.
+func (d ItemDetail) MarshalJSON() ([]byte, error) {
+	item, err := json.Marshal(d.Item)
+	if err != nil {
+		return nil, err
+	}
+	extra, err := json.Marshal(struct {
+		Updates []Update     `json:"updates"`
+		Annual  []Annual     `json:"annual"`
+		Audit   []AuditEntry `json:"audit"`
+		KPIs    []KPI        `json:"kpis"`
+	}{d.Updates, d.Annual, d.Audit, d.KPIs})
+	if err != nil {
+		return nil, err
+	}
+	if len(item) < 2 || item[len(item)-1] != '}' {
+		return extra, nil // a nil item
+	}
+	return append(append(item[:len(item)-1], ','), extra[1:]...), nil
 }
 
 // Detail returns an item of the plan with its children, latest updates, annual entries, latest audit entries

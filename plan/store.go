@@ -260,8 +260,11 @@ func (s *Store) UpdateTracking(ctx context.Context, p auth.Principal, code strin
 	var next Tracking
 	var changes []Change
 	err := pg.WithTx(ctx, s.db, func(tx pgx.Tx) error {
-		if err := item(ctx, tx, code); err != nil {
-			return err
+		// The item's row is the lock: an item nobody has tracked yet has no tracking row to lock, and two first
+		// edits would otherwise both start from the defaults and the second overwrite the first.
+		var ok bool
+		if err := tx.QueryRow(ctx, `SELECT true FROM plan_items WHERE code = $1 AND retired_at IS NULL FOR NO KEY UPDATE`, code).Scan(&ok); err != nil {
+			return pg.Err(err, "plan item "+strconv.Quote(code))
 		}
 		cur, err := tracking(ctx, tx, code, true)
 		if err != nil {

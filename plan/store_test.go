@@ -281,3 +281,30 @@ func TestEveryKindOfChangeIsAudited(t *testing.T) {
 		t.Errorf("audit of the update: %+v", e)
 	}
 }
+
+// Two coordinators making the first edits of an untouched item at the same time both keep their change.
+func TestFirstEditsAtOnceBothSurvive(t *testing.T) {
+	f := newFixture(t, plan.Sources{})
+	st := plan.NewStore(f.db)
+	ctx := context.Background()
+	for i, code := range []string{"T5", "T6.1", "T7", "G2.1", "T9.3"} {
+		done := make(chan error, 2)
+		go func() {
+			_, _, err := st.UpdateTracking(ctx, f.coord, code, plan.TrackingPatch{LeadGuangzhou: str("广州市商务局")})
+			done <- err
+		}()
+		go func() {
+			_, _, err := st.UpdateTracking(ctx, f.coord, code, plan.TrackingPatch{LeadLongyan: str("龙岩市商务局")})
+			done <- err
+		}()
+		for range 2 {
+			if err := <-done; err != nil {
+				t.Fatal(err)
+			}
+		}
+		got, err := st.Tracking(ctx, code)
+		if err != nil || got.LeadGuangzhou != "广州市商务局" || got.LeadLongyan != "龙岩市商务局" {
+			t.Fatalf("round %d (%s): %+v %v", i, code, got, err)
+		}
+	}
+}
