@@ -4,9 +4,12 @@ import (
 	"context"
 	"crypto/subtle"
 	"errors"
+	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/suilong/suilong/internal/errs"
 	"github.com/suilong/suilong/internal/pg"
@@ -61,22 +64,35 @@ func (s *Store) CreateSession(ctx context.Context, userID int64, pol SessionPoli
 	if pol.Idle <= 0 || pol.Absolute <= 0 {
 		return "", Session{}, errs.E(errs.Unprocessable, "a session needs both an idle and an absolute limit")
 	}
-	if len(userAgent) > 300 {
-		userAgent = userAgent[:300]
-	}
+	userAgent = clip(userAgent, 300)
 	token := sessionScheme + randomToken(32)
 	now := s.Now()
 	sess := Session{UserID: userID, CSRF: randomToken(32), CreatedAt: now, LastSeenAt: now, ExpiresAt: now.Add(pol.Absolute), Idle: pol.Idle}
 	err := s.db.QueryRow(ctx, `INSERT INTO user_sessions (user_id, token_hash, csrf_token, created_at, last_seen_at, expires_at, idle_seconds, user_agent)
 		VALUES ($1, $2, $3, $4, $4, $5, $6, $7) RETURNING id`,
 		userID, hashKey(token), sess.CSRF, now, sess.ExpiresAt, int(pol.Idle.Seconds()+0.5), userAgent).Scan(&sess.ID)
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) && pe.Code == "23503" { // the user's foreign key: no such user
+		return "", Session{}, errs.E(errs.NotFound, "user not found")
+	}
 	if err != nil {
-		if errs.CodeOf(pg.Err(err, "")) == errs.Unprocessable {
-			return "", Session{}, errs.E(errs.NotFound, "user not found")
-		}
 		return "", Session{}, pg.Err(err, "session")
 	}
 	return token, sess, nil
+}
+
+// clip shortens s to at most n bytes of valid UTF-8 without NULs: a header may hold anything, PostgreSQL text
+// may not.
+func clip(s string, n int) string {
+	s = strings.ReplaceAll(strings.ToValidUTF8(s, "\uFFFD"), "\x00", "")
+	if len(s) <= n {
+		return s
+	}
+	s = s[:n]
+	for len(s) > 0 && !utf8.ValidString(s) {
+		s = s[:len(s)-1]
+	}
+	return s
 }
 
 var errNoSession = errs.E(errs.Unauthorized, "not signed in, or the session has expired; please sign in again")

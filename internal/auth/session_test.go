@@ -138,3 +138,27 @@ func TestSessionsExpireWhenIdleAndAbsolutely(t *testing.T) {
 		t.Fatal("CSRFMatches")
 	}
 }
+
+// Any User-Agent header starts a session: long ones with multi-byte characters cut at the limit, invalid
+// UTF-8 and NULs. An unknown user is "not found".
+func TestSessionTakesAnyUserAgent(t *testing.T) {
+	db := pgtest.New(t)
+	s := auth.NewStore(db)
+	ctx := context.Background()
+	org, err := s.CreateOrg(ctx, "广州市协作办", auth.RoleCoordinator)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u, err := s.CreateUser(ctx, auth.NewUser{OrgID: org.ID, Username: "chen", City: auth.CityGuangzhou, Password: "a long enough password"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, ua := range []string{string(bytes.Repeat([]byte("浏览器"), 120)), "Mozilla\xff\xfe/5.0", "a\x00b", ""} {
+		if _, _, err := s.CreateSession(ctx, u.ID, auth.DefaultSessionPolicy, ua); err != nil {
+			t.Errorf("user agent %q: %v", ua[:min(len(ua), 20)], err)
+		}
+	}
+	if _, _, err := s.CreateSession(ctx, u.ID+1000, auth.DefaultSessionPolicy, "x"); errs.CodeOf(err) != errs.NotFound {
+		t.Errorf("unknown user: %v", err)
+	}
+}
