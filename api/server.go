@@ -54,6 +54,9 @@ type Options struct {
 	Version  string
 	// DrainTimeout bounds how long shutdown waits for requests in flight.
 	DrainTimeout time.Duration
+	// TrustedProxies are the addresses or CIDRs of reverse proxies whose X-Forwarded-For names the client (for
+	// rate limits and logs). None: the connection's address is the client, whatever the headers say.
+	TrustedProxies []string
 }
 
 // Server is the HTTP server.
@@ -78,6 +81,11 @@ func New(opts Options) *Server {
 	}
 	gin.SetMode(gin.ReleaseMode)
 	e := gin.New()
+	if err := e.SetTrustedProxies(opts.TrustedProxies); err != nil {
+		// Config validation refuses bad entries before this; trust nobody rather than everybody.
+		opts.Logger.Error("api: bad trusted proxies; trusting none", "err", err)
+		_ = e.SetTrustedProxies(nil)
+	}
 	e.HandleMethodNotAllowed = true
 	e.ContextWithFallback = true
 	m := newHTTPMetrics(opts.Registry)

@@ -300,8 +300,10 @@ func (m *Module) showLogin(c *gin.Context, status int, v loginView) {
 func (m *Module) loginSubmit(c *gin.Context) {
 	c.Request.Body = http.MaxBytesReader(c.Writer, c.Request.Body, 64<<10)
 	v := loginView{Username: strings.TrimSpace(c.PostForm("username")), Next: safeNext(c.PostForm("next"))}
-	// The remote address, never X-Forwarded-For, which a guesser would simply vary.
-	if !m.login.allow(c.RemoteIP(), time.Now()) {
+	// The client's address as the trusted proxies tell it (SUILONG_TRUSTED_PROXIES; with none, the connection's
+	// own: an X-Forwarded-For from anyone else is ignored, since a guesser would simply vary it), and the account.
+	now := time.Now()
+	if !m.login.allow(c.ClientIP(), now) || !m.accounts.allow(strings.ToLower(v.Username), now) {
 		c.Header("Retry-After", "60")
 		m.signins.WithLabelValues("rate_limited").Inc()
 		v.Error, v.ErrorEN = "尝试次数过多，请一分钟后再试。", "Too many attempts; please wait a minute and try again."

@@ -43,9 +43,11 @@ type Deps struct {
 // Module serves the plan routes. It is also an api.Authenticator: the dashboard's session cookie authenticates
 // /api/v1 requests, so that the pages' links to the API (the CSV export) work for a signed-in coordinator.
 type Module struct {
-	d       Deps
-	login   *ipLimiter
-	signins *prometheus.CounterVec
+	d     Deps
+	login *ipLimiter
+	// accounts limits attempts per username too, so guesses spread over many addresses stay slow.
+	accounts *ipLimiter
+	signins  *prometheus.CounterVec
 }
 
 // New returns the module.
@@ -63,6 +65,7 @@ func New(d Deps) *Module {
 		d.Log = slog.Default()
 	}
 	m := &Module{d: d, login: newIPLimiter(rate.Limit(d.LoginRate), d.LoginBurst),
+		accounts: newIPLimiter(rate.Every(time.Minute), 2*d.LoginBurst),
 		signins: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "suilong_plan_signins_total",
 			Help: "Dashboard sign-in attempts by outcome (ok, wrong_password, stale_form, rate_limited); a rise in failures is someone guessing."},
 			[]string{"outcome"})}
@@ -307,7 +310,7 @@ func (m *Module) getReport(c *gin.Context) {
 	m.render(c, http.StatusOK, "report", m.reportView(c, r, nil, true))
 }
 
-// ipLimiter limits requests per client IP. Idle entries are dropped now and then so the map stays small.
+// ipLimiter limits requests per key: a client IP, or a username. Idle entries are dropped now and then so the map stays small.
 type ipLimiter struct {
 	limit rate.Limit
 	burst int

@@ -265,7 +265,7 @@ func (l *ipLimiter) allow(ip string) bool {
 
 func (l *ipLimiter) middleware() gin.HandlerFunc {
 	return func(c *gin.Context) {
-		if l.allow(c.RemoteIP()) {
+		if l.allow(c.ClientIP()) { // the connection's address unless it is a trusted proxy (api.Options.TrustedProxies)
 			c.Next()
 			return
 		}

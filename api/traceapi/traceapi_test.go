@@ -16,6 +16,7 @@ import (
 func TestPublicPagesRateLimitedPerIP(t *testing.T) {
 	gin.SetMode(gin.ReleaseMode)
 	e := gin.New()
+	_ = e.SetTrustedProxies(nil) // as api.New does without SUILONG_TRUSTED_PROXIES
 	svc := &trace.Service{Store: trace.NewStore(nil)}
 	traceapi.New(traceapi.Deps{Service: svc, PublicRate: 0.001, PublicBurst: 3}).Routes(e.Group("/api/v1"), e)
 	get := func(ip string) *httptest.ResponseRecorder {
@@ -37,6 +38,23 @@ func TestPublicPagesRateLimitedPerIP(t *testing.T) {
 	}
 	if w := get("198.51.100.2"); w.Code != 404 {
 		t.Fatalf("another address: %d", w.Code)
+	}
+
+	// Behind a trusted proxy, the client is the address the proxy names.
+	_ = e.SetTrustedProxies([]string{"192.0.2.1"})
+	viaProxy := func(client string) int {
+		r := httptest.NewRequest("GET", "/t/x", nil)
+		r.RemoteAddr = "192.0.2.1:40000"
+		r.Header.Set("X-Forwarded-For", client)
+		w := httptest.NewRecorder()
+		e.ServeHTTP(w, r)
+		return w.Code
+	}
+	for range 3 {
+		viaProxy("203.0.113.9")
+	}
+	if viaProxy("203.0.113.9") != 429 || viaProxy("203.0.113.10") != 404 {
+		t.Fatal("clients behind the trusted proxy are not told apart")
 	}
 }
 

@@ -95,9 +95,18 @@ func (s *ServeCmd) Run(g *Globals) error {
 		}
 	}
 
+	for _, p := range g.Cfg.TrustedProxies {
+		if net.ParseIP(p) == nil {
+			if _, _, err := net.ParseCIDR(p); err != nil {
+				stopRuns()
+				wg.Wait()
+				return fmt.Errorf("--trusted-proxies: %q is neither an address nor a CIDR", p)
+			}
+		}
+	}
 	srv := api.New(api.Options{
 		Addr: g.Cfg.HTTPAddr, Logger: g.Log, Auth: a.Auth, Checks: a.checks(), Modules: mods,
-		Registry: a.Registry, Version: version, DrainTimeout: s.DrainTimeout,
+		Registry: a.Registry, Version: version, DrainTimeout: s.DrainTimeout, TrustedProxies: g.Cfg.TrustedProxies,
 	})
 	addr, err := srv.Listen()
 	if err != nil {
