@@ -9,8 +9,9 @@ WITH := deploy/local/with.sh
 # What `make test` and `make bench` cover, e.g. PKGS=./ingest/...; extra `go test` flags, e.g. GOTEST_FLAGS=-v.
 PKGS ?= ./...
 GOTEST_FLAGS ?=
-# Short fuzz runs after the suite passes: space-separated PACKAGE:FuzzFunc, e.g. ./ingest/:FuzzDecode.
-FUZZ_TARGETS ?=
+# Short fuzz runs after the suite passes: space-separated PACKAGE:FuzzFunc (the two decoders of outside input);
+# FUZZ_TARGETS= skips them.
+FUZZ_TARGETS ?= ./ingest/:FuzzDecode ./matching/solve/:FuzzDecodeInstance
 FUZZTIME ?= 10s
 STATICCHECK_VERSION ?= v0.8.2
 GOVULNCHECK_VERSION ?= v1.9.0
