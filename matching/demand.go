@@ -264,28 +264,7 @@ func (s *Store) UpdateDemand(ctx context.Context, p auth.Principal, id int64, u 
 // WithdrawDemand takes a demand out of the pool: its proposed allocations are withdrawn, placed orders stand.
 // Errors: NotFound, Forbidden.
 func (s *Store) WithdrawDemand(ctx context.Context, p auth.Principal, id int64) (Demand, error) {
-	err := pg.WithTx(ctx, s.db, func(tx pgx.Tx) error {
-		d, err := getDemand(ctx, tx, id, true)
-		if err != nil {
-			return err
-		}
-		if !owns(p, d.OrgID) {
-			return notFound("demand", id)
-		}
-		if p.OrgID != d.OrgID {
-			return forbidden("only the demand's buyer withdraws it")
-		}
-		if d.Status == StatusWithdrawn {
-			return nil
-		}
-		if err := withdrawProposals(ctx, tx, "demand_id", id); err != nil {
-			return err
-		}
-		_, err = tx.Exec(ctx, `UPDATE demands SET status = 'withdrawn', withdrawn_at = now(), version = version + 1, updated_at = now()
-			WHERE id = $1`, id)
-		return pg.Err(err, "demand")
-	})
-	if err != nil {
+	if err := s.withdraw(ctx, p, demandSide, id); err != nil {
 		return Demand{}, err
 	}
 	return getDemand(ctx, s.db, id, false)

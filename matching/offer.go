@@ -345,31 +345,45 @@ func (s *Store) UpdateOffer(ctx context.Context, p auth.Principal, id int64, u O
 // WithdrawOffer takes an offer out of the pool: its proposed allocations are withdrawn, placed orders stand.
 // Withdrawing twice is harmless. Errors: NotFound, Forbidden (staff may not withdraw a base's offer).
 func (s *Store) WithdrawOffer(ctx context.Context, p auth.Principal, id int64) (Offer, error) {
-	err := pg.WithTx(ctx, s.db, func(tx pgx.Tx) error {
-		o, err := getOffer(ctx, tx, id, true)
-		if err != nil {
-			return err
-		}
-		if !owns(p, o.OrgID) {
-			return notFound("offer", id)
-		}
-		if p.OrgID != o.OrgID {
-			return forbidden("only the offer's base withdraws it")
-		}
-		if o.Status == StatusWithdrawn {
-			return nil
-		}
-		if err := withdrawProposals(ctx, tx, "offer_id", id); err != nil {
-			return err
-		}
-		_, err = tx.Exec(ctx, `UPDATE offers SET status = 'withdrawn', withdrawn_at = now(), version = version + 1, updated_at = now()
-			WHERE id = $1`, id)
-		return pg.Err(err, "offer")
-	})
-	if err != nil {
+	if err := s.withdraw(ctx, p, offerSide, id); err != nil {
 		return Offer{}, err
 	}
 	return getOffer(ctx, s.db, id, false)
+}
+
+// side names the table, allocation column and owner of offers or demands, for what both do alike. None of it is
+// user input.
+type side struct{ table, col, name, owner string }
+
+var (
+	offerSide  = side{"offers", "offer_id", "offer", "base"}
+	demandSide = side{"demands", "demand_id", "demand", "buyer"}
+)
+
+// withdraw takes an offer or demand out of the pool for its owner and withdraws its proposed allocations.
+func (s *Store) withdraw(ctx context.Context, p auth.Principal, sd side, id int64) error {
+	return pg.WithTx(ctx, s.db, func(tx pgx.Tx) error {
+		var org int64
+		var st Status
+		if err := tx.QueryRow(ctx, `SELECT org_id, status FROM `+sd.table+` WHERE id = $1 FOR UPDATE`, id).Scan(&org, &st); err != nil {
+			return notFoundAs(pg.Err(err, ""), sd.name, id)
+		}
+		if !owns(p, org) {
+			return notFound(sd.name, id)
+		}
+		if p.OrgID != org {
+			return forbidden("only the %s's %s withdraws it", sd.name, sd.owner)
+		}
+		if st == StatusWithdrawn {
+			return nil
+		}
+		if err := withdrawProposals(ctx, tx, sd.col, id); err != nil {
+			return err
+		}
+		_, err := tx.Exec(ctx, `UPDATE `+sd.table+` SET status = 'withdrawn', withdrawn_at = now(), version = version + 1, updated_at = now()
+			WHERE id = $1`, id)
+		return pg.Err(err, sd.name)
+	})
 }
 
 // withdrawProposals ends the proposed allocations of an offer or demand (col is offer_id or demand_id, never

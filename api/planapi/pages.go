@@ -303,7 +303,7 @@ func (m *Module) loginSubmit(c *gin.Context) {
 	// The client's address as the trusted proxies tell it (SUILONG_TRUSTED_PROXIES; with none, the connection's
 	// own: an X-Forwarded-For from anyone else is ignored, since a guesser would simply vary it), and the account.
 	now := time.Now()
-	if !m.login.allow(c.ClientIP(), now) || !m.accounts.allow(strings.ToLower(v.Username), now) {
+	if !m.login.Allow(c.ClientIP(), now) || !m.accounts.Allow(strings.ToLower(v.Username), now) {
 		c.Header("Retry-After", "60")
 		m.signins.WithLabelValues("rate_limited").Inc()
 		v.Error, v.ErrorEN = "尝试次数过多，请一分钟后再试。", "Too many attempts; please wait a minute and try again."

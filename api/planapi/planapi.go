@@ -10,7 +10,6 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -44,9 +43,9 @@ type Deps struct {
 // /api/v1 requests, so that the pages' links to the API (the CSV export) work for a signed-in coordinator.
 type Module struct {
 	d     Deps
-	login *ipLimiter
+	login *rest.Limiter
 	// accounts limits attempts per username too, so guesses spread over many addresses stay slow.
-	accounts *ipLimiter
+	accounts *rest.Limiter
 	signins  *prometheus.CounterVec
 }
 
@@ -64,8 +63,8 @@ func New(d Deps) *Module {
 	if d.Log == nil {
 		d.Log = slog.Default()
 	}
-	m := &Module{d: d, login: newIPLimiter(rate.Limit(d.LoginRate), d.LoginBurst),
-		accounts: newIPLimiter(rate.Every(time.Minute), 2*d.LoginBurst),
+	m := &Module{d: d, login: rest.NewLimiter(rate.Limit(d.LoginRate), d.LoginBurst),
+		accounts: rest.NewLimiter(rate.Every(time.Minute), 2*d.LoginBurst),
 		signins: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "suilong_plan_signins_total",
 			Help: "Dashboard sign-in attempts by outcome (ok, wrong_password, stale_form, rate_limited); a rise in failures is someone guessing."},
 			[]string{"outcome"})}
@@ -308,42 +307,4 @@ func (m *Module) getReport(c *gin.Context) {
 		return
 	}
 	m.render(c, http.StatusOK, "report", m.reportView(c, r, nil, true))
-}
-
-// ipLimiter limits requests per key: a client IP, or a username. Idle entries are dropped now and then so the map stays small.
-type ipLimiter struct {
-	limit rate.Limit
-	burst int
-	mu    sync.Mutex
-	ips   map[string]*limiterEntry
-	swept time.Time
-}
-
-type limiterEntry struct {
-	l    *rate.Limiter
-	seen time.Time
-}
-
-func newIPLimiter(l rate.Limit, burst int) *ipLimiter {
-	return &ipLimiter{limit: l, burst: burst, ips: map[string]*limiterEntry{}}
-}
-
-func (l *ipLimiter) allow(ip string, now time.Time) bool {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if now.Sub(l.swept) > 10*time.Minute {
-		for k, e := range l.ips {
-			if now.Sub(e.seen) > 30*time.Minute {
-				delete(l.ips, k)
-			}
-		}
-		l.swept = now
-	}
-	e, ok := l.ips[ip]
-	if !ok {
-		e = &limiterEntry{l: rate.NewLimiter(l.limit, l.burst)}
-		l.ips[ip] = e
-	}
-	e.seen = now
-	return e.l.AllowN(now, 1)
 }

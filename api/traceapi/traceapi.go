@@ -8,7 +8,6 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -31,7 +30,7 @@ type Deps struct {
 // Module serves the trace routes.
 type Module struct {
 	d       Deps
-	limiter *ipLimiter
+	limiter *rest.Limiter
 }
 
 // New returns the module.
@@ -42,7 +41,7 @@ func New(d Deps) *Module {
 	if d.PublicBurst <= 0 {
 		d.PublicBurst = 20
 	}
-	return &Module{d: d, limiter: newIPLimiter(rate.Limit(d.PublicRate), d.PublicBurst)}
+	return &Module{d: d, limiter: rest.NewLimiter(rate.Limit(d.PublicRate), d.PublicBurst)}
 }
 
 var (
@@ -60,7 +59,7 @@ func (m *Module) Routes(v1 *gin.RouterGroup, root *gin.Engine) {
 	v1.GET("/lots/:id/trace", viewers, m.traceJSON)
 	v1.GET("/lots/:id/epcis", viewers, m.epcis)
 
-	pub := root.Group("", m.limiter.middleware())
+	pub := root.Group("", limit(m.limiter))
 	pub.GET("/t/:code", m.page)
 	pub.GET("/t/:code/qr.svg", m.qrSVG)
 	pub.GET("/t/:code/qr.png", m.qrPNG)
@@ -223,49 +222,10 @@ func (m *Module) digitalLink(c *gin.Context) {
 	c.Redirect(http.StatusFound, "/t/"+l.Code)
 }
 
-// ipLimiter is a token bucket per client IP. The remote address is used, not X-Forwarded-For, which anyone
-// can forge; behind a proxy, limit there.
-type ipLimiter struct {
-	mu    sync.Mutex
-	r     rate.Limit
-	burst int
-	m     map[string]*visitor
-	swept time.Time
-}
-
-type visitor struct {
-	l    *rate.Limiter
-	seen time.Time
-}
-
-func newIPLimiter(r rate.Limit, burst int) *ipLimiter {
-	return &ipLimiter{r: r, burst: burst, m: map[string]*visitor{}, swept: time.Now()}
-}
-
-func (l *ipLimiter) allow(ip string) bool {
-	now := time.Now()
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if now.Sub(l.swept) > time.Minute {
-		for k, v := range l.m {
-			if now.Sub(v.seen) > 10*time.Minute {
-				delete(l.m, k)
-			}
-		}
-		l.swept = now
-	}
-	v, ok := l.m[ip]
-	if !ok {
-		v = &visitor{l: rate.NewLimiter(l.r, l.burst)}
-		l.m[ip] = v
-	}
-	v.seen = now
-	return v.l.AllowN(now, 1)
-}
-
-func (l *ipLimiter) middleware() gin.HandlerFunc {
+// limit answers 429 to a client over its share of the public pages.
+func limit(l *rest.Limiter) gin.HandlerFunc {
 	return func(c *gin.Context) {
-		if l.allow(c.ClientIP()) { // the connection's address unless it is a trusted proxy (api.Options.TrustedProxies)
+		if l.Allow(c.ClientIP(), time.Now()) { // the connection's address unless it is a trusted proxy (api.Options.TrustedProxies)
 			c.Next()
 			return
 		}
