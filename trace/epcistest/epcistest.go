@@ -1,8 +1,7 @@
 // Package epcistest validates EPCIS documents against GS1's EPCIS 2.0 JSON schema in tests.
 //
-// The schema is read from shared/epcis/EPCIS-JSON-Schema.json beside the repository (the CI clone has shared/
-// next to it), or from SUILONG_EPCIS_SCHEMA. It is not copied into the repository: GS1's licence file that
-// comes with it grants no right to redistribute it.
+// The schema is read from the project's shared folder (see SchemaPath), or from SUILONG_EPCIS_SCHEMA. It is not
+// copied into the repository: GS1's licence file that comes with it grants no right to redistribute it.
 package epcistest
 
 import (
@@ -20,7 +19,9 @@ import (
 
 const schemaURL = "https://gs1.github.io/EPCIS/EPCIS-JSON-Schema.json"
 
-// SchemaPath finds the GS1 schema file.
+// SchemaPath finds the GS1 schema file: SUILONG_EPCIS_SCHEMA, else shared/epcis/ beside the repository or beside
+// one of its parent folders (a clone may sit deeper than the checkout it came from), else a top-level
+// /*/shared/epcis/ of this machine.
 func SchemaPath() (string, error) {
 	if p := os.Getenv("SUILONG_EPCIS_SCHEMA"); p != "" {
 		return p, nil
@@ -29,18 +30,33 @@ func SchemaPath() (string, error) {
 	if err != nil {
 		return "", err
 	}
+	const rel = "shared/epcis/EPCIS-JSON-Schema.json"
+	root := ""
 	for d := wd; ; d = filepath.Dir(d) {
 		if _, err := os.Stat(filepath.Join(d, "go.mod")); err == nil {
-			p := filepath.Join(filepath.Dir(d), "shared", "epcis", "EPCIS-JSON-Schema.json")
-			if _, err := os.Stat(p); err != nil {
-				return "", fmt.Errorf("GS1 EPCIS schema not found at %s (shared/ beside the repository); set SUILONG_EPCIS_SCHEMA", p)
-			}
-			return p, nil
+			root = d
+			break
 		}
 		if filepath.Dir(d) == d {
 			return "", fmt.Errorf("no go.mod above %s", wd)
 		}
 	}
+	var tried []string
+	for d := filepath.Dir(root); ; d = filepath.Dir(d) {
+		p := filepath.Join(d, rel)
+		if _, err := os.Stat(p); err == nil {
+			return p, nil
+		}
+		tried = append(tried, p)
+		if filepath.Dir(d) == d {
+			break
+		}
+	}
+	if found, _ := filepath.Glob(filepath.Join(string(filepath.Separator), "*", rel)); len(found) > 0 {
+		return found[0], nil
+	}
+	return "", fmt.Errorf("GS1 EPCIS schema not found (looked at %s and /*/%s); set SUILONG_EPCIS_SCHEMA to its path",
+		strings.Join(tried, ", "), rel)
 }
 
 var compiled = sync.OnceValues(func() (*jsonschema.Schema, error) {
