@@ -20,12 +20,11 @@ import (
 // testServer is a real `suilong serve` running in the test process against the test services: its own
 // database, its own InfluxDB database, an embedded broker on a free port, HTTP on a free port.
 type testServer struct {
-	URL    string // http://127.0.0.1:port
-	Cfg    *Config
-	Logs   *syncBuffer
-	stop   context.CancelFunc
-	done   chan error
-	logger *slog.Logger
+	URL  string // http://127.0.0.1:port
+	Cfg  *Config
+	Logs *syncBuffer
+	stop context.CancelFunc
+	done chan error
 }
 
 // parseCLI parses args as the command line would, defaults and all.
