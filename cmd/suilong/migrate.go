@@ -16,14 +16,11 @@ var afterMigrate []func(ctx context.Context, a *App) error
 
 // Run migrates the database.
 func (MigrateCmd) Run(g *Globals) error {
-	a, err := openApp(g.Ctx, g)
+	a, err := openMigrated(g)
 	if err != nil {
 		return err
 	}
 	defer a.Close()
-	if err := pg.Migrate(g.Ctx, a.DB, g.Log); err != nil {
-		return err
-	}
 	for _, hook := range afterMigrate {
 		if err := hook(g.Ctx, a); err != nil {
 			return err
@@ -38,14 +35,11 @@ type DemoCmd struct{}
 
 // Run loads the demo data. Each area's loader is idempotent, so running it twice changes nothing.
 func (DemoCmd) Run(g *Globals) error {
-	a, err := openApp(g.Ctx, g)
+	a, err := openMigrated(g)
 	if err != nil {
 		return err
 	}
 	defer a.Close()
-	if err := pg.Migrate(g.Ctx, a.DB, g.Log); err != nil {
-		return err
-	}
 	for _, p := range parts {
 		if p.Demo == nil {
 			continue
@@ -56,4 +50,18 @@ func (DemoCmd) Run(g *Globals) error {
 		g.Log.Info("demo data loaded", "area", p.Name)
 	}
 	return nil
+}
+
+// openMigrated opens the App and applies pending migrations: what every command that writes the database does
+// first.
+func openMigrated(g *Globals) (*App, error) {
+	a, err := openApp(g.Ctx, g)
+	if err != nil {
+		return nil, err
+	}
+	if err := pg.Migrate(g.Ctx, a.DB, g.Log); err != nil {
+		a.Close()
+		return nil, err
+	}
+	return a, nil
 }

@@ -21,7 +21,6 @@ import (
 	"github.com/suilong/suilong/ingest"
 	"github.com/suilong/suilong/internal/auth"
 	"github.com/suilong/suilong/internal/errs"
-	"github.com/suilong/suilong/internal/pg"
 	"github.com/suilong/suilong/matching"
 	"github.com/suilong/suilong/plan"
 )
@@ -127,14 +126,11 @@ type PlanLoadCmd struct{}
 
 // Run applies pending migrations (the plan's tables may be new) and loads the plan.
 func (PlanLoadCmd) Run(g *Globals) error {
-	a, err := openApp(g.Ctx, g)
+	a, err := openMigrated(g)
 	if err != nil {
 		return err
 	}
 	defer a.Close()
-	if err := pg.Migrate(g.Ctx, a.DB, g.Log); err != nil {
-		return err
-	}
 	res, err := planFor(a).Load(g.Ctx)
 	if err != nil {
 		return err
