@@ -120,17 +120,13 @@ func (s *Store) Allocations(ctx context.Context, p auth.Principal, f AllocationF
 	}
 	const where = ` WHERE ($1::bigint IS NULL OR a.run_id = $1) AND ($2 = '' OR a.status = $2) AND ($3::bigint IS NULL OR o.org_id = $3)
 		AND ($4::bigint IS NULL OR d.org_id = $4)`
-	rows, err := s.db.Query(ctx, `SELECT `+allocCols+`, count(*) OVER ()`+allocFrom+where+` ORDER BY a.id LIMIT $5 OFFSET $6`,
-		f.RunID, string(f.Status), base, buyer, f.limit(), f.Offset)
-	if err != nil {
-		return nil, 0, pg.Err(err, "allocations")
-	}
 	total := 0
-	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (Allocation, error) {
+	out, err := collect(ctx, s.db, "allocations", func(r pgx.Row) (Allocation, error) {
 		a, err := scanAlloc(r, &total)
 		a.redact(p)
 		return a, err
-	})
+	}, `SELECT `+allocCols+`, count(*) OVER ()`+allocFrom+where+` ORDER BY a.id LIMIT $5 OFFSET $6`,
+		f.RunID, string(f.Status), base, buyer, f.limit(), f.Offset)
 	if err == nil && len(out) == 0 && f.Offset > 0 {
 		err = s.db.QueryRow(ctx, `SELECT count(*)`+allocFrom+where, f.RunID, string(f.Status), base, buyer).Scan(&total)
 	}

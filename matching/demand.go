@@ -184,13 +184,10 @@ func (s *Store) Demands(ctx context.Context, p auth.Principal, f Filter) ([]Dema
 	}
 	f.scope(p)
 	const where = ` WHERE ($1::bigint IS NULL OR d.org_id = $1) AND ($2 = '' OR d.product = $2) AND ($3 = '' OR d.status = $3)`
-	rows, err := s.db.Query(ctx, `SELECT `+demandCols+`, count(*) OVER ()`+demandFrom+where+` ORDER BY d.id DESC LIMIT $4 OFFSET $5`,
-		f.OrgID, f.Product, string(f.Status), f.limit(), f.Offset)
-	if err != nil {
-		return nil, 0, pg.Err(err, "demands")
-	}
 	total := 0
-	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (Demand, error) { return scanDemand(r, &total) })
+	out, err := collect(ctx, s.db, "demands", func(r pgx.Row) (Demand, error) { return scanDemand(r, &total) },
+		`SELECT `+demandCols+`, count(*) OVER ()`+demandFrom+where+` ORDER BY d.id DESC LIMIT $4 OFFSET $5`,
+		f.OrgID, f.Product, string(f.Status), f.limit(), f.Offset)
 	if err == nil && len(out) == 0 && f.Offset > 0 {
 		err = s.db.QueryRow(ctx, `SELECT count(*) FROM demands d`+where, f.OrgID, f.Product, string(f.Status)).Scan(&total)
 	}

@@ -73,9 +73,10 @@ func validLane(l Lane, cost *Fen, fe *errs.FieldErrors) {
 
 const laneCols = `id, origin, origin_name, destination, destination_name, cost_per_kg_fen, transit_hours, updated_at`
 
-func scanLane(r pgx.Row) (Lane, error) {
+func scanLane(r pgx.Row, extra ...any) (Lane, error) {
 	var l Lane
-	err := r.Scan(&l.ID, &l.Origin, &l.OriginName, &l.Destination, &l.DestinationName, &l.CostPerKg, &l.TransitHours, &l.UpdatedAt)
+	err := r.Scan(append([]any{&l.ID, &l.Origin, &l.OriginName, &l.Destination, &l.DestinationName, &l.CostPerKg, &l.TransitHours,
+		&l.UpdatedAt}, extra...)...)
 	return l, err
 }
 
@@ -127,16 +128,9 @@ type LaneFilter struct {
 func (s *Store) Lanes(ctx context.Context, f LaneFilter) ([]Lane, int, error) {
 	const q = `SELECT ` + laneCols + `, count(*) OVER () FROM lanes
 		WHERE ($1 = '' OR origin = $1) AND ($2 = '' OR destination = $2) ORDER BY origin, destination LIMIT $3 OFFSET $4`
-	rows, err := s.db.Query(ctx, q, f.Origin, f.Destination, f.limit(), f.Offset)
-	if err != nil {
-		return nil, 0, pg.Err(err, "lanes")
-	}
 	total := 0
-	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (Lane, error) {
-		var l Lane
-		err := r.Scan(&l.ID, &l.Origin, &l.OriginName, &l.Destination, &l.DestinationName, &l.CostPerKg, &l.TransitHours, &l.UpdatedAt, &total)
-		return l, err
-	})
+	out, err := collect(ctx, s.db, "lanes", func(r pgx.Row) (Lane, error) { return scanLane(r, &total) }, q,
+		f.Origin, f.Destination, f.limit(), f.Offset)
 	if err == nil && len(out) == 0 && f.Offset > 0 {
 		err = s.db.QueryRow(ctx, `SELECT count(*) FROM lanes WHERE ($1 = '' OR origin = $1) AND ($2 = '' OR destination = $2)`,
 			f.Origin, f.Destination).Scan(&total)

@@ -14,6 +14,8 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/suilong/suilong/internal/auth"
 	"github.com/suilong/suilong/internal/errs"
 	"github.com/suilong/suilong/internal/pg"
@@ -81,6 +83,16 @@ func forbidden(format string, args ...any) error { return errs.E(errs.Forbidden,
 const runLock int64 = 0x73756c6f6e67 // "sulong"
 
 func itoa(i int) string { return strconv.Itoa(i) }
+
+// collect runs q on db and scans every row with scan; errors are classified and name what.
+func collect[T any](ctx context.Context, db pg.DB, what string, scan func(pgx.Row) (T, error), q string, args ...any) ([]T, error) {
+	rows, err := db.Query(ctx, q, args...)
+	if err != nil {
+		return nil, pg.Err(err, what)
+	}
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (T, error) { return scan(r) })
+	return out, pg.Err(err, what)
+}
 
 // lockRow runs a SELECT … FOR UPDATE of one row. Errors: NotFound when there is no such row.
 func lockRow(ctx context.Context, db pg.DB, q string, id int64) error {

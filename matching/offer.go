@@ -252,13 +252,10 @@ func (s *Store) Offers(ctx context.Context, p auth.Principal, f Filter) ([]Offer
 	}
 	f.scope(p)
 	const where = ` WHERE ($1::bigint IS NULL OR o.org_id = $1) AND ($2 = '' OR o.product = $2) AND ($3 = '' OR o.status = $3)`
-	rows, err := s.db.Query(ctx, `SELECT `+offerCols+`, count(*) OVER ()`+offerFrom+where+` ORDER BY o.id DESC LIMIT $4 OFFSET $5`,
-		f.OrgID, f.Product, string(f.Status), f.limit(), f.Offset)
-	if err != nil {
-		return nil, 0, pg.Err(err, "offers")
-	}
 	total := 0
-	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (Offer, error) { return scanOffer(r, &total) })
+	out, err := collect(ctx, s.db, "offers", func(r pgx.Row) (Offer, error) { return scanOffer(r, &total) },
+		`SELECT `+offerCols+`, count(*) OVER ()`+offerFrom+where+` ORDER BY o.id DESC LIMIT $4 OFFSET $5`,
+		f.OrgID, f.Product, string(f.Status), f.limit(), f.Offset)
 	if err == nil && len(out) == 0 && f.Offset > 0 {
 		err = s.db.QueryRow(ctx, `SELECT count(*) FROM offers o`+where, f.OrgID, f.Product, string(f.Status)).Scan(&total)
 	}

@@ -113,13 +113,10 @@ func (s *Store) Orders(ctx context.Context, p auth.Principal, f OrderFilter) ([]
 		return nil, 0, forbidden("only bases, buyers and coordinators see orders")
 	}
 	const where = ` WHERE ($1::bigint IS NULL OR r.base_org_id = $1 OR r.buyer_org_id = $1) AND ($2 = '' OR r.status = $2)`
-	rows, err := s.db.Query(ctx, `SELECT `+orderCols+`, count(*) OVER ()`+orderFrom+where+` ORDER BY r.id DESC LIMIT $3 OFFSET $4`,
-		party, string(f.Status), f.limit(), f.Offset)
-	if err != nil {
-		return nil, 0, pg.Err(err, "orders")
-	}
 	total := 0
-	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (Order, error) { return scanOrder(r, &total) })
+	out, err := collect(ctx, s.db, "orders", func(r pgx.Row) (Order, error) { return scanOrder(r, &total) },
+		`SELECT `+orderCols+`, count(*) OVER ()`+orderFrom+where+` ORDER BY r.id DESC LIMIT $3 OFFSET $4`,
+		party, string(f.Status), f.limit(), f.Offset)
 	if err == nil && len(out) == 0 && f.Offset > 0 {
 		err = s.db.QueryRow(ctx, `SELECT count(*) FROM orders r`+where, party, string(f.Status)).Scan(&total)
 	}

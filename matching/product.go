@@ -100,12 +100,9 @@ func (s *Store) Products(ctx context.Context, page Page) ([]Product, int, error)
 	if err := s.db.QueryRow(ctx, `SELECT count(*) FROM products`).Scan(&total); err != nil {
 		return nil, 0, pg.Err(err, "products")
 	}
-	rows, err := s.db.Query(ctx, `SELECT `+productCols+` FROM products ORDER BY name LIMIT $1 OFFSET $2`, page.limit(), page.Offset)
-	if err != nil {
-		return nil, 0, pg.Err(err, "products")
-	}
-	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (Product, error) { return scanProduct(r) })
-	return out, total, pg.Err(err, "products")
+	out, err := collect(ctx, s.db, "products", scanProduct, `SELECT `+productCols+` FROM products ORDER BY name LIMIT $1 OFFSET $2`,
+		page.limit(), page.Offset)
+	return out, total, err
 }
 
 // UpdateProduct changes a product profile. Errors: NotFound, Unprocessable.

@@ -126,24 +126,16 @@ func key(id int64) string { return strconv.FormatInt(id, 10) }
 // change withdraws the allocations the run just proposed for it: nothing is matched on terms that no longer hold.
 func readPool(ctx context.Context, tx pgx.Tx) (*pool, error) {
 	pl := &pool{offers: map[string]Offer{}, demands: map[string]Demand{}, lanes: map[[2]string]Lane{}}
-	rows, err := tx.Query(ctx, `SELECT `+productCols+` FROM products ORDER BY name`)
+	products, err := collect(ctx, tx, "products", scanProduct, `SELECT `+productCols+` FROM products ORDER BY name`)
 	if err != nil {
-		return nil, pg.Err(err, "products")
-	}
-	products, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (Product, error) { return scanProduct(r) })
-	if err != nil {
-		return nil, pg.Err(err, "products")
+		return nil, err
 	}
 	for _, p := range products {
 		pl.in.Products = append(pl.in.Products, solve.Product{Name: p.Name, ShelfLifeHours: p.ShelfLifeHours})
 	}
-	rows, err = tx.Query(ctx, `SELECT `+laneCols+` FROM lanes ORDER BY origin, destination`)
+	lanes, err := collect(ctx, tx, "lanes", func(r pgx.Row) (Lane, error) { return scanLane(r) }, `SELECT `+laneCols+` FROM lanes ORDER BY origin, destination`)
 	if err != nil {
-		return nil, pg.Err(err, "lanes")
-	}
-	lanes, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (Lane, error) { return scanLane(r) })
-	if err != nil {
-		return nil, pg.Err(err, "lanes")
+		return nil, err
 	}
 	for _, l := range lanes {
 		pl.lanes[[2]string{l.Origin, l.Destination}] = l
@@ -156,13 +148,9 @@ func readPool(ctx context.Context, tx pgx.Tx) (*pool, error) {
 	if _, err := tx.Exec(ctx, `SELECT 1 FROM demands WHERE status = 'open' ORDER BY id FOR UPDATE`); err != nil {
 		return nil, pg.Err(err, "demands")
 	}
-	rows, err = tx.Query(ctx, `SELECT `+offerCols+offerFrom+` WHERE o.status = 'open' ORDER BY o.id`)
+	offers, err := collect(ctx, tx, "offers", func(r pgx.Row) (Offer, error) { return scanOffer(r) }, `SELECT `+offerCols+offerFrom+` WHERE o.status = 'open' ORDER BY o.id`)
 	if err != nil {
-		return nil, pg.Err(err, "offers")
-	}
-	offers, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (Offer, error) { return scanOffer(r) })
-	if err != nil {
-		return nil, pg.Err(err, "offers")
+		return nil, err
 	}
 	var total int64
 	for _, o := range offers {
@@ -179,13 +167,9 @@ func readPool(ctx context.Context, tx pgx.Tx) (*pool, error) {
 			QuantityKg: o.AvailableKg, MinPricePerKg: o.MinPricePerKg, Origin: o.Origin, HarvestedAt: o.HarvestedAt,
 			AvailableFrom: o.AvailableFrom, Certifications: o.Certifications, PriorityBonusPerKg: o.PriorityBonusPerKg})
 	}
-	rows, err = tx.Query(ctx, `SELECT `+demandCols+demandFrom+` WHERE d.status = 'open' ORDER BY d.id`)
+	demands, err := collect(ctx, tx, "demands", func(r pgx.Row) (Demand, error) { return scanDemand(r) }, `SELECT `+demandCols+demandFrom+` WHERE d.status = 'open' ORDER BY d.id`)
 	if err != nil {
-		return nil, pg.Err(err, "demands")
-	}
-	demands, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (Demand, error) { return scanDemand(r) })
-	if err != nil {
-		return nil, pg.Err(err, "demands")
+		return nil, err
 	}
 	total = 0
 	for _, d := range demands {
@@ -339,13 +323,10 @@ func insertRun(ctx context.Context, tx pgx.Tx, run *Run) error {
 		return pg.Err(err, "allocations")
 	}
 	// CopyFrom returns no ids; read them back in the order they were written.
-	ids, err := tx.Query(ctx, `SELECT id FROM allocations WHERE run_id = $1 ORDER BY id`, run.ID)
+	got, err := collect(ctx, tx, "allocations", func(r pgx.Row) (id int64, err error) { return id, r.Scan(&id) },
+		`SELECT id FROM allocations WHERE run_id = $1 ORDER BY id`, run.ID)
 	if err != nil {
-		return pg.Err(err, "allocations")
-	}
-	got, err := pgx.CollectRows(ids, pgx.RowTo[int64])
-	if err != nil {
-		return pg.Err(err, "allocations")
+		return err
 	}
 	if len(got) != len(run.Allocations) {
 		return errs.E(errs.Internal, "wrote %d allocations, read back %d", len(run.Allocations), len(got))
@@ -419,12 +400,9 @@ func (s *Store) Runs(ctx context.Context, p auth.Principal, page Page) ([]Run, i
 	if err := s.db.QueryRow(ctx, `SELECT count(*) FROM matching_runs`).Scan(&total); err != nil {
 		return nil, 0, pg.Err(err, "runs")
 	}
-	rows, err := s.db.Query(ctx, `SELECT `+runCols+` FROM matching_runs ORDER BY id DESC LIMIT $1 OFFSET $2`, page.limit(), page.Offset)
-	if err != nil {
-		return nil, 0, pg.Err(err, "runs")
-	}
-	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (Run, error) { return scanRun(r, false) })
-	return out, total, pg.Err(err, "runs")
+	out, err := collect(ctx, s.db, "runs", func(r pgx.Row) (Run, error) { return scanRun(r, false) },
+		`SELECT `+runCols+` FROM matching_runs ORDER BY id DESC LIMIT $1 OFFSET $2`, page.limit(), page.Offset)
+	return out, total, err
 }
 
 func solveLane(l Lane) solve.Lane {
