@@ -21,6 +21,10 @@ type Metrics struct {
 	Alarms        *prometheus.CounterVec // alarm changes applied, by kind
 	RulesTooLate  prometheus.Counter     // readings too late for the rules' window
 	InfluxUp      prometheus.Gauge       // 1 when the last write to InfluxDB succeeded
+	// WriteFailures counts failed requests to InfluxDB by status (WriteStatuses).
+	WriteFailures  *prometheus.CounterVec
+	Held           prometheus.Counter // readings held while the registry was away
+	DeadSuppressed prometheus.Counter // rejections over a gateway's dead-letter budget, summed up instead
 
 	// Resolved children of the vectors used once per message, to keep label lookups off the hot path.
 	readingMessages, statusMessages, writtenDirect, writtenSpool prometheus.Counter
@@ -61,6 +65,15 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Help: "Readings stored but too late (beyond the rules' window) to change alarms."}),
 		InfluxUp: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: ns, Subsystem: sub, Name: "influx_up",
 			Help: "1 when the last write to InfluxDB succeeded, 0 while readings go to the spool."}),
+		WriteFailures: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: "influx_write_failures_total",
+			Help: "Failed writes to InfluxDB, by status: the HTTP status (5xx folded), or timeout, refused, dns, tls, network."}, []string{"status"}),
+		Held: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: "readings_held_total",
+			Help: "Readings of sensors the cache did not know, held while the registry (PostgreSQL) was unreachable, to be admitted later."}),
+		DeadSuppressed: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: "dead_letters_suppressed_total",
+			Help: "Rejections beyond a gateway's dead-letter budget: counted here and summed up in one dead-letter record a minute."}),
+	}
+	for _, s := range WriteStatuses {
+		m.WriteFailures.WithLabelValues(s)
 	}
 	for _, r := range Reasons {
 		m.Rejected.WithLabelValues(string(r))
@@ -72,7 +85,8 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	}
 	if reg != nil {
 		reg.MustRegister(m.Messages, m.Received, m.Accepted, m.Written, m.Spooled, m.Rejected, m.DeadLetters, m.SpoolFull,
-			m.WriteSeconds, m.DelaySeconds, m.BatchReadings, m.OpenAlarms, m.Alarms, m.RulesTooLate, m.InfluxUp)
+			m.WriteSeconds, m.DelaySeconds, m.BatchReadings, m.OpenAlarms, m.Alarms, m.RulesTooLate, m.InfluxUp,
+			m.WriteFailures, m.Held, m.DeadSuppressed)
 	}
 	return m
 }

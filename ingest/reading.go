@@ -67,14 +67,15 @@ const (
 	ReasonForeignSensor   Reason = "foreign_sensor"       // sensor registered to another gateway
 	ReasonBadTopic        Reason = "bad_topic"            // topic does not name a gateway
 	ReasonRegistryDown    Reason = "registry_unavailable" // sensor not cached and PostgreSQL unreachable
-	ReasonStorageRejected Reason = "storage_rejected"     // InfluxDB refused the data (e.g. a field type conflict)
+	ReasonStorageRejected Reason = "storage_rejected"     // InfluxDB refused the reading (e.g. a field type conflict)
+	ReasonSuppressed      Reason = "dead_letter_limit"    // one record summing up a gateway's rejections beyond its budget
 )
 
 // Reasons lists every rejection reason, in documentation order.
 var Reasons = []Reason{
 	ReasonMalformedJSON, ReasonOversized, ReasonBatchTooLarge, ReasonEmptyBatch, ReasonMissingField,
 	ReasonInvalidField, ReasonNaN, ReasonOutOfRange, ReasonTSFuture, ReasonTSTooOld, ReasonUnknownSensor,
-	ReasonForeignSensor, ReasonBadTopic, ReasonRegistryDown, ReasonStorageRejected,
+	ReasonForeignSensor, ReasonBadTopic, ReasonRegistryDown, ReasonStorageRejected, ReasonSuppressed,
 }
 
 // Rejection is one rejected message (Index -1) or one rejected reading of a message (Index into the payload's

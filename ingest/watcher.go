@@ -22,6 +22,8 @@ type WatcherConfig struct {
 	// CatchUp is how much history before the saved state's newest readings the rules re-read from InfluxDB at
 	// start, to cover readings that became durable after the last save (default 15m).
 	CatchUp time.Duration
+	// FinalTimeout bounds the last store of alarms and save of the state at a stop (default 10s).
+	FinalTimeout time.Duration
 	// SweepGrace delays the first silence sweep after start, so that a backlog held by the broker while ingest
 	// was down can arrive first (default: the silence limit).
 	SweepGrace time.Duration
@@ -75,6 +77,9 @@ func NewWatcher(cfg WatcherConfig, d WatcherDeps) *Watcher {
 	}
 	if cfg.SnapshotEvery <= 0 {
 		cfg.SnapshotEvery = 30 * time.Second
+	}
+	if cfg.FinalTimeout <= 0 {
+		cfg.FinalTimeout = 10 * time.Second
 	}
 	if cfg.CatchUp <= 0 {
 		cfg.CatchUp = 15 * time.Minute
@@ -142,7 +147,7 @@ func (w *Watcher) Run(ctx context.Context) error {
 	for {
 		select {
 		case <-ctx.Done():
-			fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+			fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), w.cfg.FinalTimeout)
 			w.Flush(fctx)
 			w.save(fctx)
 			cancel()

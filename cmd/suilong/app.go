@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"path/filepath"
+	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/prometheus/client_golang/prometheus"
@@ -28,6 +29,8 @@ type App struct {
 	Auth     *auth.Store
 	Registry *prometheus.Registry
 	Version  string
+	// DrainTimeout bounds a stop of each part (serve's --drain-timeout).
+	DrainTimeout time.Duration
 }
 
 // MQTTURL is the broker the platform's own clients connect to: the external one, or the embedded one.
@@ -118,6 +121,7 @@ func (a *App) checks() []api.Check {
 			}
 			return pingTCP(ctx, a.Cfg.MQTTURL)
 		}},
+		ingestHealth(a),
 	}
 }
 

@@ -45,6 +45,7 @@ func (s *ServeCmd) Run(g *Globals) error {
 		return err
 	}
 	defer a.Close()
+	a.DrainTimeout = s.DrainTimeout
 	if !s.NoMigrate {
 		if err := pg.Migrate(ctx, a.DB, g.Log); err != nil {
 			return err
@@ -121,6 +122,12 @@ func (s *ServeCmd) Run(g *Globals) error {
 
 	httpCtx, stopHTTP := context.WithCancel(ctx)
 	defer stopHTTP()
+	// A stop drains HTTP and stops the background parts at the same time, so the whole stop fits in the drain
+	// timeout.
+	go func() {
+		<-httpCtx.Done()
+		stopRuns()
+	}()
 	go func() {
 		select {
 		case err := <-errc:

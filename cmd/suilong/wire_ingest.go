@@ -42,6 +42,8 @@ type IngestConfig struct {
 
 	ClientID            string        `name:"ingest-client-id" env:"SUILONG_INGEST_CLIENT_ID" help:"MQTT client id of this ingest process on an external broker (default: derived from host and data directory)."`
 	SharedGroup         string        `name:"ingest-shared-group" env:"SUILONG_INGEST_SHARED_GROUP" default:"suilong-ingest" help:"Shared-subscription group on an external broker (empty: no sharing)."`
+	DeadLetterRate      float64       `name:"ingest-dead-letter-rate" env:"SUILONG_INGEST_DEAD_LETTER_RATE" default:"1" help:"Dead-letter records one gateway may add per second (beyond the burst); the rest are counted and summed up once a minute."`
+	DeadLetterBurst     int           `name:"ingest-dead-letter-burst" env:"SUILONG_INGEST_DEAD_LETTER_BURST" default:"3000" help:"Dead-letter records one gateway may add at once."`
 	CacheRefresh        time.Duration `name:"ingest-cache-refresh" env:"SUILONG_INGEST_CACHE_REFRESH" default:"30s" help:"How often the sensor cache reloads the registry."`
 	DeadLetterRetention time.Duration `name:"ingest-dead-letter-retention" env:"SUILONG_INGEST_DEAD_LETTER_RETENTION" default:"720h" help:"How long dead-letter records are kept (0: forever)."`
 }
@@ -54,7 +56,8 @@ func (c IngestConfig) service(cfg *Config) service.Config {
 	return service.Config{
 		DataDir: dir,
 		Pipeline: ingest.PipelineConfig{Workers: c.Workers, BatchSize: c.BatchSize, FlushInterval: c.FlushInterval,
-			Limits: ingest.Limits{MaxFuture: c.MaxFuture, MaxAge: c.MaxAge}, MaxPayload: c.MaxPayload},
+			Limits: ingest.Limits{MaxFuture: c.MaxFuture, MaxAge: c.MaxAge}, MaxPayload: c.MaxPayload,
+			DeadLetterRate: c.DeadLetterRate, DeadLetterBurst: c.DeadLetterBurst},
 		Rules: rules.Config{OpenAfter: c.ExcursionOpen, CloseAfter: c.ExcursionClose, DoorLimit: c.DoorOpenLimit,
 			SilenceLimit: c.SilenceLimit, Window: c.RulesWindow},
 		SpoolMaxBytes:       c.SpoolMaxMB << 20,
@@ -140,6 +143,21 @@ func ingestModule(a *App) (api.Module, error) {
 	}), nil
 }
 
+// ingestHealth is the readiness check of ingest's writes: failing while InfluxDB refuses or cannot take them
+// (a dropped database, a rotated password, the server away), though the readings wait safely in the spool.
+func ingestHealth(a *App) api.Check {
+	return api.Check{Name: "ingest_writes", Fn: func(ctx context.Context) error {
+		w := ingestFor(a)
+		w.mu.Lock()
+		svc := w.svc
+		w.mu.Unlock()
+		if svc == nil {
+			return nil
+		}
+		return svc.Healthy(ctx)
+	}}
+}
+
 func ingestRun(ctx context.Context, a *App) error {
 	w := ingestFor(a)
 	// Bands come from what a truck or store carries (trace's lots and their products), else the asset's own
@@ -147,6 +165,7 @@ func ingestRun(ctx context.Context, a *App) error {
 	d := service.Deps{Log: a.Log.With("area", "ingest"), DB: a.DB, Influx: a.Influx, Registry: a.Registry,
 		Products: productProfiles{matchingFor(a)}, Bands: traceBandSource(a)}
 	cfg := a.Cfg.Ingest.service(a.Cfg)
+	cfg.StopTimeout = a.DrainTimeout
 	if a.Broker != nil {
 		if w.source == nil {
 			return errors.New("the embedded broker was started without ingest's hooks")

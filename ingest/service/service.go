@@ -40,6 +40,8 @@ type Config struct {
 	CacheRefresh time.Duration
 	// DeadLetterRetention is how long dead-letter records are kept (0: forever).
 	DeadLetterRetention time.Duration
+	// StopTimeout bounds a stop (default 20s): what is not durable by then stays unacknowledged at the broker.
+	StopTimeout time.Duration
 
 	// MQTTURL names an external broker; empty means the embedded one (Deps.Broker and Deps.Source).
 	MQTTURL  string
@@ -79,12 +81,16 @@ type Service struct {
 	Publisher ingest.Publisher
 	spool     *spool.Spool
 	deadSpool *spool.Spool
+	holdSpool *spool.Spool
 	deps      Deps
 	ready     chan struct{}
 }
 
 // Ready is closed once ingest takes messages.
 func (s *Service) Ready() <-chan struct{} { return s.ready }
+
+// Healthy returns nil while readings reach InfluxDB, else why they do not (they wait in the spool meanwhile).
+func (s *Service) Healthy(context.Context) error { return s.Pipeline.Healthy() }
 
 // DefaultClientID derives a stable client id from the host and the data directory, so that a restarted process
 // resumes its own session and two processes on one host (each with its own data directory) do not collide.
@@ -109,6 +115,13 @@ func New(cfg Config, d Deps) (*Service, error) {
 	if cfg.CacheRefresh <= 0 {
 		cfg.CacheRefresh = 30 * time.Second
 	}
+	if cfg.StopTimeout <= 0 {
+		cfg.StopTimeout = 20 * time.Second
+	}
+	// A stop fits in StopTimeout: leaving the shared subscription, then the pipeline making durable what it
+	// took, then the alarms' last store and the rules' state.
+	cfg.Pipeline.StopTimeout = cfg.StopTimeout * 3 / 4
+	cfg.Watcher.FinalTimeout = cfg.StopTimeout / 5
 	dir := filepath.Join(cfg.DataDir, "ingest")
 	sp, err := spool.Open(spool.Options{Dir: filepath.Join(dir, "spool"), MaxBytes: cfg.SpoolMaxBytes})
 	if err != nil {
@@ -120,6 +133,12 @@ func New(cfg Config, d Deps) (*Service, error) {
 		sp.Close()
 		return nil, err
 	}
+	hsp, err := spool.Open(spool.Options{Dir: filepath.Join(dir, "registry-wait-spool"), MaxBytes: deadMax})
+	if err != nil {
+		sp.Close()
+		dsp.Close()
+		return nil, err
+	}
 	m := ingest.NewMetrics(d.Registry)
 	store := ingest.NewStore(d.DB)
 	cache := ingest.NewSensorCache(store, d.Products, filepath.Join(dir, "sensors.json"), d.Log)
@@ -127,7 +146,7 @@ func New(cfg Config, d Deps) (*Service, error) {
 	eng := rules.New(cfg.Rules)
 	readings := ingest.NewReadingStore(d.Influx)
 	p := ingest.NewPipeline(cfg.Pipeline, ingest.PipelineDeps{Log: d.Log, Metrics: m, Cache: cache, Bands: bands, Rules: eng,
-		Writer: influxw.New(d.Influx), Spool: sp, Dead: store, DeadSpool: dsp, Gateways: store})
+		Writer: influxw.New(d.Influx), Spool: sp, Dead: store, DeadSpool: dsp, HoldSpool: hsp, Gateways: store})
 	if d.Registry != nil {
 		p.RegisterSpoolMetrics(d.Registry)
 	}
@@ -140,7 +159,7 @@ func New(cfg Config, d Deps) (*Service, error) {
 	w := ingest.NewWatcher(cfg.Watcher, ingest.WatcherDeps{Rules: eng, Store: store, Readings: readings, Pub: pub, Cache: cache,
 		Bands: bands, Metrics: m, Log: d.Log})
 	return &Service{cfg: cfg, log: d.Log, Store: store, Readings: readings, Cache: cache, Rules: eng, Pipeline: p, Watcher: w,
-		Metrics: m, Publisher: pub, spool: sp, deadSpool: dsp, deps: d, ready: make(chan struct{})}, nil
+		Metrics: m, Publisher: pub, spool: sp, deadSpool: dsp, holdSpool: hsp, deps: d, ready: make(chan struct{})}, nil
 }
 
 // Run runs ingest until ctx ends, then stops in order: no new messages, everything taken made durable and
@@ -148,6 +167,7 @@ func New(cfg Config, d Deps) (*Service, error) {
 func (s *Service) Run(ctx context.Context) error {
 	defer s.spool.Close()
 	defer s.deadSpool.Close()
+	defer s.holdSpool.Close()
 	if pp, ok := s.Publisher.(*mqttsub.PahoPublisher); ok {
 		defer pp.Close()
 	}
@@ -199,7 +219,7 @@ func (s *Service) Run(ctx context.Context) error {
 	<-ctx.Done()
 	log.Info("ingest: stopping")
 	if sub != nil {
-		sub.Leave(5 * time.Second)
+		sub.Leave(min(2*time.Second, s.cfg.StopTimeout/20))
 	}
 	stopPipeline() // refuses new messages (they stay unacknowledged), writes and acknowledges the rest
 	<-pdone
