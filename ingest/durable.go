@@ -125,7 +125,11 @@ func (p *Pipeline) storeLines(parent context.Context, lines []byte) ([]refusedLi
 	mid := splitPoint(lines)
 	if mid <= 0 {
 		if refused {
-			return []refusedLine{{line: lines, detail: err.Error()}}, nil
+			detail := err.Error()
+			if we := (*WriteError)(nil); errors.As(err, &we) {
+				detail = "(" + we.Status + ") " + we.Err.Error()
+			}
+			return []refusedLine{{line: lines, detail: detail}}, nil
 		}
 		return nil, err // one line larger than InfluxDB takes: keep it until its limit is raised
 	}
@@ -188,7 +192,8 @@ func (p *Pipeline) influxAway() bool {
 }
 
 // writeFailed notes a failed write: InfluxDB is presumed away for a backoff that doubles with each failure in
-// a row (1 s to 30 s), and readiness reports it.
+// a row (1 s to 5 s; batches meanwhile go straight to the spool, whose replay tries again), and readiness
+// reports it.
 func (p *Pipeline) writeFailed(err error, what string, readings int) {
 	h := &p.health
 	now := p.Now()
@@ -198,7 +203,7 @@ func (p *Pipeline) writeFailed(err error, what string, readings int) {
 		h.since = now
 	}
 	h.status, h.err = writeStatus(err), err
-	h.backoff = min(max(2*h.backoff, time.Second), 30*time.Second)
+	h.backoff = min(max(2*h.backoff, time.Second), 5*time.Second)
 	h.until = now.Add(h.backoff)
 	status, backoff := h.status, h.backoff
 	h.mu.Unlock()

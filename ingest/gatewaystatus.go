@@ -39,7 +39,7 @@ func (p *Pipeline) status(gw string, payload []byte, now time.Time) {
 func (p *Pipeline) statusLoop(ctx context.Context) {
 	tick := time.NewTicker(30 * time.Second)
 	defer tick.Stop()
-	summaries := time.NewTicker(time.Minute)
+	summaries := time.NewTicker(p.cfg.SummaryEvery)
 	defer summaries.Stop()
 	flushSeen := func() {
 		p.mu.Lock()

@@ -64,8 +64,10 @@ type PipelineConfig struct {
 	// firmware cannot fill PostgreSQL (defaults 1/s and 3000).
 	DeadLetterRate  float64
 	DeadLetterBurst int
-	Limits          Limits
-	MaxPayload      int
+	// SummaryEvery is how often those summaries are written (default 1m).
+	SummaryEvery time.Duration
+	Limits       Limits
+	MaxPayload   int
 }
 
 func (c PipelineConfig) withDefaults() PipelineConfig {
@@ -101,6 +103,9 @@ func (c PipelineConfig) withDefaults() PipelineConfig {
 	}
 	if c.DeadLetterBurst <= 0 {
 		c.DeadLetterBurst = 3000
+	}
+	if c.SummaryEvery <= 0 {
+		c.SummaryEvery = time.Minute
 	}
 	c.Limits = c.Limits.withDefaults()
 	return c

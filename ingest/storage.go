@@ -29,7 +29,9 @@ type WriteError struct {
 	Err    error
 }
 
-func (e *WriteError) Error() string { return "influxdb write failed (" + e.Status + "): " + e.Err.Error() }
+func (e *WriteError) Error() string {
+	return "influxdb write failed (" + e.Status + "): " + e.Err.Error()
+}
 
 func (e *WriteError) Unwrap() error { return e.Err }
 

@@ -38,8 +38,8 @@ func TestServeIsReadyAndStopsCleanly(t *testing.T) {
 		}
 	}
 	slices.Sort(names)
-	if strings.Join(names, ",") != "influxdb,mqtt,postgresql" {
-		t.Fatalf("ready checks %v, want influxdb, mqtt and postgresql ok", names)
+	if strings.Join(names, ",") != "influxdb,ingest_writes,mqtt,postgresql" {
+		t.Fatalf("ready checks %v, want influxdb, ingest_writes, mqtt and postgresql ok", names)
 	}
 	if code, _ := ts.get(t, "/api/v1/orgs", ""); code != 401 {
 		t.Fatalf("unauthenticated /api/v1/orgs = %d, want 401", code)

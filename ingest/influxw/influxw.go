@@ -74,4 +74,3 @@ func transportStatus(ctx context.Context, err error) string {
 	}
 	return "network"
 }
-

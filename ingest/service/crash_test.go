@@ -62,7 +62,20 @@ func runChild() error {
 		return err
 	}
 	defer b.Close()
-	svc, err := New(Config{DataDir: data}, Deps{Log: log, DB: db, Influx: ic, Registry: prometheus.NewRegistry(), Broker: b.Server(), Source: src})
+	cfg := Config{DataDir: data}
+	if v := os.Getenv("CHILD_SPOOL_MAX_BYTES"); v != "" {
+		if _, err := fmt.Sscan(v, &cfg.SpoolMaxBytes); err != nil {
+			return err
+		}
+	}
+	if v := os.Getenv("CHILD_STOP_TIMEOUT"); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil {
+			return err
+		}
+		cfg.StopTimeout = d
+	}
+	svc, err := New(cfg, Deps{Log: log, DB: db, Influx: ic, Registry: prometheus.NewRegistry(), Broker: b.Server(), Source: src})
 	if err != nil {
 		return err
 	}
@@ -182,4 +195,63 @@ func TestSIGKILLMidStreamLosesNothing(t *testing.T) {
 	if n, _, _ := store.DeadLetters(context.Background(), ingest.DeadLetterFilter{}, ingest.Page{}); len(n) != 0 {
 		t.Fatalf("dead letters after a crash: %+v", n)
 	}
+}
+
+// SIGTERM while InfluxDB is away and the spool is full: ingest has stopped acknowledging (backpressure), and
+// still exits within its stop timeout, acknowledging nothing that is not durable: once it runs again with
+// InfluxDB there, every reading published is stored, counted exactly (the gateways resend what was not
+// acknowledged; what was acknowledged came from the spool).
+func TestSIGTERMWithInfluxAwayAndSpoolFull(t *testing.T) {
+	dbURL := pgtest.CreateDB(t)
+	db, err := pg.Open(context.Background(), dbURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if err := pg.Migrate(context.Background(), db, nil); err != nil {
+		t.Fatal(err)
+	}
+	ic := influxtest.New(t)
+	store := ingest.NewStore(db)
+	gws := fleet(t, store, "LY", 2, 5)
+	addr, data := freeAddr(t), t.TempDir()
+	const stopTimeout = 4 * time.Second
+	common := []string{"CHILD_DATABASE_URL=" + dbURL, "CHILD_LISTEN=" + addr, "CHILD_DATA_DIR=" + data,
+		"CHILD_SPOOL_MAX_BYTES=65536", "CHILD_STOP_TIMEOUT=" + stopTimeout.String(), "CHILD_INFLUX_BUCKET=" + ic.Bucket}
+	away := "CHILD_INFLUX_URL=http://" + freeAddr(t) // nothing listens there
+	c := startChild(t, append(common, away))
+
+	var published, last atomic.Int64
+	load := ingesttest.Load{URL: "tcp://" + addr, Gateways: gws, PerSensor: 400, Window: 20,
+		Start: time.Now().Add(-time.Hour).Truncate(time.Second), Step: time.Second,
+		Progress: func(n int64) { published.Store(n); last.Store(time.Now().UnixNano()) }}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		load.Run(t)
+	}()
+	ingesttest.Eventually(t, 60*time.Second, "the spool to fill and acknowledgements to stop", func() bool {
+		return published.Load() > 0 && time.Since(time.Unix(0, last.Load())) > 2*time.Second
+	})
+	if published.Load() >= load.Readings() {
+		t.Fatal("everything was acknowledged: the spool never filled")
+	}
+	start := time.Now()
+	if err := c.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-c.done:
+	case <-time.After(stopTimeout + 10*time.Second):
+		t.Fatalf("ingest did not exit within %s of SIGTERM", stopTimeout+10*time.Second)
+	}
+	took := time.Since(start)
+	if took > stopTimeout+2*time.Second {
+		t.Fatalf("ingest took %s to stop; its stop timeout is %s", took, stopTimeout)
+	}
+	t.Logf("stopped %s after SIGTERM with %d of %d messages acknowledged", took.Round(time.Millisecond), published.Load(), load.Readings())
+
+	startChild(t, append(common, "CHILD_INFLUX_URL="+ic.URL))
+	<-done
+	ingesttest.WaitCount(t, ingest.NewReadingStore(ic), "", load.Start.Add(-time.Minute), time.Now().Add(time.Hour), load.Readings(), 60*time.Second)
 }

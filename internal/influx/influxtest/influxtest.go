@@ -64,8 +64,19 @@ func NewOn(tb testing.TB, base string) *influx.Client {
 }
 
 // Exec runs an InfluxQL statement on a 1.8 server (database administration only).
-func Exec(base, q string) error {
-	resp, err := http.PostForm(strings.TrimRight(base, "/")+"/query", url.Values{"q": {q}})
+func Exec(base, q string) error { return ExecAs(base, "", "", q) }
+
+// ExecAs is Exec as a user (none when user is empty).
+func ExecAs(base, user, password, q string) error {
+	req, err := http.NewRequest("POST", strings.TrimRight(base, "/")+"/query", strings.NewReader(url.Values{"q": {q}}.Encode()))
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	if user != "" {
+		req.SetBasicAuth(user, password)
+	}
+	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		return err
 	}
@@ -79,18 +90,31 @@ func Exec(base, q string) error {
 
 // Server is a private influxd process, for tests that take InfluxDB away and bring it back.
 type Server struct {
-	URL  string
-	tb   testing.TB
-	bin  string
-	conf string
-	log  string
-	cmd  *exec.Cmd
-	done chan struct{}
+	URL string
+	// User and Password are the admin's when the server was started with authentication (Options.Auth).
+	User, Password string
+	tb             testing.TB
+	bin            string
+	conf           string
+	log            string
+	cmd            *exec.Cmd
+	done           chan struct{}
+}
+
+// Options configure a private server.
+type Options struct {
+	// Auth turns authentication on, with an admin user (Server.User, Server.Password).
+	Auth bool
+	// MaxBodySize bounds a write request in bytes (influxd's [http] max-body-size; 0: its default).
+	MaxBodySize int
 }
 
 // Start launches influxd (SUILONG_INFLUXD_BIN) on free ports with its data under a temporary directory.
 // It is stopped at cleanup.
-func Start(tb testing.TB) *Server {
+func Start(tb testing.TB) *Server { return StartWith(tb, Options{}) }
+
+// StartWith is Start with options.
+func StartWith(tb testing.TB, o Options) *Server {
 	tb.Helper()
 	bin := env(tb, "SUILONG_INFLUXD_BIN", "deploy/local/up.sh builds influxd into ./bin/tools and sets it")
 	dir := tb.TempDir()
@@ -108,18 +132,53 @@ bind-address = "127.0.0.1:%d"
   bind-address = "127.0.0.1:%d"
   flux-enabled = true
   log-enabled = false
+  auth-enabled = %t
+  max-body-size = %d
 [monitor]
   store-enabled = false
 [continuous_queries]
   enabled = false
-`, rpcPort, filepath.Join(dir, "meta"), filepath.Join(dir, "data"), filepath.Join(dir, "wal"), httpPort)
+`, rpcPort, filepath.Join(dir, "meta"), filepath.Join(dir, "data"), filepath.Join(dir, "wal"), httpPort, o.Auth, maxBody(o.MaxBodySize))
 	if err := os.WriteFile(conf, []byte(cfg), 0o644); err != nil {
 		tb.Fatal(err)
 	}
 	s := &Server{URL: fmt.Sprintf("http://127.0.0.1:%d", httpPort), tb: tb, bin: bin, conf: conf, log: filepath.Join(dir, "influxd.log")}
 	s.Start()
 	tb.Cleanup(s.Stop)
+	if o.Auth {
+		// With no user yet, influxd lets anyone create the first admin.
+		s.User, s.Password = "admin", "first-"+hex.EncodeToString([]byte(tb.Name()))[:8]
+		if err := Exec(s.URL, fmt.Sprintf(`CREATE USER %q WITH PASSWORD '%s' WITH ALL PRIVILEGES`, s.User, s.Password)); err != nil {
+			tb.Fatalf("influxtest: create admin: %v", err)
+		}
+	}
 	return s
+}
+
+func maxBody(n int) int {
+	if n <= 0 {
+		return 25000000 // influxd's own default
+	}
+	return n
+}
+
+// Exec runs an InfluxQL statement on this server, as its admin when it has authentication on.
+func (s *Server) Exec(q string) error { return ExecAs(s.URL, s.User, s.Password, q) }
+
+// Client returns a client of a database on this server (created if missing), as its admin when it has
+// authentication on.
+func (s *Server) Client(tb testing.TB, db string) *influx.Client {
+	tb.Helper()
+	if err := s.Exec(`CREATE DATABASE "` + db + `"`); err != nil {
+		tb.Fatalf("influxtest: %v", err)
+	}
+	token := ""
+	if s.User != "" {
+		token = s.User + ":" + s.Password
+	}
+	c := influx.New(influx.Config{URL: s.URL, Token: token, Bucket: db + "/autogen"})
+	tb.Cleanup(c.Close)
+	return c
 }
 
 // Start (re)starts the process on the same ports and data, and waits until it answers.
