@@ -73,7 +73,8 @@ func (a assetsAdapter) Asset(ctx context.Context, id string) (trace.AssetInfo, e
 	if err != nil {
 		return trace.AssetInfo{}, err
 	}
-	return trace.AssetInfo{ID: x.ID, Kind: trace.AssetKind(x.Kind), Name: x.Name, City: x.City}, nil
+	return trace.AssetInfo{ID: x.ID, Kind: trace.AssetKind(x.Kind), Name: x.Name, City: x.City,
+		Band: trace.Band{MinC: x.Band.MinC, MaxC: x.Band.MaxC}, Product: x.Product}, nil
 }
 
 // readingsAdapter takes the windowed series from ingest's ReadingStore (the agreed query) and the rest from
@@ -207,14 +208,18 @@ func traceDemo(ctx context.Context, a *App) error {
 				n.Location = d.market
 			}
 			e := trace.Event{LotID: l.ID, Kind: n.Kind, At: n.At, Location: n.Location, RecordedBy: st.p.OrgID, RecorderOrg: st.p.OrgName}
+			var band trace.Band
 			if n.AssetID != "" {
 				info, err := s.Assets.Asset(ctx, n.AssetID)
 				if err != nil {
 					return fmt.Errorf("demo lot %s: asset %s (ingest's demo registers it): %w", d.code, n.AssetID, err)
 				}
 				e.AssetID, e.AssetKind, e.AssetName, e.AssetCity = info.ID, info.Kind, info.Name, info.City
+				if band, err = s.AssetBand(ctx, info); err != nil {
+					return err
+				}
 			}
-			if _, _, err := s.Store.AddEvent(ctx, e); err != nil {
+			if _, _, err := s.Store.AddEvent(ctx, e, band); err != nil {
 				return fmt.Errorf("demo lot %s: %w", d.code, err)
 			}
 		}
