@@ -2,7 +2,8 @@ package main
 
 // Owned by the trace area: the trace part (HTTP routes and public pages, demo lots), TraceConfig, and the
 // adapters from other areas to the interfaces package trace declares (products, assets, orders, readings),
-// plus traceBandSource, the adapter ingest plugs in to learn the band of what an asset carries.
+// plus the adapters ingest plugs in: traceBandSource (the band of what an asset carries) and traceCarriage
+// (which assets carried an organisation's lots, and when).
 
 import (
 	"context"
@@ -64,6 +65,25 @@ type bandSource struct{ s *trace.Service }
 func (b bandSource) Band(ctx context.Context, assetID string, at time.Time) (ingest.Band, bool, error) {
 	band, ok, err := b.s.BandIn(ctx, assetID, at)
 	return ingest.Band{MinC: band.MinC, MaxC: band.MaxC}, ok, err
+}
+
+// traceCarriage is ingest.Carriage from traceability: which assets carried an organisation's lots, and when
+// (their legs). wire_ingest.go gives it to the fleet view of the ingest routes.
+func traceCarriage(a *App) ingest.Carriage { return carriage{trace.NewStore(a.DB)} }
+
+type carriage struct{ s *trace.Store }
+
+func (c carriage) AssetsCarrying(ctx context.Context, orgID int64) ([]string, error) {
+	return c.s.AssetsCarrying(ctx, orgID)
+}
+
+func (c carriage) Carried(ctx context.Context, orgID int64, assetID string) ([]ingest.Span, error) {
+	legs, err := c.s.LegsIn(ctx, orgID, assetID)
+	out := make([]ingest.Span, len(legs))
+	for i, l := range legs {
+		out[i] = ingest.Span{From: l.From, To: l.To}
+	}
+	return out, err
 }
 
 type assetsAdapter struct{ s *ingest.Store }
