@@ -1,6 +1,7 @@
 package api
 
 import (
+	"net/http"
 	"strconv"
 	"time"
 
@@ -16,10 +17,10 @@ type httpMetrics struct {
 func newHTTPMetrics(reg prometheus.Registerer) *httpMetrics {
 	m := &httpMetrics{
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "suilong_http_requests_total", Help: "HTTP requests by route, method and status.",
+			Name: "suilong_http_requests_total", Help: "HTTP requests by route template, method and status.",
 		}, []string{"route", "method", "status"}),
 		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
-			Name: "suilong_http_request_duration_seconds", Help: "HTTP request latency by route.",
+			Name: "suilong_http_request_duration_seconds", Help: "HTTP request latency by route template and method.",
 			Buckets: prometheus.DefBuckets,
 		}, []string{"route", "method"}),
 	}
@@ -27,16 +28,33 @@ func newHTTPMetrics(reg prometheus.Registerer) *httpMetrics {
 	return m
 }
 
-// middleware labels by route pattern, not path, so that ids in paths do not explode the series count.
+// unmatchedRoute is the route label of every request that matched no route (404, and a method the path does
+// not have), whatever its path.
+const unmatchedRoute = "unmatched"
+
+// methodLabel maps the request's method onto a fixed set. The method is the client's to choose (any token is
+// a valid HTTP method), so taken as it comes it would let anyone create series without bound.
+func methodLabel(m string) string {
+	switch m {
+	case http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete, http.MethodOptions:
+		return m
+	}
+	return "other"
+}
+
+// middleware labels by route template (FullPath), never by path, so that ids in paths and invented paths do
+// not add series: the labels are the registered routes plus unmatchedRoute, the methods of methodLabel, and the
+// statuses the handlers write.
 func (m *httpMetrics) middleware() gin.HandlerFunc {
 	return func(c *gin.Context) {
 		start := time.Now()
 		c.Next()
 		route := c.FullPath()
 		if route == "" {
-			route = "unmatched"
+			route = unmatchedRoute
 		}
-		m.requests.WithLabelValues(route, c.Request.Method, strconv.Itoa(c.Writer.Status())).Inc()
-		m.duration.WithLabelValues(route, c.Request.Method).Observe(time.Since(start).Seconds())
+		method := methodLabel(c.Request.Method)
+		m.requests.WithLabelValues(route, method, strconv.Itoa(c.Writer.Status())).Inc()
+		m.duration.WithLabelValues(route, method).Observe(time.Since(start).Seconds())
 	}
 }

@@ -52,6 +52,51 @@ func (s *ReadingStore) Series(ctx context.Context, assetID string, from, to time
 
 // SeriesOf is Series, optionally for one sensor of the asset.
 func (s *ReadingStore) SeriesOf(ctx context.Context, assetID string, f SeriesFilter, from, to time.Time, every time.Duration) ([]WindowPoint, error) {
+	if err := checkSeries(from, to, every); err != nil {
+		return nil, err
+	}
+	data := fmt.Sprintf(`from(bucket: %s)
+  |> range(start: %s, stop: %s)
+  |> filter(fn: (r) => %s)
+  |> group()`, influx.FluxString(s.c.Bucket), influx.FluxTime(from), influx.FluxTime(to), seriesFilter(assetID, f))
+	return s.series(ctx, data, every)
+}
+
+// SeriesIn is SeriesOf over the spans only (sorted, apart, each with a To): readings outside them are left out
+// before anything is summarised. Windows are aligned as in SeriesOf, and one that straddles two spans
+// summarises the readings of both. Errors: Unprocessable as SeriesOf, for the range from the first span's
+// start to the last one's end.
+func (s *ReadingStore) SeriesIn(ctx context.Context, assetID string, f SeriesFilter, spans []Span, every time.Duration) ([]WindowPoint, error) {
+	if len(spans) == 0 {
+		return nil, nil
+	}
+	from, to := spans[0].From, spans[len(spans)-1].To
+	if err := checkSeries(from, to, every); err != nil {
+		return nil, err
+	}
+	// One read of the whole range (the first filter is pushed down to storage), then a second filter keeps
+	// the spans. Each span's end stays out, also on InfluxDB 1.8, whose range() includes its stop
+	// (influxdata/influxdb#19966): a reading at the end of a span may be in no one's period.
+	data := fmt.Sprintf(`from(bucket: %s)
+  |> range(start: %s, stop: %s)
+  |> filter(fn: (r) => %s)
+  |> filter(fn: (r) => %s)
+  |> group()`, influx.FluxString(s.c.Bucket), influx.FluxTime(from), influx.FluxTime(to), seriesFilter(assetID, f), inSpans(spans))
+	return s.series(ctx, data, every)
+}
+
+// inSpans is a Flux predicate: r._time lies in one of the spans. It is a balanced tree of conditionals, so a
+// row costs a few comparisons however many spans there are (a union of one query per span grows much faster
+// than linearly on InfluxDB 1.8).
+func inSpans(spans []Span) string {
+	if len(spans) == 1 {
+		return fmt.Sprintf("(r._time >= %s and r._time < %s)", influx.FluxTime(spans[0].From), influx.FluxTime(spans[0].To))
+	}
+	mid := len(spans) / 2
+	return fmt.Sprintf("(if r._time < %s then %s else %s)", influx.FluxTime(spans[mid].From), inSpans(spans[:mid]), inSpans(spans[mid:]))
+}
+
+func checkSeries(from, to time.Time, every time.Duration) error {
 	var fe errs.FieldErrors
 	if !to.After(from) {
 		fe.Add("to", "must be after from")
@@ -61,21 +106,24 @@ func (s *ReadingStore) SeriesOf(ctx context.Context, assetID string, f SeriesFil
 	} else if to.Sub(from)/every > MaxWindows {
 		fe.Add("every", "too small for the range: at most %d windows", MaxWindows)
 	}
-	if err := fe.Err(); err != nil {
-		return nil, err
-	}
+	return fe.Err()
+}
+
+func seriesFilter(assetID string, f SeriesFilter) string {
 	filter := `r._measurement == "reading" and r._field == "temp_c" and r.asset_id == ` + influx.FluxString(assetID)
 	if f.SensorID != "" {
 		filter += ` and r.sensor_id == ` + influx.FluxString(f.SensorID)
 	}
+	return filter
+}
+
+// series downsamples data (a Flux expression of one table of temp_c readings) into windows of every.
+func (s *ReadingStore) series(ctx context.Context, data string, every time.Duration) ([]WindowPoint, error) {
 	ev := fluxDuration(every)
 	agg := func(fn string) string {
 		return fmt.Sprintf(`data |> aggregateWindow(every: %s, fn: %s, createEmpty: false, timeSrc: "_start") |> toFloat() |> set(key: "agg", value: "%s")`, ev, fn, fn)
 	}
-	q := fmt.Sprintf(`data = from(bucket: %s)
-  |> range(start: %s, stop: %s)
-  |> filter(fn: (r) => %s)
-  |> group()
+	q := fmt.Sprintf(`data = %s
 mn = %s
 me = %s
 mx = %s
@@ -84,8 +132,7 @@ union(tables: [mn, me, mx, ct])
   |> pivot(rowKey: ["_time"], columnKey: ["agg"], valueColumn: "_value")
   |> keep(columns: ["_time", "min", "mean", "max", "count"])
   |> sort(columns: ["_time"])`,
-		influx.FluxString(s.c.Bucket), influx.FluxTime(from), influx.FluxTime(to), filter,
-		agg("min"), agg("mean"), agg("max"), agg("count"))
+		data, agg("min"), agg("mean"), agg("max"), agg("count"))
 	res, err := s.c.Query().Query(ctx, q)
 	if err != nil {
 		return nil, errs.Wrap(errs.Internal, err, "query readings")

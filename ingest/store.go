@@ -270,6 +270,9 @@ func (s *Store) Asset(ctx context.Context, id string) (Asset, error) {
 type AssetFilter struct {
 	Kind AssetKind
 	City string
+	// Among, when OnlyAmong is set, keeps only these assets (none when it is empty): what a base or buyer may see.
+	Among     []string
+	OnlyAmong bool
 }
 
 // Assets lists assets by id.
@@ -282,6 +285,10 @@ func (s *Store) Assets(ctx context.Context, f AssetFilter, p Page) ([]Asset, int
 	if f.City != "" {
 		args = append(args, f.City)
 		where = append(where, fmt.Sprintf("city = $%d", len(args)))
+	}
+	if f.OnlyAmong {
+		args = append(args, append([]string{}, f.Among...)) // never nil: = ANY(NULL) would be NULL, not false
+		where = append(where, fmt.Sprintf("id = ANY($%d::text[])", len(args)))
 	}
 	args = append(args, p.limit(), p.Offset)
 	q := fmt.Sprintf(`SELECT %s, count(*) OVER () FROM assets WHERE %s ORDER BY id LIMIT $%d OFFSET $%d`,
@@ -300,7 +307,14 @@ func (s *Store) Assets(ctx context.Context, f AssetFilter, p Page) ([]Asset, int
 		}
 		out = append(out, a)
 	}
-	return out, total, pg.Err(rows.Err(), "assets")
+	if err := rows.Err(); err != nil {
+		return nil, 0, pg.Err(err, "assets")
+	}
+	if len(out) == 0 && p.Offset > 0 {
+		// Past the end the window function sees no rows; count separately.
+		err = s.db.QueryRow(ctx, `SELECT count(*) FROM assets WHERE `+strings.Join(where, " AND "), args[:len(args)-2]...).Scan(&total)
+	}
+	return out, total, pg.Err(err, "assets")
 }
 
 // AssetUpdate changes an asset; nil fields stay. ClearBand removes the asset's own band.

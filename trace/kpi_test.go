@@ -28,7 +28,7 @@ func TestComplianceBetweenCountsLotsDeliveredInThePeriod(t *testing.T) {
 		}
 		if received != nil {
 			if _, _, err := s.AddEvent(ctx, trace.Event{LotID: l.ID, Kind: trace.Receive, At: *received, Location: "广州江南果菜批发市场",
-				RecordedBy: base.ID, RecorderOrg: base.Name}); err != nil {
+				RecordedBy: base.ID, RecorderOrg: base.Name}, trace.Band{}); err != nil {
 				t.Fatal(err)
 			}
 		}

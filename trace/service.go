@@ -30,6 +30,9 @@ type AssetInfo struct {
 	Kind AssetKind
 	Name string
 	City string
+	// Band is the asset's own setting; when it has none, the band of its product profile (Product) applies.
+	Band    Band
+	Product string
 }
 
 // Assets looks up trucks and cold stores.
@@ -166,7 +169,8 @@ func (s *Service) Events(ctx context.Context, p auth.Principal, id int64) ([]Eve
 // AddEvent records a custody event. The lot's base records loads, unloads and the receipt; the buyer of the
 // lot's order records the receipt. Errors: NotFound for a lot the caller cannot see, Forbidden for an event
 // the caller may not record, Unprocessable for bad fields or an unknown asset, Conflict when the journey
-// would be impossible (see DeriveCustody).
+// would be impossible (see DeriveCustody) or a load would leave the goods in the asset no common band
+// (MixedLoad).
 func (s *Service) AddEvent(ctx context.Context, p auth.Principal, lotID int64, n NewEvent) (Event, error) {
 	l, err := s.Lot(ctx, p, lotID)
 	if err != nil {
@@ -186,6 +190,7 @@ func (s *Service) AddEvent(ctx context.Context, p auth.Principal, lotID int64, n
 		return Event{}, err
 	}
 	e := Event{LotID: lotID, Kind: n.Kind, At: n.At, Location: n.Location, Note: n.Note, RecordedBy: p.OrgID, RecorderOrg: p.OrgName}
+	var assetBand Band
 	if n.Kind == Load || n.Kind == Unload {
 		a, err := s.Assets.Asset(ctx, n.AssetID)
 		if errs.Is(err, errs.NotFound) {
@@ -196,8 +201,13 @@ func (s *Service) AddEvent(ctx context.Context, p auth.Principal, lotID int64, n
 			return Event{}, err
 		}
 		e.AssetID, e.AssetKind, e.AssetName, e.AssetCity = a.ID, a.Kind, a.Name, a.City
+		if n.Kind == Load {
+			if assetBand, err = s.AssetBand(ctx, a); err != nil {
+				return Event{}, err
+			}
+		}
 	}
-	e, c, err := s.Store.AddEvent(ctx, e)
+	e, c, err := s.Store.AddEvent(ctx, e, assetBand)
 	if err != nil {
 		return Event{}, err
 	}
@@ -212,6 +222,19 @@ func (s *Service) AddEvent(ctx context.Context, p auth.Principal, lotID int64, n
 		go s.assessLater(l)
 	}
 	return e, nil
+}
+
+// AssetBand is the asset's own band: its setting, else its product profile's (as ingest applies it when the
+// asset carries nothing with a band).
+func (s *Service) AssetBand(ctx context.Context, a AssetInfo) (Band, error) {
+	if !a.Band.IsZero() || a.Product == "" || s.Products == nil {
+		return a.Band, nil
+	}
+	p, err := s.Products.Product(ctx, a.Product)
+	if errs.Is(err, errs.NotFound) {
+		return Band{}, nil
+	}
+	return p.Band, err
 }
 
 // assessLater assesses a lot just delivered, so that the plan's KPI counts it without anyone opening its page.
@@ -290,22 +313,20 @@ func (s *Service) ComplianceStats(ctx context.Context) (ComplianceStats, error) 
 	return s.Store.ComplianceStats(ctx)
 }
 
-// BandIn returns the band in force in an asset at t: the intersection of the bands of the lots in it (the
-// strictest bound of each side), for ingest's excursion rules. ok is false when no lot with a band is in it.
+// BandIn returns the band in force in an asset at t, for ingest's excursion rules: the intersection of the
+// bands of the lots in it (Intersect). ok is false when no lot with a band is in it; the asset's own band then
+// applies (ingest's fallback). Loads that would leave no common band are refused (MixedLoad), so the band is
+// never empty for lots loaded through AddEvent.
 func (s *Service) BandIn(ctx context.Context, assetID string, t time.Time) (Band, bool, error) {
 	lots, err := s.Store.LotsIn(ctx, assetID, t)
 	if err != nil {
 		return Band{}, false, err
 	}
-	var b Band
-	for _, l := range lots {
-		if l.Band.MinC != nil && (b.MinC == nil || *l.Band.MinC > *b.MinC) {
-			b.MinC = l.Band.MinC
-		}
-		if l.Band.MaxC != nil && (b.MaxC == nil || *l.Band.MaxC < *b.MaxC) {
-			b.MaxC = l.Band.MaxC
-		}
+	bands := make([]Band, len(lots))
+	for i, l := range lots {
+		bands[i] = l.Band
 	}
+	b, _ := Intersect(bands...)
 	return b, !b.IsZero(), nil
 }
 

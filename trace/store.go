@@ -2,6 +2,7 @@ package trace
 
 import (
 	"context"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -185,14 +186,18 @@ func (s *Store) Events(ctx context.Context, lotID int64) ([]Event, error) {
 	return events(ctx, s.db, lotID)
 }
 
-// AddEvent records an event if it fits the lot's journey, and updates the lot's legs. Concurrent events of
-// one lot are serialised by a row lock, so two loads cannot both succeed. Errors: NotFound for an unknown lot,
-// Conflict (with the reason) when the journey would be impossible.
-func (s *Store) AddEvent(ctx context.Context, e Event) (Event, Custody, error) {
+// AddEvent records an event if it fits the lot's journey, and updates the lot's legs. A load must also leave
+// the goods in the asset a common band (MixedLoad) with each other and with assetBand, the asset's own band.
+// Concurrent events of one lot are serialised by a row lock, so two loads cannot both succeed, and loads into
+// one asset by an advisory lock, so two lots that do not go together cannot both be loaded at once.
+// Errors: NotFound for an unknown lot, Conflict (with the reason) when the journey would be impossible or the
+// load mixed.
+func (s *Store) AddEvent(ctx context.Context, e Event, assetBand Band) (Event, Custody, error) {
 	var c Custody
 	err := pg.WithTx(ctx, s.db, func(tx pgx.Tx) error {
-		var one int
-		if err := tx.QueryRow(ctx, `SELECT 1 FROM lots WHERE id = $1 FOR UPDATE`, e.LotID).Scan(&one); err != nil {
+		self := Occupant{LotID: e.LotID, Mine: true}
+		if err := tx.QueryRow(ctx, `SELECT code, product, band_min_c, band_max_c FROM lots WHERE id = $1 FOR UPDATE`, e.LotID).
+			Scan(&self.Code, &self.Product, &self.Band.MinC, &self.Band.MaxC); err != nil {
 			return pg.Err(err, "lot")
 		}
 		evs, err := events(ctx, tx, e.LotID)
@@ -206,6 +211,11 @@ func (s *Store) AddEvent(ctx context.Context, e Event) (Event, Custody, error) {
 		e.ID = maxID + 1 // provisional, orders it after every event at the same time
 		if c, err = DeriveCustody(append(evs, e)); err != nil {
 			return err
+		}
+		if e.Kind == Load {
+			if err := checkLoad(ctx, tx, e, c, self, assetBand); err != nil {
+				return err
+			}
 		}
 		var asset, kind *string
 		if e.AssetID != "" {
@@ -251,6 +261,54 @@ func (s *Store) AddEvent(ctx context.Context, e Event) (Event, Custody, error) {
 	return e, c, err
 }
 
+// assetLoads is the first key of the advisory locks that serialise loads into one asset (the second is a hash
+// of the asset's id).
+const assetLoads int32 = 0x7472 // "tr"
+
+// checkLoad refuses a load (e, the newest event, provisionally numbered) whose leg would share the asset with
+// lots it cannot be kept with.
+func checkLoad(ctx context.Context, tx pgx.Tx, e Event, c Custody, self Occupant, assetBand Band) error {
+	i := slices.IndexFunc(c.Legs, func(l Leg) bool { return l.LoadID == e.ID })
+	if i < 0 {
+		return nil
+	}
+	leg := c.Legs[i]
+	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1, hashtext($2))`, assetLoads, leg.AssetID); err != nil {
+		return pg.Err(err, "asset lock")
+	}
+	var until *time.Time
+	if !leg.Open {
+		until = &leg.To
+	}
+	rows, err := tx.Query(ctx, `SELECT l.id, l.code, l.product, l.band_min_c, l.band_max_c, l.org_id = $5, g.from_at, g.to_at
+		FROM lot_legs g JOIN lots l ON l.id = g.lot_id
+		WHERE g.asset_id = $1 AND g.lot_id <> $2 AND (g.to_at IS NULL OR g.to_at > $3) AND ($4::timestamptz IS NULL OR g.from_at < $4)
+		ORDER BY g.from_at, l.id`, leg.AssetID, e.LotID, leg.From, until, e.RecordedBy)
+	if err != nil {
+		return pg.Err(err, "lots in asset")
+	}
+	others, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (Occupant, error) {
+		var o Occupant
+		var to *time.Time
+		err := r.Scan(&o.LotID, &o.Code, &o.Product, &o.Band.MinC, &o.Band.MaxC, &o.Mine, &o.From, &to)
+		if to != nil {
+			o.To = *to
+		}
+		return o, err
+	})
+	if err != nil {
+		return pg.Err(err, "lots in asset")
+	}
+	if msg := MixedLoad(self, leg, assetBand, others); msg != "" {
+		err := conflict(e, "%s", msg)
+		if ce := errs.As(err); ce != nil {
+			ce.Fields = []errs.FieldError{{Field: "asset_id", Message: "holds goods that need another temperature"}}
+		}
+		return err
+	}
+	return nil
+}
+
 // Carried is a lot in an asset at some time.
 type Carried struct {
 	LotID   int64  `json:"lot_id"`
@@ -273,6 +331,42 @@ func (s *Store) LotsIn(ctx context.Context, assetID string, t time.Time) ([]Carr
 		return x, err
 	})
 	return out, pg.Err(err, "lots in asset")
+}
+
+// theirs selects the lots of organisation $1: its own as a base, those of its orders as a buyer (the rule of
+// canSee, which Lots also applies).
+const theirs = `(l.org_id = $1 OR l.buyer_org_id = $1)`
+
+// AssetsCarrying returns the assets that carried (or carry) lots of the organisation, by id.
+func (s *Store) AssetsCarrying(ctx context.Context, orgID int64) ([]string, error) {
+	rows, err := s.db.Query(ctx, `SELECT DISTINCT g.asset_id FROM lot_legs g JOIN lots l ON l.id = g.lot_id WHERE `+theirs+` ORDER BY 1`, orgID)
+	if err != nil {
+		return nil, pg.Err(err, "assets of lots")
+	}
+	ids, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	return ids, pg.Err(err, "assets of lots")
+}
+
+// LegsIn returns the legs that lots of the organisation spent in the asset, by start: from the load to the
+// unload or the receipt, open (zero To) while a lot is still in it.
+func (s *Store) LegsIn(ctx context.Context, orgID int64, assetID string) ([]Leg, error) {
+	rows, err := s.db.Query(ctx, `SELECT g.from_at, g.to_at FROM lot_legs g JOIN lots l ON l.id = g.lot_id
+		WHERE g.asset_id = $2 AND `+theirs+` ORDER BY g.from_at, g.lot_id`, orgID, assetID)
+	if err != nil {
+		return nil, pg.Err(err, "legs in asset")
+	}
+	legs, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (Leg, error) {
+		l := Leg{AssetID: assetID}
+		var to *time.Time
+		err := r.Scan(&l.From, &to)
+		if to != nil {
+			l.To = *to
+		} else {
+			l.Open = true
+		}
+		return l, err
+	})
+	return legs, pg.Err(err, "legs in asset")
 }
 
 // ComplianceStats counts delivered lots and how they fared, for the plan's KPI.

@@ -3,8 +3,9 @@
 // acknowledgement; the dead letter. It translates HTTP to calls of package ingest and holds no rules.
 //
 // Who may do what: admins and coordinators manage the registry, see and acknowledge alarms and read the dead
-// letter; bases and buyers may look at assets and their readings (to follow their shipments); gateway keys may
-// do none of this.
+// letter; bases and buyers may look at the assets that carried their lots, and at their readings for the
+// periods in which they did (to follow their shipments; ingest.Fleet holds the rule); gateway keys may do none
+// of this.
 package ingestapi
 
 import (
@@ -28,6 +29,8 @@ import (
 type Deps struct {
 	Store    *ingest.Store
 	Readings *ingest.ReadingStore
+	// Fleet decides who sees which assets and readings; nil: staff see everything, bases and buyers nothing.
+	Fleet *ingest.Fleet
 	// Publisher sends a gateway its configuration on coldchain/v1/commands/{id} and alarm changes on
 	// coldchain/v1/alarms/{asset_id}.
 	Publisher ingest.Publisher
@@ -44,6 +47,10 @@ type Module struct{ d Deps }
 func New(d Deps) *Module {
 	if d.Now == nil {
 		d.Now = time.Now
+	}
+	if d.Fleet == nil {
+		d.Fleet = ingest.NewFleet(d.Store, d.Readings, nil)
+		d.Fleet.Now = d.Now
 	}
 	return &Module{d: d}
 }
@@ -252,7 +259,7 @@ func (m *Module) listAssets(c *gin.Context) {
 		rest.Problem(c, badQuery("kind", "must be truck or cold_store"))
 		return
 	}
-	items, total, err := m.d.Store.Assets(c, ingest.AssetFilter{Kind: kind, City: c.Query("city")}, p)
+	items, total, err := m.d.Fleet.Assets(c, rest.Principal(c), ingest.AssetFilter{Kind: kind, City: c.Query("city")}, p)
 	if err != nil {
 		rest.Problem(c, err)
 		return
@@ -277,7 +284,7 @@ func (m *Module) createAsset(c *gin.Context) {
 }
 
 func (m *Module) getAsset(c *gin.Context) {
-	a, err := m.d.Store.Asset(c, c.Param("id"))
+	a, err := m.d.Fleet.Asset(c, rest.Principal(c), c.Param("id"))
 	if err != nil {
 		rest.Problem(c, err)
 		return
@@ -324,14 +331,16 @@ func (m *Module) sensorsOfAssetChanged(ctx context.Context, assetID string) {
 
 // Readings is the answer of GET /assets/{id}/readings.
 type Readings struct {
-	AssetID  string               `json:"asset_id"`
-	SensorID string               `json:"sensor_id,omitempty"`
-	From     time.Time            `json:"from"`
-	To       time.Time            `json:"to"`
-	Every    string               `json:"every"`
-	EveryS   float64              `json:"every_s"`
-	Band     ingest.Band          `json:"band"`
-	Points   []ingest.WindowPoint `json:"points"`
+	AssetID  string      `json:"asset_id"`
+	SensorID string      `json:"sensor_id,omitempty"`
+	From     time.Time   `json:"from"`
+	To       time.Time   `json:"to"`
+	Every    string      `json:"every"`
+	EveryS   float64     `json:"every_s"`
+	Band     ingest.Band `json:"band"`
+	// Periods are the parts of [from, to) that the points summarise (ingest.AssetSeries).
+	Periods []ingest.Span        `json:"periods"`
+	Points  []ingest.WindowPoint `json:"points"`
 }
 
 // parseEvery accepts Go durations ("30s", "5m", "1h") and days ("1d").
@@ -351,48 +360,29 @@ func parseEvery(s string) (time.Duration, error) {
 }
 
 func (m *Module) readings(c *gin.Context) {
-	a, err := m.d.Store.Asset(c, c.Param("id"))
-	if err != nil {
+	q := ingest.ReadingsQuery{SensorID: c.Query("sensor_id")}
+	var err error
+	if q.From, err = queryTime(c, "from"); err != nil {
 		rest.Problem(c, err)
 		return
 	}
-	from, err := queryTime(c, "from")
-	if err != nil {
+	if q.To, err = queryTime(c, "to"); err != nil {
 		rest.Problem(c, err)
 		return
 	}
-	to, err := queryTime(c, "to")
-	if err != nil {
-		rest.Problem(c, err)
-		return
-	}
-	if to.IsZero() {
-		to = m.d.Now()
-	}
-	if from.IsZero() {
-		from = to.Add(-24 * time.Hour)
-	}
-	var every time.Duration
 	if s := c.Query("every"); s != "" {
-		if every, err = parseEvery(s); err != nil {
+		if q.Every, err = parseEvery(s); err != nil {
 			rest.Problem(c, err)
 			return
 		}
-	} else {
-		// About 300 points, in whole seconds of at least one minute.
-		every = max(time.Minute, (to.Sub(from) / 300).Truncate(time.Second))
 	}
-	sensor := c.Query("sensor_id")
-	points, err := m.d.Readings.SeriesOf(c, a.ID, ingest.SeriesFilter{SensorID: sensor}, from, to, every)
+	r, err := m.d.Fleet.AssetReadings(c, rest.Principal(c), c.Param("id"), q)
 	if err != nil {
 		rest.Problem(c, err)
 		return
 	}
-	if points == nil {
-		points = []ingest.WindowPoint{}
-	}
-	c.JSON(http.StatusOK, Readings{AssetID: a.ID, SensorID: sensor, From: from.UTC(), To: to.UTC(), Every: every.String(),
-		EveryS: every.Seconds(), Band: a.Band, Points: points})
+	c.JSON(http.StatusOK, Readings{AssetID: r.Asset.ID, SensorID: r.SensorID, From: r.From.UTC(), To: r.To.UTC(), Every: r.Every.String(),
+		EveryS: r.Every.Seconds(), Band: r.Asset.Band, Periods: r.Periods, Points: r.Points})
 }
 
 // --- sensors

@@ -101,7 +101,7 @@ func setupAndMeasure(b *testing.B) (*benchResult, error) {
 		return nil, err
 	}
 	// Through the store: the service would assess the delivered lot in the background and warm the cache.
-	if _, _, err := svc.Store.AddEvent(ctx, trace.Event{LotID: lot.ID, Kind: trace.Receive, At: to, Location: "广州", RecordedBy: p.OrgID}); err != nil {
+	if _, _, err := svc.Store.AddEvent(ctx, trace.Event{LotID: lot.ID, Kind: trace.Receive, At: to, Location: "广州", RecordedBy: p.OrgID}, trace.Band{}); err != nil {
 		return nil, err
 	}
 	gin.SetMode(gin.ReleaseMode)

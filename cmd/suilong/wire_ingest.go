@@ -122,9 +122,12 @@ func ingestModule(a *App) (api.Module, error) {
 	} else if a.Cfg.MQTTURL != "" {
 		pub = mqttsub.NewPahoPublisher(a.Cfg.MQTTURL, service.DefaultClientID(a.Cfg.DataDir)+"-api", a.Cfg.MQTTUsername, a.Cfg.MQTTPassword)
 	}
+	store, readings := ingest.NewStore(a.DB), ingest.NewReadingStore(a.Influx)
 	return ingestapi.New(ingestapi.Deps{
-		Store:     ingest.NewStore(a.DB),
-		Readings:  ingest.NewReadingStore(a.Influx),
+		Store:    store,
+		Readings: readings,
+		// Bases and buyers see the assets that carried their lots (traceability's legs), for those periods.
+		Fleet:     ingest.NewFleet(store, readings, traceCarriage(a)),
 		Publisher: pub,
 		SensorChanged: func(id string) {
 			w.mu.Lock()

@@ -90,6 +90,9 @@ func TestServeIngestEndToEnd(t *testing.T) {
 		t.Fatal("the password is shown again")
 	}
 	mustCall("POST", "/api/v1/sensors", admin, map[string]any{"id": "LY-TRK-0009-A", "gateway_id": "LY-GW-0009", "asset_id": "LY-TRK-0009"}, 201)
+	// The buyer follows its shipment: a lot of its order has been on the truck since before the reading below.
+	_, base := authtest.Org(t, db, "上杭县蛟洋蔬菜专业合作社", auth.RoleBase)
+	shipOnto(t, ts, admin, base, buyer, "LY-TRK-0009", time.Now().Add(-31*time.Minute).Truncate(time.Minute))
 
 	// Roles: a gateway key manages nothing, a buyer may look at assets and readings but not the registry.
 	mustCall("GET", "/api/v1/gateways", gwKey, nil, 403)

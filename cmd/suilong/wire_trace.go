@@ -2,7 +2,8 @@ package main
 
 // Owned by the trace area: the trace part (HTTP routes and public pages, demo lots), TraceConfig, and the
 // adapters from other areas to the interfaces package trace declares (products, assets, orders, readings),
-// plus traceBandSource, the adapter ingest plugs in to learn the band of what an asset carries.
+// plus the adapters ingest plugs in: traceBandSource (the band of what an asset carries) and traceCarriage
+// (which assets carried an organisation's lots, and when).
 
 import (
 	"context"
@@ -66,6 +67,25 @@ func (b bandSource) Band(ctx context.Context, assetID string, at time.Time) (ing
 	return ingest.Band{MinC: band.MinC, MaxC: band.MaxC}, ok, err
 }
 
+// traceCarriage is ingest.Carriage from traceability: which assets carried an organisation's lots, and when
+// (their legs). wire_ingest.go gives it to the fleet view of the ingest routes.
+func traceCarriage(a *App) ingest.Carriage { return carriage{trace.NewStore(a.DB)} }
+
+type carriage struct{ s *trace.Store }
+
+func (c carriage) AssetsCarrying(ctx context.Context, orgID int64) ([]string, error) {
+	return c.s.AssetsCarrying(ctx, orgID)
+}
+
+func (c carriage) Carried(ctx context.Context, orgID int64, assetID string) ([]ingest.Span, error) {
+	legs, err := c.s.LegsIn(ctx, orgID, assetID)
+	out := make([]ingest.Span, len(legs))
+	for i, l := range legs {
+		out[i] = ingest.Span{From: l.From, To: l.To}
+	}
+	return out, err
+}
+
 type assetsAdapter struct{ s *ingest.Store }
 
 func (a assetsAdapter) Asset(ctx context.Context, id string) (trace.AssetInfo, error) {
@@ -73,7 +93,8 @@ func (a assetsAdapter) Asset(ctx context.Context, id string) (trace.AssetInfo, e
 	if err != nil {
 		return trace.AssetInfo{}, err
 	}
-	return trace.AssetInfo{ID: x.ID, Kind: trace.AssetKind(x.Kind), Name: x.Name, City: x.City}, nil
+	return trace.AssetInfo{ID: x.ID, Kind: trace.AssetKind(x.Kind), Name: x.Name, City: x.City,
+		Band: trace.Band{MinC: x.Band.MinC, MaxC: x.Band.MaxC}, Product: x.Product}, nil
 }
 
 // readingsAdapter takes the windowed series from ingest's ReadingStore (the agreed query) and the rest from
@@ -207,14 +228,18 @@ func traceDemo(ctx context.Context, a *App) error {
 				n.Location = d.market
 			}
 			e := trace.Event{LotID: l.ID, Kind: n.Kind, At: n.At, Location: n.Location, RecordedBy: st.p.OrgID, RecorderOrg: st.p.OrgName}
+			var band trace.Band
 			if n.AssetID != "" {
 				info, err := s.Assets.Asset(ctx, n.AssetID)
 				if err != nil {
 					return fmt.Errorf("demo lot %s: asset %s (ingest's demo registers it): %w", d.code, n.AssetID, err)
 				}
 				e.AssetID, e.AssetKind, e.AssetName, e.AssetCity = info.ID, info.Kind, info.Name, info.City
+				if band, err = s.AssetBand(ctx, info); err != nil {
+					return err
+				}
 			}
-			if _, _, err := s.Store.AddEvent(ctx, e); err != nil {
+			if _, _, err := s.Store.AddEvent(ctx, e, band); err != nil {
 				return fmt.Errorf("demo lot %s: %w", d.code, err)
 			}
 		}
