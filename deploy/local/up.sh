@@ -113,7 +113,23 @@ need_curl() {
 
 PG_DATA=$SL_VAR/pg/data
 
-pg_url() { echo "postgres://postgres@127.0.0.1:$1/postgres?sslmode=disable"; }
+pg_url() { echo "postgres://postgres@127.0.0.1:$1/${2:-postgres}?sslmode=disable"; }
+
+# pg_own_db PORT: make sure the server on PORT has Suilong's own database (never the postgres maintenance
+# database, which other programs share), and print its URL. Tests create their own databases beside it.
+pg_own_db() {
+	local psql admin
+	psql=$(command -v psql || true)
+	[ -n "${PG_BIN:-}" ] && [ -x "$PG_BIN/psql" ] && psql=$PG_BIN/psql
+	admin=$(pg_url "$1")
+	if [ "$(PGCONNECT_TIMEOUT=5 "$psql" "$admin" -Atqc "SELECT 1 FROM pg_database WHERE datname = 'suilong'" 2>/dev/null)" != 1 ]; then
+		PGCONNECT_TIMEOUT=5 "$psql" "$admin" -qc 'CREATE DATABASE suilong' >/dev/null 2>&1 ||
+			[ "$(PGCONNECT_TIMEOUT=5 "$psql" "$admin" -Atqc "SELECT 1 FROM pg_database WHERE datname = 'suilong'" 2>/dev/null)" = 1 ] ||
+			die "could not create the database suilong on 127.0.0.1:$1"
+		say "PostgreSQL: created the database suilong"
+	fi
+	pg_url "$1" suilong
+}
 
 # pg_login URL: a trust login works (psql from the server's bin dir or PATH).
 pg_login() {
@@ -226,6 +242,7 @@ start_own_pg() {
 		[ "$SECONDS" -ge "$deadline" ] && die "PostgreSQL runs on port $port but psql cannot log in as postgres; see var/log/postgres.log"
 		sleep 0.5
 	done
+	DATABASE_URL=$(pg_own_db "$port") || exit 1
 	setv SUILONG_DATABASE_URL "$DATABASE_URL" chosen
 }
 
@@ -254,7 +271,8 @@ ensure_postgres() {
 			local rc=0
 			pg_login "$url" || rc=$?
 			if [ "$rc" = 0 ]; then
-				say "PostgreSQL: using the server at 127.0.0.1:5432 (user postgres, trust)"
+				url=$(pg_own_db 5432) || exit 1
+				say "PostgreSQL: using the server at 127.0.0.1:5432 (user postgres, trust), database suilong"
 				setv SUILONG_DATABASE_URL "$url" chosen
 				return 0
 			elif [ "$rc" = 2 ]; then
