@@ -3,6 +3,7 @@ package ingest
 import (
 	"time"
 
+	"github.com/suilong/suilong/internal/coldchain"
 	"github.com/suilong/suilong/internal/errs"
 )
 
@@ -15,19 +16,8 @@ const (
 	KindColdStore AssetKind = "cold_store"
 )
 
-// Band is an allowed temperature range in °C. A nil bound is open (frozen goods: no minimum, max -18).
-type Band struct {
-	MinC *float64 `json:"min_c"`
-	MaxC *float64 `json:"max_c"`
-}
-
-// Contains reports whether t is inside the band.
-func (b Band) Contains(t float64) bool {
-	return (b.MinC == nil || t >= *b.MinC) && (b.MaxC == nil || t <= *b.MaxC)
-}
-
-// IsZero reports whether the band has no bound at all (nothing is ever outside it).
-func (b Band) IsZero() bool { return b.MinC == nil && b.MaxC == nil }
+// Band is the cold chain's one temperature band (coldchain.Band), named here for ingest's own types.
+type Band = coldchain.Band
 
 // Gateway is an IoT gateway on a truck or in a cold store; it connects to the broker as MQTT user ID.
 type Gateway struct {

@@ -4,22 +4,12 @@ import (
 	"fmt"
 	"slices"
 	"time"
+
+	"github.com/suilong/suilong/internal/coldchain"
 )
 
-// Intersect is the one definition of the band in force where goods share an asset: the highest minimum and
-// the lowest maximum of the bands (a band without a bound leaves that side to the others). ok is false when
-// they have no temperature in common.
-func Intersect(bands ...Band) (b Band, ok bool) {
-	for _, x := range bands {
-		if x.MinC != nil && (b.MinC == nil || *x.MinC > *b.MinC) {
-			b.MinC = x.MinC
-		}
-		if x.MaxC != nil && (b.MaxC == nil || *x.MaxC < *b.MaxC) {
-			b.MaxC = x.MaxC
-		}
-	}
-	return b, b.MinC == nil || b.MaxC == nil || *b.MinC <= *b.MaxC
-}
+// Intersect is coldchain.Intersect: the band in force where goods share an asset.
+func Intersect(bands ...Band) (Band, bool) { return coldchain.Intersect(bands...) }
 
 // Occupant is a lot that is, was or will be in an asset during a leg of its own.
 type Occupant struct {

@@ -4,57 +4,23 @@ import (
 	"fmt"
 	"math"
 	"slices"
-	"strconv"
 	"time"
+
+	"github.com/suilong/suilong/internal/coldchain"
 )
 
-// Band is the temperature range a product must be kept in, bounds included; a nil bound is open.
-type Band struct {
-	MinC *float64 `json:"min_c"`
-	MaxC *float64 `json:"max_c"`
-}
-
-// Contains reports whether t is inside the band.
-func (b Band) Contains(t float64) bool {
-	return (b.MinC == nil || t >= *b.MinC) && (b.MaxC == nil || t <= *b.MaxC)
-}
-
-// IsZero reports whether the band has no bound (nothing is ever outside it).
-func (b Band) IsZero() bool { return b.MinC == nil && b.MaxC == nil }
-
-// String writes the band for people: "0–4 °C", "≤ -18 °C", "≥ 2 °C".
-func (b Band) String() string {
-	switch {
-	case b.MinC != nil && b.MaxC != nil:
-		return num(*b.MinC) + "–" + num(*b.MaxC) + " °C"
-	case b.MaxC != nil:
-		return "≤ " + num(*b.MaxC) + " °C"
-	case b.MinC != nil:
-		return "≥ " + num(*b.MinC) + " °C"
-	}
-	return ""
-}
-
-func num(v float64) string { return strconv.FormatFloat(v, 'f', -1, 64) }
+// Band is the cold chain's one temperature band (coldchain.Band), named here for trace's own types.
+type Band = coldchain.Band
 
 // BaseEvery is the resolution at which readings are summarised per leg (InfluxDB aggregateWindow): fine
 // enough for a short trip's chart, coarse enough that a 30-day leg is 8,640 windows.
 const BaseEvery = 5 * time.Minute
 
-// Window is the readings of all the sensors of an asset within [Start, Start+every).
-type Window struct {
-	Start time.Time `json:"t"`
-	MinC  float64   `json:"min_c"`
-	MeanC float64   `json:"mean_c"`
-	MaxC  float64   `json:"max_c"`
-	Count int       `json:"n"`
-}
+// Window is coldchain.Window: the readings of all the sensors of an asset within [Start, Start+every).
+type Window = coldchain.Window
 
-// Sample is one reading.
-type Sample struct {
-	At    time.Time `json:"t"`
-	TempC float64   `json:"temp_c"`
-}
+// Sample is coldchain.Sample: one reading.
+type Sample = coldchain.Sample
 
 // LegReadings is what the readings say about one leg: its windows of BaseEvery (aligned to the Unix epoch;
 // windows without readings left out) and every reading outside the band.
