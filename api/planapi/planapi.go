@@ -1,82 +1,39 @@
 // Package planapi is the HTTP side of plan tracking: the JSON API under /api/v1/plan for other systems
-// (bearer key or the dashboard's session), and the coordinators' server-rendered pages (/login, /plan …) with
-// their session cookie and CSRF protection. It translates HTTP to calls of package plan and internal/auth.
+// (bearer key or the web session), and the coordinators' server-rendered pages under /plan (signed in through
+// package web). It translates HTTP to calls of package plan.
 package planapi
 
 import (
 	"bytes"
-	"errors"
-	"log/slog"
 	"net/http"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/gin-gonic/gin"
-	"github.com/prometheus/client_golang/prometheus"
-	"golang.org/x/time/rate"
 
 	"github.com/suilong/suilong/api/rest"
+	"github.com/suilong/suilong/api/web"
 	"github.com/suilong/suilong/internal/auth"
 	"github.com/suilong/suilong/internal/errs"
 	"github.com/suilong/suilong/plan"
 )
 
-// Deps are the module's collaborators and settings.
+// Deps are the module's collaborators.
 type Deps struct {
 	Plan *plan.Service
-	Auth *auth.Store
-	// Sessions bounds the dashboard's sessions (zero: auth.DefaultSessionPolicy).
-	Sessions auth.SessionPolicy
-	// SecureCookies marks cookies Secure even when the request did not arrive over TLS (behind a proxy that
-	// terminates https); requests over TLS get Secure cookies anyway.
-	SecureCookies bool
-	// LoginRate and LoginBurst limit sign-in attempts per client IP (per second, burst).
-	LoginRate  float64
-	LoginBurst int
-	Log        *slog.Logger
-	// Registry, when set, gets the module's metrics (sign-in attempts by outcome).
-	Registry prometheus.Registerer
+	// Site is the signed-in web: sessions, sign-in, the pages' layout.
+	Site *web.Site
 }
 
-// Module serves the plan routes. It is also an api.Authenticator: the dashboard's session cookie authenticates
-// /api/v1 requests, so that the pages' links to the API (the CSV export) work for a signed-in coordinator.
+// Module serves the plan routes: the API and the coordinators' pages.
 type Module struct {
 	d     Deps
-	login *rest.Limiter
-	// accounts limits attempts per username too, so guesses spread over many addresses stay slow.
-	accounts *rest.Limiter
-	signins  *prometheus.CounterVec
+	pages *web.Renderer
 }
 
 // New returns the module.
 func New(d Deps) *Module {
-	if d.Sessions.Idle <= 0 || d.Sessions.Absolute <= 0 {
-		d.Sessions = auth.DefaultSessionPolicy
-	}
-	if d.LoginRate <= 0 {
-		d.LoginRate = 0.2 // one attempt every five seconds, after the burst
-	}
-	if d.LoginBurst <= 0 {
-		d.LoginBurst = 10
-	}
-	if d.Log == nil {
-		d.Log = slog.Default()
-	}
-	m := &Module{d: d, login: rest.NewLimiter(rate.Limit(d.LoginRate), d.LoginBurst),
-		accounts: rest.NewLimiter(rate.Every(time.Minute), 2*d.LoginBurst),
-		signins: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "suilong_plan_signins_total",
-			Help: "Dashboard sign-in attempts by outcome (ok, wrong_password, stale_form, rate_limited); a rise in failures is someone guessing."},
-			[]string{"outcome"})}
-	if d.Registry != nil {
-		if err := d.Registry.Register(m.signins); err != nil {
-			var are prometheus.AlreadyRegisteredError
-			if errors.As(err, &are) {
-				m.signins = are.ExistingCollector.(*prometheus.CounterVec)
-			}
-		}
-	}
-	return m
+	return &Module{d: d, pages: d.Site.NewRenderer(templateFS, pageFuncs)}
 }
 
 var staff = rest.RequireRole(auth.RoleAdmin, auth.RoleCoordinator)
@@ -97,37 +54,6 @@ func (m *Module) Routes(v1 *gin.RouterGroup, root *gin.Engine) {
 	g.PATCH("/items/:code/annual/:id", m.patchAnnual)
 	g.GET("/items/:code/audit", m.listAudit)
 	m.pageRoutes(root)
-}
-
-// CookieName is the dashboard's session cookie.
-const CookieName = "suilong_session"
-
-// CSRFHeader carries the session's CSRF token on state-changing API requests authenticated by the cookie.
-const CSRFHeader = "X-CSRF-Token"
-
-func safeMethod(method string) bool {
-	return method == http.MethodGet || method == http.MethodHead || method == http.MethodOptions
-}
-
-// Authenticate implements api.Authenticator: a live session cookie is a principal. A state-changing request
-// that relies on the cookie must also carry the session's CSRF token in X-CSRF-Token (SameSite=Lax already keeps
-// other sites' forms from sending the cookie; the token covers older browsers and same-site attackers).
-func (m *Module) Authenticate(r *http.Request) (auth.Principal, bool, error) {
-	c, err := r.Cookie(CookieName)
-	if err != nil || c.Value == "" {
-		return auth.Principal{}, false, nil
-	}
-	sess, u, err := m.d.Auth.SessionByToken(r.Context(), c.Value)
-	if errs.Is(err, errs.Unauthorized) {
-		return auth.Principal{}, false, nil
-	}
-	if err != nil {
-		return auth.Principal{}, false, err
-	}
-	if !safeMethod(r.Method) && !sess.CSRFMatches(r.Header.Get(CSRFHeader)) {
-		return auth.Principal{}, false, errs.E(errs.Forbidden, "requests signed in with the dashboard's cookie must send the session's CSRF token in %s", CSRFHeader)
-	}
-	return u.Principal(), true, nil
 }
 
 func (m *Module) getPlan(c *gin.Context) {
@@ -306,5 +232,5 @@ func (m *Module) getReport(c *gin.Context) {
 		c.JSON(http.StatusOK, r)
 		return
 	}
-	m.render(c, http.StatusOK, "report", m.reportView(c, r, nil, true))
+	m.pages.Render(c, http.StatusOK, "report", m.reportView(c, r, true))
 }

@@ -22,6 +22,7 @@ import (
 
 	"github.com/suilong/suilong/api"
 	"github.com/suilong/suilong/api/planapi"
+	"github.com/suilong/suilong/api/web"
 	"github.com/suilong/suilong/internal/auth"
 	"github.com/suilong/suilong/internal/auth/authtest"
 	"github.com/suilong/suilong/internal/pg/pgtest"
@@ -65,9 +66,10 @@ func newFixture(t *testing.T, secure bool) *fixture {
 		t.Fatal(err)
 	}
 	f.reg = prometheus.NewRegistry()
-	mod := planapi.New(planapi.Deps{Plan: svc, Auth: as, SecureCookies: secure, LoginBurst: 50, Registry: f.reg,
-		Sessions: auth.SessionPolicy{Idle: time.Hour, Absolute: 8 * time.Hour}, Log: slog.New(slog.DiscardHandler)})
-	s := api.New(api.Options{Logger: slog.New(slog.DiscardHandler), Auth: as, Modules: []api.Module{mod}})
+	site := web.New(web.Deps{Auth: as, SecureCookies: secure, LoginBurst: 50, Registry: f.reg,
+		Sessions: auth.SessionPolicy{Idle: time.Hour, Absolute: 8 * time.Hour}, Log: slog.New(slog.DiscardHandler), Now: f.clk.now})
+	mod := planapi.New(planapi.Deps{Plan: svc, Site: site})
+	s := api.New(api.Options{Logger: slog.New(slog.DiscardHandler), Auth: as, Modules: []api.Module{site, mod}})
 	f.srv = httptest.NewServer(s.Engine)
 	t.Cleanup(f.srv.Close)
 	return f
@@ -336,7 +338,7 @@ func TestSignInSessionsAndCSRF(t *testing.T) {
 	}
 	var cookie string
 	for _, c := range resp.Header.Values("Set-Cookie") {
-		if strings.HasPrefix(c, planapi.CookieName+"=") {
+		if strings.HasPrefix(c, web.CookieName+"=") {
 			cookie = c
 		}
 	}
@@ -389,7 +391,7 @@ func TestSignInSessionsAndCSRF(t *testing.T) {
 	if code := patch(); code != 403 || f.status(t, "T4.6") != plan.Done {
 		t.Fatalf("cookie PATCH without CSRF header: %d", code)
 	}
-	if code := patch(planapi.CSRFHeader, token); code != 200 || f.status(t, "T4.6") != plan.Delayed {
+	if code := patch(web.CSRFHeader, token); code != 200 || f.status(t, "T4.6") != plan.Delayed {
 		t.Fatalf("cookie PATCH with CSRF header: %d", code)
 	}
 
@@ -471,8 +473,9 @@ func TestSignInIsRateLimited(t *testing.T) {
 	db := pgtest.New(t)
 	as := auth.NewStore(db)
 	svc := plan.NewService(plan.NewStore(db), plan.Sources{}, nil)
-	mod := planapi.New(planapi.Deps{Plan: svc, Auth: as, LoginRate: 0.001, LoginBurst: 3, Log: slog.New(slog.DiscardHandler)})
-	srv := httptest.NewServer(api.New(api.Options{Logger: slog.New(slog.DiscardHandler), Auth: as, Modules: []api.Module{mod}}).Engine)
+	site := web.New(web.Deps{Auth: as, LoginRate: 0.001, LoginBurst: 3, Log: slog.New(slog.DiscardHandler)})
+	mod := planapi.New(planapi.Deps{Plan: svc, Site: site})
+	srv := httptest.NewServer(api.New(api.Options{Logger: slog.New(slog.DiscardHandler), Auth: as, Modules: []api.Module{site, mod}}).Engine)
 	defer srv.Close()
 	b := newBrowser(t, srv.URL)
 	codes := []int{}
@@ -492,7 +495,7 @@ func TestSecureCookiesBehindHTTPS(t *testing.T) {
 	b := newBrowser(t, f.srv.URL)
 	resp := b.signIn(username, f.password)
 	for _, c := range resp.Header.Values("Set-Cookie") {
-		if strings.HasPrefix(c, planapi.CookieName+"=") && !strings.Contains(c, "; Secure") {
+		if strings.HasPrefix(c, web.CookieName+"=") && !strings.Contains(c, "; Secure") {
 			t.Fatalf("cookie without Secure: %s", c)
 		}
 	}

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"log/slog"
 	"path/filepath"
+	"strings"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -13,6 +15,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/suilong/suilong/api"
+	"github.com/suilong/suilong/api/web"
 	"github.com/suilong/suilong/internal/auth"
 	"github.com/suilong/suilong/internal/broker"
 	"github.com/suilong/suilong/internal/influx"
@@ -31,6 +34,9 @@ type App struct {
 	Version  string
 	// DrainTimeout bounds a stop of each part (serve's --drain-timeout).
 	DrainTimeout time.Duration
+
+	webOnce sync.Once
+	site    *web.Site
 }
 
 // MQTTURL is the broker the platform's own clients connect to: the external one, or the embedded one.
@@ -108,6 +114,20 @@ func (a *App) Close() error {
 		a.DB.Close()
 	}
 	return err
+}
+
+// web returns the App's signed-in web (sessions, sign-in, the pages' layout), built once.
+func (a *App) web() *web.Site {
+	a.webOnce.Do(func() {
+		a.site = web.New(web.Deps{
+			Auth:          a.Auth,
+			Sessions:      auth.SessionPolicy{Idle: a.Cfg.Plan.SessionIdle, Absolute: a.Cfg.Plan.SessionMax},
+			SecureCookies: strings.HasPrefix(strings.ToLower(a.Cfg.PublicBaseURL), "https://"),
+			Log:           a.Log.With("area", "web"),
+			Registry:      a.Registry,
+		})
+	})
+	return a.site
 }
 
 // checks are the readiness checks of /readyz.

@@ -74,6 +74,7 @@ func (s *ServeCmd) Run(g *Globals) error {
 	if err != nil {
 		return err
 	}
+	mods = append([]api.Module{a.web()}, mods...)
 
 	runCtx, stopRuns := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopRuns()

@@ -73,14 +73,7 @@ func planModule(a *App) (api.Module, error) {
 	} else if res.Changes() {
 		a.Log.Info("plan loaded", "added", res.Added, "changed", res.Changed, "retired", res.Retired)
 	}
-	return planapi.New(planapi.Deps{
-		Plan:          svc,
-		Auth:          a.Auth,
-		Sessions:      auth.SessionPolicy{Idle: a.Cfg.Plan.SessionIdle, Absolute: a.Cfg.Plan.SessionMax},
-		SecureCookies: strings.HasPrefix(strings.ToLower(a.Cfg.PublicBaseURL), "https://"),
-		Log:           a.Log.With("area", "plan"),
-		Registry:      a.Registry,
-	}), nil
+	return planapi.New(planapi.Deps{Plan: svc, Site: a.web()}), nil
 }
 
 // --- KPI sources

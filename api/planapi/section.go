@@ -1,0 +1,32 @@
+package planapi
+
+import (
+	"net/http"
+	"net/url"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/suilong/suilong/api/web"
+	"github.com/suilong/suilong/plan"
+)
+
+type sectionView struct {
+	web.Page
+	Section *plan.Item
+	KPIs    []plan.KPI
+}
+
+func (m *Module) domainPage(c *gin.Context) {
+	d, pl, err := m.d.Plan.Detail(c.Request.Context(), principal(c), c.Param("code"))
+	if err != nil {
+		m.pageError(c, err)
+		return
+	}
+	if d.Parent != "" {
+		// Only top-level items have a section page; the others are items.
+		c.Redirect(http.StatusSeeOther, "/plan/items/"+url.PathEscape(d.Code))
+		return
+	}
+	_ = pl
+	m.pages.Render(c, http.StatusOK, "section", sectionView{Page: m.page(c, d.Label()+" · "+plan.KindZH(d.Kind), "dashboard"), Section: d.Item, KPIs: d.KPIs})
+}
