@@ -49,7 +49,7 @@ func layout(t *testing.T, dir string, data []string) (files []string, recs []lai
 
 type damageFigures struct {
 	rounds, segments, records, touched, delivered, lost, corrupt, cut int
-	kinds                                                         map[string]int
+	kinds                                                             map[string]int
 }
 
 // damage changes one segment file the way rnd picks and says how.

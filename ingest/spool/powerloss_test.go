@@ -131,8 +131,8 @@ func (l *ledger) check(s *Spool) {
 
 type powerLossFigures struct {
 	runs, crashes, appended, acked, committed, delivered, redelivered, lost int
-	modes                                                                  [4]int
-	log                                                                    counting
+	modes                                                                   [4]int
+	log                                                                     counting
 }
 
 // TestPowerLoss runs random work on a spool whose file system is the page-cache model and cuts the power at
