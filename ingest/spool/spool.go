@@ -194,6 +194,16 @@ func (s *Spool) open() error {
 		s.key = segKey(last.seq)
 	}
 	s.rSeq = s.segs[0].seq
+	var spans, records int64
+	for _, sg := range s.segs {
+		for _, d := range sg.damage {
+			spans, records = spans+1, records+d.records
+		}
+	}
+	if spans > 0 {
+		s.log.Warn("spool: damaged records found at open; replay skips them and goes on", "dir", dir,
+			"stretches", spans, "records", records)
+	}
 	drop := s.advance()
 	if s.rSeq != cur.seq || s.rOff != cur.off || cur.gen == 0 {
 		if err := s.writeCursor(); err != nil {
