@@ -11,7 +11,8 @@
 //
 // Damage is skipped, counted (Stats().Corrupt) and logged, never a reason to stop: a record whose bytes are
 // wrong anywhere, in any segment, is passed over and the records after it are delivered. Empty and Stats stay
-// true to what Peek can still give.
+// true to what Peek can still give. A damaged stretch whose record boundaries are lost counts as one record;
+// a segment cut short exactly at a record boundary looks like a shorter segment and is not counted.
 //
 // # On disk (format 2)
 //
@@ -28,7 +29,8 @@
 // newest segment are what a crash in the middle of an Append leaves: they are cut off at open, logged, and not
 // counted as damage.
 //
-// Segments are only appended to, and deleted whole once read to the end; a drained spool goes on appending to
+// Segments are only appended to (the one exception: bytes past the last valid record, where nothing was
+// acknowledged, are cut off), and deleted whole once read to the end; a drained spool goes on appending to
 // its newest segment until it reaches SegmentBytes. So an offset in a segment always means the same record,
 // and a cursor, however old, never points past a record that was appended after it was written.
 //
@@ -604,7 +606,7 @@ type Stats struct {
 	Records  int64 // records not yet committed
 	Bytes    int64 // their size on disk
 	MaxBytes int64
-	Corrupt  int64 // damaged records skipped since open
+	Corrupt  int64 // damaged records skipped since open (a stretch whose boundaries are lost counts once)
 }
 
 // Stats returns the spool's depth.
