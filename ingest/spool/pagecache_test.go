@@ -3,9 +3,11 @@ package spool
 import (
 	"errors"
 	"io/fs"
+	"maps"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 	"testing"
 )
@@ -221,7 +223,9 @@ func (pc *pageCache) crashAs(t testing.TB, rnd *rand.Rand, dir string, mode int)
 	if err := os.Mkdir(dir, 0o700); err != nil {
 		t.Fatal(err)
 	}
-	for name, ino := range names {
+	// In name order, so that a seed always draws the same state.
+	for _, name := range slices.Sorted(maps.Keys(names)) {
+		ino := names[name]
 		content := applyFile(ino.durable, pickFile(rnd, mode, ino.ops))
 		if err := os.WriteFile(filepath.Join(dir, name), content, 0o600); err != nil {
 			t.Fatal(err)
