@@ -123,17 +123,17 @@ func New(cfg Config, d Deps) (*Service, error) {
 	cfg.Pipeline.StopTimeout = cfg.StopTimeout * 3 / 4
 	cfg.Watcher.FinalTimeout = cfg.StopTimeout / 5
 	dir := filepath.Join(cfg.DataDir, "ingest")
-	sp, err := spool.Open(spool.Options{Dir: filepath.Join(dir, "spool"), MaxBytes: cfg.SpoolMaxBytes})
+	sp, err := spool.Open(spool.Options{Dir: filepath.Join(dir, "spool"), MaxBytes: cfg.SpoolMaxBytes, Log: d.Log.With("spool", "readings")})
 	if err != nil {
 		return nil, err
 	}
 	deadMax := cfg.SpoolMaxBytes / 4
-	dsp, err := spool.Open(spool.Options{Dir: filepath.Join(dir, "deadletter-spool"), MaxBytes: deadMax})
+	dsp, err := spool.Open(spool.Options{Dir: filepath.Join(dir, "deadletter-spool"), MaxBytes: deadMax, Log: d.Log.With("spool", "dead_letter")})
 	if err != nil {
 		sp.Close()
 		return nil, err
 	}
-	hsp, err := spool.Open(spool.Options{Dir: filepath.Join(dir, "registry-wait-spool"), MaxBytes: deadMax})
+	hsp, err := spool.Open(spool.Options{Dir: filepath.Join(dir, "registry-wait-spool"), MaxBytes: deadMax, Log: d.Log.With("spool", "registry_wait")})
 	if err != nil {
 		sp.Close()
 		dsp.Close()
