@@ -63,7 +63,9 @@ func wantClosed(t *testing.T, reg *prometheus.Registry, reason string, want floa
 }
 
 // connectPacket is an MQTT CONNECT as a client library would encode it.
-func connectPacket(t *testing.T, version byte, id string) []byte { return connectKeepalive(t, version, id, 30) }
+func connectPacket(t *testing.T, version byte, id string) []byte {
+	return connectKeepalive(t, version, id, 30)
+}
 
 func connectKeepalive(t *testing.T, version byte, id string, keepalive uint16) []byte {
 	t.Helper()
