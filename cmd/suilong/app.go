@@ -51,6 +51,8 @@ type part struct {
 	Name string
 	// Hooks are added to the embedded broker (authentication, ACL).
 	Hooks func(a *App) ([]broker.Hook, error)
+	// Absent is called by serve, after the embedded broker started, when the part does not run in this process.
+	Absent func(a *App)
 	// Module adds HTTP routes.
 	Module func(a *App) (api.Module, error)
 	// Run does background work until ctx ends (ingest's subscriber and rules).

@@ -91,7 +91,7 @@ func TestTakeoverRefusedAndResetDisconnects(t *testing.T) {
 	}
 	victim.publishes(t, ingest.TopicReadings+"LY-GW-A")
 	mustDial(t, url, "LY-GW-B-1", "LY-GW-B", pwB).publishes(t, ingest.TopicReadings+"LY-GW-B") // its own suffix is fine
-	mustDial(t, url, "LY-GW-A", "platform", "internal")                                            // as is anything for the platform
+	mustDial(t, url, "LY-GW-A", "platform", "internal")                                        // as is anything for the platform
 
 	// The platform's client took LY-GW-A's id above, which is a takeover the broker allows it: reconnect the victim.
 	victim = mustDial(t, url, "LY-GW-A", "LY-GW-A", pwA)
