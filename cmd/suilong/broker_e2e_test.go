@@ -445,3 +445,52 @@ func TestBrokerFlagDefaultsAreTheDefaultLimits(t *testing.T) {
 		t.Fatalf("flag defaults %+v\nDefaultLimits   %+v", got, want)
 	}
 }
+
+// serve without ingest (--only api) still runs the embedded broker for the API's commands, but acknowledges no
+// reading, since none would be stored: the gateway is disconnected and keeps its message to send again.
+func TestServeWithoutIngestAcknowledgesNoReading(t *testing.T) {
+	ts := startServe(t, "--only", "api")
+	m := brokerAddrs.FindStringSubmatch(ts.Logs.String())
+	if m == nil {
+		t.Fatalf("no broker address in the logs:\n%s", ts.Logs)
+	}
+	db, err := pg.Open(context.Background(), ts.Cfg.DatabaseURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	_, pw, err := ingest.NewStore(db).CreateGateway(context.Background(), ingest.Gateway{ID: "LY-GW-0401"}, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	store := paho.NewMemoryStore()
+	var lost atomic.Int32
+	o := paho.NewClientOptions().AddBroker("tcp://"+m[1]).SetClientID("LY-GW-0401").SetUsername("LY-GW-0401").SetPassword(pw).
+		SetCleanSession(false).SetStore(store).SetAutoReconnect(false).
+		SetConnectionLostHandler(func(paho.Client, error) { lost.Add(1) })
+	c := paho.NewClient(o)
+	if tok := c.Connect(); !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
+		t.Fatal(tok.Error())
+	}
+	defer c.Disconnect(10)
+	c.Publish(ingest.TopicReadings+"LY-GW-0401", 1, false, ingesttest.Reading("S", time.Now(), 1))
+	for deadline := time.Now().Add(5 * time.Second); lost.Load() == 0; {
+		if time.Now().After(deadline) {
+			t.Fatal("the gateway was not disconnected")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	held := 0
+	for _, k := range store.All() {
+		if strings.HasPrefix(k, "o.") {
+			held++
+		}
+	}
+	if held != 1 {
+		t.Fatalf("the gateway holds %d unacknowledged messages, want its reading", held)
+	}
+	f := &fleetServer{testServer: ts, t: t}
+	if n := f.metric(t, "suilong_mqtt_readings_refused_total"); n != 1 {
+		t.Fatalf("readings refused: %v, want 1", n)
+	}
+}
