@@ -185,6 +185,7 @@ type conn struct {
 	l            *listener
 	host         string
 	writeTimeout time.Duration
+	deadlineSet  atomic.Int64 // when the write deadline was last moved (unix nanoseconds)
 	once         sync.Once
 	reason       atomic.Pointer[string]
 
@@ -248,9 +249,15 @@ func (c *conn) inspect(b []byte) (string, error) {
 	return "", nil
 }
 
+// Write moves the write deadline on only when a tenth of writeTimeout has passed since it last did (a deadline
+// per write would cost a timer update for every acknowledgement): a stuck write fails between 0.9 and 1 times
+// writeTimeout after it began.
 func (c *conn) Write(p []byte) (int, error) {
 	if c.writeTimeout > 0 {
-		_ = c.Conn.SetWriteDeadline(time.Now().Add(c.writeTimeout))
+		now := time.Now().UnixNano()
+		if last := c.deadlineSet.Load(); now-last > int64(c.writeTimeout/10) && c.deadlineSet.CompareAndSwap(last, now) {
+			_ = c.Conn.SetWriteDeadline(time.Unix(0, now).Add(c.writeTimeout))
+		}
 	}
 	n, err := c.Conn.Write(p)
 	if err != nil && errors.Is(err, os.ErrDeadlineExceeded) {
