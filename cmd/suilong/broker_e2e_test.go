@@ -412,7 +412,7 @@ func TestServeGatewayOverTLS(t *testing.T) {
 		t.Fatalf("listeners: plain %q, tls %q", f.plain, f.tls)
 	}
 	pw := f.gateway("LY-GW-0301", "LY-TRK-0301")
-	o := paho.NewClientOptions().AddBroker("ssl://"+f.tls).SetClientID("LY-GW-0301").SetUsername("LY-GW-0301").SetPassword(pw).
+	o := paho.NewClientOptions().AddBroker("ssl://" + f.tls).SetClientID("LY-GW-0301").SetUsername("LY-GW-0301").SetPassword(pw).
 		SetCleanSession(false).SetTLSConfig(brokertest.ClientTLS(t, certs.CA, "", ""))
 	c := paho.NewClient(o)
 	if tok := c.Connect(); !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
@@ -465,7 +465,7 @@ func TestServeWithoutIngestAcknowledgesNoReading(t *testing.T) {
 	}
 	store := paho.NewMemoryStore()
 	var lost atomic.Int32
-	o := paho.NewClientOptions().AddBroker("tcp://"+m[1]).SetClientID("LY-GW-0401").SetUsername("LY-GW-0401").SetPassword(pw).
+	o := paho.NewClientOptions().AddBroker("tcp://" + m[1]).SetClientID("LY-GW-0401").SetUsername("LY-GW-0401").SetPassword(pw).
 		SetCleanSession(false).SetStore(store).SetAutoReconnect(false).
 		SetConnectionLostHandler(func(paho.Client, error) { lost.Add(1) })
 	c := paho.NewClient(o)
