@@ -1,8 +1,10 @@
 package broker
 
 import (
+	"errors"
 	"math"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	mqtt "github.com/mochi-mqtt/server/v2"
@@ -117,12 +119,26 @@ type guard struct {
 	lim      Limits
 	m        *metrics
 	limiters sync.Map // username → *rate.Limiter
+	lastLog  atomic.Int64
 }
 
 func (g *guard) ID() string { return "suilong-limits" }
 
 func (g *guard) Provides(b byte) bool {
-	return b == mqtt.OnConnect || b == mqtt.OnPacketRead || b == mqtt.OnPacketEncode
+	return b == mqtt.OnConnect || b == mqtt.OnPacketRead || b == mqtt.OnPacketEncode || b == mqtt.OnDisconnect
+}
+
+// OnDisconnect names the client whose packet was too large (the listener counts it; only here is the client
+// known), at most once a second.
+func (g *guard) OnDisconnect(cl *mqtt.Client, err error, _ bool) {
+	if !errors.Is(err, packets.ErrPacketTooLarge) {
+		return
+	}
+	now := time.Now().UnixNano()
+	if last := g.lastLog.Load(); now-last > int64(time.Second) && g.lastLog.CompareAndSwap(last, now) {
+		g.Log.Warn("mqtt: a packet over the size limit; disconnected (its sender keeps the message)", "client", cl.ID,
+			"user", string(cl.Properties.Username), "remote", cl.Net.Remote, "limit_bytes", g.lim.MaxPacket)
+	}
 }
 
 func (g *guard) exempt(cl *mqtt.Client) bool {
