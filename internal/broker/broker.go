@@ -1,6 +1,8 @@
 // Package broker runs the embedded MQTT broker (mochi-mqtt) that `suilong serve` starts when no external broker
-// is configured. Sessions and retained messages persist on disk, so a gateway's QoS 1 messages queued for a
-// persistent ingest session survive a broker restart.
+// is configured: on plain TCP, TLS or both, with Limits that keep a hostile or broken client from costing the
+// others anything (listener.go guards connections, limits.go the packets). Sessions and retained messages
+// persist on disk, so a gateway's QoS 1 messages queued for a persistent ingest session survive a broker
+// restart.
 package broker
 
 import (
