@@ -203,7 +203,7 @@ func (g *guard) tooManySubscriptions(cl *mqtt.Client, pk packets.Packet) bool {
 	return n > g.lim.MaxSubscriptions
 }
 
-// OnPacketEncode tells MQTT 5 clients the largest packet they may send [MQTT-3.2.2-15 is theirs to keep].
+// OnPacketEncode tells MQTT 5 clients in CONNACK the largest packet they may send.
 func (g *guard) OnPacketEncode(_ *mqtt.Client, pk packets.Packet) packets.Packet {
 	if pk.FixedHeader.Type == packets.Connack && pk.ReasonCode == 0 && g.lim.MaxPacket > 0 {
 		pk.Properties.MaximumPacketSize = uint32(g.lim.MaxPacket)
