@@ -38,6 +38,9 @@ func (a *App) MQTTURL() string {
 	if a.Broker != nil {
 		return a.Broker.URL()
 	}
+	if plainListen(a.Cfg.MQTTListen) == "" { // a TLS-only embedded broker of a running serve
+		return "ssl://" + a.Cfg.Broker.TLSListen
+	}
 	return "tcp://" + a.Cfg.MQTTListen
 }
 
