@@ -47,6 +47,9 @@ func (a *App) MQTTURL() string {
 	if a.Broker != nil {
 		return a.Broker.URL()
 	}
+	if plainListen(a.Cfg.MQTTListen) == "" { // a TLS-only embedded broker of a running serve
+		return "ssl://" + a.Cfg.Broker.TLSListen
+	}
 	return "tcp://" + a.Cfg.MQTTListen
 }
 
@@ -60,6 +63,8 @@ type part struct {
 	Name string
 	// Hooks are added to the embedded broker (authentication, ACL).
 	Hooks func(a *App) ([]broker.Hook, error)
+	// Absent is called by serve, after the embedded broker started, when the part does not run in this process.
+	Absent func(a *App)
 	// Module adds HTTP routes.
 	Module func(a *App) (api.Module, error)
 	// Run does background work until ctx ends (ingest's subscriber and rules).

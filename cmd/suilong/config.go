@@ -23,7 +23,7 @@ type Config struct {
 	MQTTURL        string   `name:"mqtt-url" env:"SUILONG_MQTT_URL" help:"External MQTT broker (tcp://host:1883); empty runs the embedded broker."`
 	MQTTUsername   string   `name:"mqtt-username" env:"SUILONG_MQTT_USERNAME" help:"Username of the platform's own client on an external broker."`
 	MQTTPassword   string   `name:"mqtt-password" env:"SUILONG_MQTT_PASSWORD" help:"Password of the platform's own client on an external broker." secret:""`
-	MQTTListen     string   `name:"mqtt-listen" env:"SUILONG_MQTT_LISTEN" default:"127.0.0.1:1883" help:"Listen address of the embedded MQTT broker."`
+	MQTTListen     string   `name:"mqtt-listen" env:"SUILONG_MQTT_LISTEN" default:"127.0.0.1:1883" help:"Listen address of the embedded MQTT broker (off: TLS only)."`
 	HTTPAddr       string   `name:"http-addr" env:"SUILONG_HTTP_ADDR" default:"127.0.0.1:8080" help:"HTTP listen address."`
 	TrustedProxies []string `name:"trusted-proxies" env:"SUILONG_TRUSTED_PROXIES" help:"Reverse proxies (addresses or CIDRs, comma-separated) whose X-Forwarded-For names the client; none: the connection's address is the client."`
 	PublicBaseURL  string   `name:"public-base-url" env:"SUILONG_PUBLIC_BASE_URL" default:"http://127.0.0.1:8080" help:"Base URL of the public pages, used in QR codes."`
@@ -31,6 +31,7 @@ type Config struct {
 	LogLevel       string   `name:"log-level" env:"SUILONG_LOG_LEVEL" default:"info" enum:"debug,info,warn,error" help:"Log level (debug, info, warn, error)."`
 	LogFormat      string   `name:"log-format" env:"SUILONG_LOG_FORMAT" default:"text" enum:"text,json" help:"Log format (text, json)."`
 
+	Broker   BrokerConfig   `embed:"" group:"MQTT"`
 	Ingest   IngestConfig   `embed:"" group:"Ingest"`
 	Matching MatchingConfig `embed:"" group:"Matching"`
 	Trace    TraceConfig    `embed:"" group:"Traceability"`

@@ -6,11 +6,11 @@ import (
 	"net"
 	"net/url"
 	"slices"
-	"strings"
 	"sync"
 	"time"
 
 	"github.com/suilong/suilong/api"
+	"github.com/suilong/suilong/ingest/mqttsub"
 	"github.com/suilong/suilong/internal/broker"
 	"github.com/suilong/suilong/internal/pg"
 )
@@ -63,11 +63,21 @@ func (s *ServeCmd) Run(g *Globals) error {
 				hooks = append(hooks, h...)
 			}
 		}
-		a.Broker, err = broker.Start(broker.Options{Listen: g.Cfg.MQTTListen, DataDir: a.DataPath("mqtt"), Hooks: hooks, Logger: g.Log})
+		tc, err := g.Cfg.Broker.serverTLS()
 		if err != nil {
 			return err
 		}
-		g.Log.Info("embedded MQTT broker listening", "addr", a.Broker.Addr())
+		a.Broker, err = broker.Start(broker.Options{Listen: plainListen(g.Cfg.MQTTListen), TLSListen: g.Cfg.Broker.TLSListen, TLS: tc,
+			DataDir: a.DataPath("mqtt"), Hooks: hooks, Logger: g.Log, Limits: g.Cfg.Broker.limits(g.Cfg), Registry: a.Registry})
+		if err != nil {
+			return err
+		}
+		g.Log.Info("embedded MQTT broker listening", "addr", a.Broker.Addr(), "tls", a.Broker.TLSAddr())
+		for _, p := range parts {
+			if p.Absent != nil && !s.enabled(p.Name) {
+				p.Absent(a)
+			}
+		}
 	}
 
 	mods, err := a.modules(s.enabled)
@@ -160,8 +170,12 @@ func pingTCP(ctx context.Context, rawURL string) error {
 		return fmt.Errorf("bad MQTT URL %q", rawURL)
 	}
 	host := u.Host
-	if !strings.Contains(host, ":") {
-		host += ":1883"
+	if u.Port() == "" {
+		port := "1883"
+		if mqttsub.IsTLS(rawURL) {
+			port = "8883"
+		}
+		host = net.JoinHostPort(u.Hostname(), port)
 	}
 	var d net.Dialer
 	c, err := d.DialContext(ctx, "tcp", host)

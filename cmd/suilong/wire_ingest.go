@@ -94,7 +94,17 @@ func init() {
 			w := ingestFor(a)
 			w.auth = mqttauth.New(ingest.NewStore(a.DB), a.Cfg.MQTTUsername, a.Cfg.MQTTPassword, a.Log)
 			w.source = mqttsub.NewBrokerSource()
+			for _, c := range w.source.Collectors() {
+				if err := a.Registry.Register(c); err != nil {
+					return nil, err
+				}
+			}
 			return []broker.Hook{{Hook: w.auth}, {Hook: w.source}}, nil
+		},
+		Absent: func(a *App) {
+			if w := ingestFor(a); w.source != nil {
+				w.source.NoIngest() // no reading is acknowledged here, since none would be stored
+			}
 		},
 		Module: ingestModule,
 		Run:    ingestRun,
@@ -120,7 +130,11 @@ func ingestModule(a *App) (api.Module, error) {
 	if a.Broker != nil {
 		pub = mqttsub.InlinePublisher{Srv: a.Broker.Server()}
 	} else if a.Cfg.MQTTURL != "" {
-		pub = mqttsub.NewPahoPublisher(a.Cfg.MQTTURL, service.DefaultClientID(a.Cfg.DataDir)+"-api", a.Cfg.MQTTUsername, a.Cfg.MQTTPassword)
+		tc, err := a.Cfg.Broker.clientTLS()
+		if err != nil {
+			return nil, err
+		}
+		pub = mqttsub.NewPahoPublisher(a.Cfg.MQTTURL, service.DefaultClientID(a.Cfg.DataDir)+"-api", a.Cfg.MQTTUsername, a.Cfg.MQTTPassword, tc)
 	}
 	store, readings := ingest.NewStore(a.DB), ingest.NewReadingStore(a.Influx)
 	return ingestapi.New(ingestapi.Deps{
@@ -169,6 +183,10 @@ func ingestRun(ctx context.Context, a *App) error {
 		Products: productProfiles{matchingFor(a)}, Bands: traceBandSource(a)}
 	cfg := a.Cfg.Ingest.service(a.Cfg)
 	cfg.StopTimeout = a.DrainTimeout
+	var err error
+	if cfg.TLS, err = a.Cfg.Broker.clientTLS(); err != nil {
+		return err
+	}
 	if a.Broker != nil {
 		if w.source == nil {
 			return errors.New("the embedded broker was started without ingest's hooks")
@@ -220,7 +238,11 @@ func runSim(ctx context.Context, a *App, o simOptions) error {
 		n += len(g.Sensors)
 	}
 	a.Log.Info("sim: starting", "gateways", len(gws), "sensors", n, "interval", o.Interval, "backfill", o.Backfill, "broker", a.MQTTURL())
-	st, err := sim.Run(ctx, sim.Options{URL: a.MQTTURL(), Gateways: gws, Interval: o.Interval, Batch: o.Batch, Duration: o.Duration,
+	tc, err := a.Cfg.Broker.clientTLS()
+	if err != nil {
+		return err
+	}
+	st, err := sim.Run(ctx, sim.Options{URL: a.MQTTURL(), TLS: tc, Gateways: gws, Interval: o.Interval, Batch: o.Batch, Duration: o.Duration,
 		Backfill: o.Backfill, Faults: o.Faults, Log: a.Log.With("area", "sim"), Seed: uint64(time.Now().UnixNano())})
 	a.Log.Info("sim: done", "messages", st.Messages, "readings", st.Readings, "malformed", st.Malformed)
 	return err

@@ -58,11 +58,14 @@ func (c *creds) GatewayCredentials(context.Context) ([]ingest.GatewayCredential,
 	return c.list, nil
 }
 
-func connect(h *Hook, user, pass string) bool {
+// connect authenticates as a gateway connecting under its own id would.
+func connect(h *Hook, user, pass string) bool { return connectAs(h, user, user, pass) }
+
+func connectAs(h *Hook, clientID, user, pass string) bool {
 	cl := &mqtt.Client{}
 	cl.Properties.Username = []byte(user)
 	return h.OnConnectAuthenticate(cl, packets.Packet{Connect: packets.ConnectParams{Username: []byte(user), Password: []byte(pass),
-		UsernameFlag: true, PasswordFlag: true}})
+		UsernameFlag: true, PasswordFlag: true, ClientIdentifier: clientID}})
 }
 
 func TestAuthenticate(t *testing.T) {
@@ -126,5 +129,64 @@ func TestACLCheck(t *testing.T) {
 	}
 	if h.OnACLCheck(anon, "coldchain/v1/readings/GW1", true) {
 		t.Error("an anonymous client may publish")
+	}
+}
+
+func TestOwnsClientID(t *testing.T) {
+	registered := map[string]bool{"LY-GW": true, "LY-GW-2": true, "GW1": true, "a.b": true}
+	reg := func(id string) bool { return registered[id] }
+	tests := []struct {
+		gw, client string
+		want       bool
+	}{
+		{"GW1", "GW1", true},
+		{"GW1", "GW1-a", true},
+		{"GW1", "GW1_1", true},
+		{"GW1", "GW1:x", true},
+		{"GW1", "GW1/sub", true},
+		{"GW1", "GW1.2", true},
+		{"GW1", "GW1-", false},   // a separator with nothing after it is no suffix
+		{"GW1", "GW10", false},   // another id, not a suffix
+		{"GW1", "GW1x-1", false}, // no separator right after the id
+		{"GW1", "gw1", false},    // ids are case-sensitive
+		{"GW1", "", false},       // a gateway names itself
+		{"GW1", "LY-GW", false},  // another gateway's id
+		{"GW1", "xGW1", false},   // the id must come first
+		{"LY-GW", "LY-GW-1", true},
+		{"LY-GW", "LY-GW-2", false},   // a longer registered gateway's own id
+		{"LY-GW", "LY-GW-2-a", false}, // and its suffixes
+		{"LY-GW", "LY-GW-2a", true},   // not LY-GW-2 followed by a separator
+		{"LY-GW-2", "LY-GW-2-a", true},
+		{"a.b", "a.b.c", true},
+		{"a", "a.b", false}, // a.b is registered
+	}
+	for _, tt := range tests {
+		if got := OwnsClientID(tt.gw, tt.client, reg); got != tt.want {
+			t.Errorf("OwnsClientID(%q, %q) = %v, want %v", tt.gw, tt.client, got, tt.want)
+		}
+	}
+}
+
+func TestAuthenticateChecksClientID(t *testing.T) {
+	store := &creds{list: []ingest.GatewayCredential{{ID: "GW1", PasswordHash: ingest.HashPassword("one")},
+		{ID: "GW2", PasswordHash: ingest.HashPassword("two")}}}
+	h := New(store, "platform", "internal", slog.New(slog.DiscardHandler))
+	if err := h.Refresh(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct {
+		client, user, pass string
+		want               bool
+	}{
+		{"GW1-modem", "GW1", "one", true},
+		{"GW2", "GW1", "one", false},       // GW1 taking GW2's session
+		{"GW2-modem", "GW1", "one", false}, // or one of GW2's
+		{"anything", "platform", "internal", true},
+		{"GW1", "platform", "internal", true}, // the platform's user keeps any client id
+	}
+	for _, c := range cases {
+		if got := connectAs(h, c.client, c.user, c.pass); got != c.want {
+			t.Errorf("connect as %s with client id %q = %v, want %v", c.user, c.client, got, c.want)
+		}
 	}
 }

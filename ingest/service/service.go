@@ -6,6 +6,7 @@ package service
 import (
 	"context"
 	"crypto/sha256"
+	"crypto/tls"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -51,6 +52,9 @@ type Config struct {
 	ClientID string
 	// Group is the shared-subscription group on an external broker ("" subscribes unshared).
 	Group string
+	// TLS is used with a TLS broker URL (ssl://, tls://, mqtts://); nil: the system's roots, no client
+	// certificate.
+	TLS *tls.Config
 }
 
 // Deps are what ingest runs against.
@@ -154,7 +158,7 @@ func New(cfg Config, d Deps) (*Service, error) {
 	if cfg.MQTTURL == "" {
 		pub = mqttsub.InlinePublisher{Srv: d.Broker}
 	} else {
-		pub = mqttsub.NewPahoPublisher(cfg.MQTTURL, cfg.ClientID+"-pub", cfg.Username, cfg.Password)
+		pub = mqttsub.NewPahoPublisher(cfg.MQTTURL, cfg.ClientID+"-pub", cfg.Username, cfg.Password, cfg.TLS)
 	}
 	w := ingest.NewWatcher(cfg.Watcher, ingest.WatcherDeps{Rules: eng, Store: store, Readings: readings, Pub: pub, Cache: cache,
 		Bands: bands, Metrics: m, Log: d.Log})
@@ -199,7 +203,7 @@ func (s *Service) Run(ctx context.Context) error {
 		log.Info("ingest: taking readings from the embedded broker")
 	} else {
 		sub = mqttsub.NewSubscriber(mqttsub.SubscriberConfig{URL: s.cfg.MQTTURL, ClientID: s.cfg.ClientID, Username: s.cfg.Username,
-			Password: s.cfg.Password, Group: s.cfg.Group, Log: log}, s.Pipeline.Submit)
+			Password: s.cfg.Password, Group: s.cfg.Group, TLS: s.cfg.TLS, Log: log}, s.Pipeline.Submit)
 		wg.Go(func() {
 			if err := sub.Run(sctx); err != nil {
 				log.Error("ingest: subscriber stopped", "err", err)
@@ -223,6 +227,9 @@ func (s *Service) Run(ctx context.Context) error {
 	}
 	stopPipeline() // refuses new messages (they stay unacknowledged), writes and acknowledges the rest
 	<-pdone
+	if sub == nil {
+		s.deps.Source.SetSink(nil, nil) // from now on the embedded broker refuses readings instead of holding them
+	}
 	stopSource()
 	stopBG()
 	<-wdone

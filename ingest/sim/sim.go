@@ -10,6 +10,7 @@ package sim
 
 import (
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -62,7 +63,9 @@ type Faults struct {
 
 // Options configure a run.
 type Options struct {
-	URL      string
+	URL string
+	// TLS is used with a TLS URL (ssl://, tls://, mqtts://); nil: the system's roots.
+	TLS      *tls.Config
 	Gateways []Gateway
 	// Interval is each sensor's sampling interval (default 30s); a gateway's commands may change it.
 	Interval time.Duration
@@ -165,7 +168,7 @@ func (g *gw) run(ctx context.Context, start time.Time) error {
 	offline, _ := json.Marshal(map[string]string{"state": "offline"})
 	opts := paho.NewClientOptions().AddBroker(g.o.URL).SetClientID(g.ID).SetUsername(g.ID).SetPassword(g.Password).
 		SetCleanSession(false).SetAutoReconnect(true).SetConnectRetry(true).SetConnectRetryInterval(time.Second).
-		SetMaxReconnectInterval(10*time.Second).SetKeepAlive(30*time.Second).SetWriteTimeout(30*time.Second).
+		SetMaxReconnectInterval(10*time.Second).SetKeepAlive(30*time.Second).SetWriteTimeout(30*time.Second).SetTLSConfig(g.o.TLS).
 		SetWill(status, string(offline), 1, true).
 		SetOnConnectHandler(func(c paho.Client) {
 			online, _ := json.Marshal(map[string]any{"state": "online", "ts": g.o.Now().UTC().Format(time.RFC3339)})

@@ -15,10 +15,14 @@ func New(tb testing.TB, hooks ...broker.Hook) string {
 	return b.URL()
 }
 
-// Start starts a broker with the given options on a free port (Listen is overridden), stopped at cleanup.
+// Start starts a broker with the given options on free ports (Listen, and TLSListen when TLS is set, are
+// overridden), stopped at cleanup.
 func Start(tb testing.TB, opts broker.Options) *broker.Broker {
 	tb.Helper()
 	opts.Listen = "127.0.0.1:0"
+	if opts.TLS != nil {
+		opts.TLSListen = "127.0.0.1:0"
+	}
 	b, err := broker.Start(opts)
 	if err != nil {
 		tb.Fatalf("brokertest: %v", err)
