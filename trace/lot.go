@@ -4,7 +4,7 @@
 // excursions, mean kinetic temperature, a plain verdict), and the EPCIS 2.0 JSON-LD document of it all.
 //
 // Data from other areas (product bands, assets, readings, orders) comes through the small interfaces declared
-// in service.go, adapted in cmd/suilong/wire_trace.go.
+// in service.go, answered by the adapters in cmd/suilong/adapters.go.
 package trace
 
 import (

@@ -1,7 +1,12 @@
 package main
 
 import (
+	"bufio"
+	"errors"
 	"fmt"
+	"io"
+	"os"
+	"strings"
 
 	"github.com/suilong/suilong/internal/auth"
 )
@@ -14,12 +19,12 @@ type CreateOrgCmd struct {
 
 // Run creates the organisation.
 func (c *CreateOrgCmd) Run(g *Globals) error {
-	a, err := openApp(g.Ctx, g)
+	m, err := openCommand(g, false)
 	if err != nil {
 		return err
 	}
-	defer a.Close()
-	o, err := a.Auth.CreateOrg(g.Ctx, c.Name, c.Role)
+	defer m.Close()
+	o, err := m.Auth.CreateOrg(g.Ctx, c.Name, c.Role)
 	if err != nil {
 		return err
 	}
@@ -35,20 +40,77 @@ type CreateKeyCmd struct {
 
 // Run prints the new key on stdout, alone on its line, so that scripts can capture it; it is never shown again.
 func (c *CreateKeyCmd) Run(g *Globals) error {
-	a, err := openApp(g.Ctx, g)
+	m, err := openCommand(g, false)
 	if err != nil {
 		return err
 	}
-	defer a.Close()
-	o, err := a.Auth.OrgByName(g.Ctx, c.Org)
+	defer m.Close()
+	o, err := m.Auth.OrgByName(g.Ctx, c.Org)
 	if err != nil {
 		return err
 	}
-	key, info, err := a.Auth.CreateKey(g.Ctx, o.ID, c.Label)
+	key, info, err := m.Auth.CreateKey(g.Ctx, o.ID, c.Label)
 	if err != nil {
 		return err
 	}
 	g.Log.Info("API key created; it is printed once and cannot be shown again", "org", o.Name, "key_id", info.ID, "prefix", info.Prefix)
 	_, err = fmt.Fprintln(g.Stdout, key)
 	return err
+}
+
+// CreateUserCmd creates a coordinator account.
+type CreateUserCmd struct {
+	Org         string    `required:"" help:"Organisation name (an organisation with role coordinator or admin)."`
+	Name        string    `required:"" help:"Username to sign in with (letters, digits, '.', '_', '-'; case-insensitive)."`
+	City        auth.City `required:"" enum:"guangzhou,longyan" help:"The coordinator's city: guangzhou or longyan."`
+	DisplayName string    `help:"Name shown on the dashboard, e.g. 陈伟."`
+}
+
+// Run creates the account. The password comes from SUILONG_ADMIN_PASSWORD or, when that is unset, from the
+// first line of standard input, never from a flag (flags show in the process list and the shell's history).
+func (c *CreateUserCmd) Run(g *Globals) error {
+	pw, err := readPassword(g.Stdin)
+	if err != nil {
+		return err
+	}
+	m, err := openCommand(g, false)
+	if err != nil {
+		return err
+	}
+	defer m.Close()
+	o, err := m.Auth.OrgByName(g.Ctx, c.Org)
+	if err != nil {
+		return err
+	}
+	u, err := m.Auth.CreateUser(g.Ctx, auth.NewUser{OrgID: o.ID, Username: c.Name, DisplayName: c.DisplayName, City: c.City, Password: pw})
+	if err != nil {
+		return err
+	}
+	g.Log.Info("dashboard account created", "user", u.Username, "org", u.OrgName, "city", u.City)
+	_, err = fmt.Fprintf(g.Stdout, "created user %q (%s, %s) of %q; sign in at %s/login\n", u.Username, u.Role, u.City.ZH(), u.OrgName,
+		strings.TrimSuffix(g.Cfg.PublicBaseURL, "/"))
+	return err
+}
+
+func readPassword(stdin io.Reader) (string, error) {
+	if pw, ok := os.LookupEnv("SUILONG_ADMIN_PASSWORD"); ok {
+		return pw, nil
+	}
+	if stdin == nil {
+		return "", errors.New("set SUILONG_ADMIN_PASSWORD or give the password on standard input")
+	}
+	if f, ok := stdin.(*os.File); ok {
+		if st, err := f.Stat(); err == nil && st.Mode()&os.ModeCharDevice != 0 {
+			fmt.Fprint(os.Stderr, "Password (it will be shown as you type; prefer SUILONG_ADMIN_PASSWORD or a pipe): ")
+		}
+	}
+	line, err := bufio.NewReader(stdin).ReadString('\n')
+	if err != nil && !errors.Is(err, io.EOF) {
+		return "", fmt.Errorf("read the password from standard input: %w", err)
+	}
+	line = strings.TrimRight(line, "\r\n")
+	if line == "" {
+		return "", errors.New("no password: set SUILONG_ADMIN_PASSWORD or give it on the first line of standard input")
+	}
+	return line, nil
 }

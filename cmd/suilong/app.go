@@ -5,7 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
+	"net/url"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -15,139 +18,462 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/suilong/suilong/api"
+	"github.com/suilong/suilong/api/ingestapi"
+	"github.com/suilong/suilong/api/matchingapi"
+	"github.com/suilong/suilong/api/planapi"
+	"github.com/suilong/suilong/api/traceapi"
 	"github.com/suilong/suilong/api/web"
+	"github.com/suilong/suilong/ingest"
+	"github.com/suilong/suilong/ingest/mqttauth"
+	"github.com/suilong/suilong/ingest/mqttsub"
+	"github.com/suilong/suilong/ingest/service"
+	"github.com/suilong/suilong/ingest/sim"
 	"github.com/suilong/suilong/internal/auth"
 	"github.com/suilong/suilong/internal/broker"
 	"github.com/suilong/suilong/internal/influx"
 	"github.com/suilong/suilong/internal/pg"
+	"github.com/suilong/suilong/matching"
+	"github.com/suilong/suilong/plan"
+	"github.com/suilong/suilong/trace"
+	"github.com/suilong/suilong/trace/influxread"
 )
 
-// App holds the connections that the areas' parts are wired with.
-type App struct {
-	Cfg      *Config
-	Log      *slog.Logger
-	DB       *pgxpool.Pool
-	Influx   *influx.Client
-	Broker   *broker.Broker // nil when an external broker is used
-	Auth     *auth.Store
-	Registry *prometheus.Registry
-	Version  string
-	// DrainTimeout bounds a stop of each part (serve's --drain-timeout).
+// Parts are what --only chooses among. "api" serves every area's HTTP routes; an area's name serves its own;
+// "ingest" also runs the ingest pipeline, which nothing else does.
+var Parts = []string{"api", "matching", "ingest", "trace", "plan"}
+
+// Options are serve's choices beyond the configuration.
+type Options struct {
+	// Only runs only these parts (Parts); empty runs everything.
+	Only []string
+	// Sim also runs the gateway simulator against the demo gateways.
+	Sim bool
+	// NoMigrate skips the migrations at start.
+	NoMigrate bool
+	// DrainTimeout bounds a stop: HTTP requests drain and ingest makes durable what it took, side by side.
 	DrainTimeout time.Duration
-
-	webOnce sync.Once
-	site    *web.Site
 }
 
-// MQTTURL is the broker the platform's own clients connect to: the external one, or the embedded one.
-func (a *App) MQTTURL() string {
-	if a.Cfg.MQTTURL != "" {
-		return a.Cfg.MQTTURL
+func (o Options) serves(area string) bool {
+	return len(o.Only) == 0 || slices.Contains(o.Only, "api") || slices.Contains(o.Only, area)
+}
+
+func (o Options) runsIngest() bool { return len(o.Only) == 0 || slices.Contains(o.Only, "ingest") }
+
+// Main is the composition root: it builds each part of the platform once, in order (configuration →
+// PostgreSQL → InfluxDB → broker → auth → matching → trace → plan → ingest → HTTP), runs them, and closes them.
+// Every command uses it: serve builds all of it (Open), the others the domains only (openCore). Nothing else
+// builds a part, so no part exists twice.
+type Main struct {
+	Cfg     *Config
+	Log     *slog.Logger
+	Options Options
+	Version string
+
+	Registry    *prometheus.Registry
+	DB          *pgxpool.Pool
+	Influx      *influx.Client
+	Readings    *ingest.ReadingStore
+	Broker      *broker.Broker // nil with an external broker
+	Auth        *auth.Store
+	Web         *web.Site
+	Matching    *matching.Store
+	Trace       *trace.Service
+	Plan        *plan.Service
+	IngestStore *ingest.Store
+	// Ingest is the running pipeline, rules and their watcher; nil where this process does not run ingest.
+	Ingest *service.Service
+
+	gatewayAuth *mqttauth.Hook
+	source      *mqttsub.BrokerSource
+	publisher   ingest.Publisher
+	closePub    func()
+	http        *api.Server
+	httpAddr    net.Addr
+}
+
+// NewMain returns a Main for the configuration; Open or openCore builds it.
+func NewMain(cfg *Config, log *slog.Logger, o Options) *Main {
+	if o.DrainTimeout <= 0 {
+		o.DrainTimeout = 20 * time.Second
 	}
-	if a.Broker != nil {
-		return a.Broker.URL()
-	}
-	if plainListen(a.Cfg.MQTTListen) == "" { // a TLS-only embedded broker of a running serve
-		return "ssl://" + a.Cfg.Broker.TLSListen
-	}
-	return "tcp://" + a.Cfg.MQTTListen
+	return &Main{Cfg: cfg, Log: log, Options: o, Version: version}
 }
 
-// DataPath is a path under the data directory.
-func (a *App) DataPath(elem ...string) string {
-	return filepath.Join(append([]string{a.Cfg.DataDir}, elem...)...)
-}
-
-// part is one area's wiring, registered from its wire_<area>.go. Every field is optional.
-type part struct {
-	Name string
-	// Hooks are added to the embedded broker (authentication, ACL).
-	Hooks func(a *App) ([]broker.Hook, error)
-	// Absent is called by serve, after the embedded broker started, when the part does not run in this process.
-	Absent func(a *App)
-	// Module adds HTTP routes.
-	Module func(a *App) (api.Module, error)
-	// Run does background work until ctx ends (ingest's subscriber and rules).
-	Run func(ctx context.Context, a *App) error
-	// Demo loads demo data; it must be idempotent.
-	Demo func(ctx context.Context, a *App) error
-	// Sim runs the gateway simulator against the demo gateways until ctx ends (serve --sim).
-	Sim func(ctx context.Context, a *App) error
-}
-
-// parts in wiring order: matching first (products are everyone's), then ingest, trace, plan.
-var parts []part
-
-var partOrder = map[string]int{"matching": 1, "ingest": 2, "trace": 3, "plan": 4}
-
-func registerPart(p part) {
-	parts = append(parts, p)
-	for i := len(parts) - 1; i > 0 && partOrder[parts[i].Name] < partOrder[parts[i-1].Name]; i-- {
-		parts[i], parts[i-1] = parts[i-1], parts[i]
-	}
-}
-
-// openApp connects PostgreSQL and InfluxDB. The broker is started by serve, which alone needs it.
-func openApp(ctx context.Context, g *Globals) (*App, error) {
-	db, err := pg.Open(ctx, g.Cfg.DatabaseURL)
+// openCore builds what every command needs: PostgreSQL (migrated when migrate is set), InfluxDB, auth, and the
+// domains matching, trace and plan.
+func (m *Main) openCore(ctx context.Context, migrate bool) error {
+	db, err := pg.Open(ctx, m.Cfg.DatabaseURL)
 	if err != nil {
-		return nil, fmt.Errorf("%w (set SUILONG_DATABASE_URL, or run deploy/local/up.sh)", err)
+		return fmt.Errorf("%w (set SUILONG_DATABASE_URL, or run deploy/local/up.sh)", err)
 	}
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	return &App{
-		Cfg:      g.Cfg,
-		Log:      g.Log,
-		DB:       db,
-		Influx:   influx.New(influx.Config{URL: g.Cfg.InfluxURL, Token: g.Cfg.InfluxToken, Org: g.Cfg.InfluxOrg, Bucket: g.Cfg.InfluxBucket}),
-		Auth:     auth.NewStore(db),
-		Registry: reg,
-		Version:  version,
-	}, nil
+	m.DB = db
+	if migrate {
+		if err := pg.Migrate(ctx, db, m.Log); err != nil {
+			return err
+		}
+	}
+	m.Registry = prometheus.NewRegistry()
+	m.Registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	m.Influx = influx.New(influx.Config{URL: m.Cfg.InfluxURL, Token: m.Cfg.InfluxToken, Org: m.Cfg.InfluxOrg, Bucket: m.Cfg.InfluxBucket})
+	m.Readings = ingest.NewReadingStore(m.Influx)
+	m.IngestStore = ingest.NewStore(db)
+	m.buildDomains()
+	return nil
 }
 
-// Close releases the connections and stops the broker.
-func (a *App) Close() error {
+// buildDomains builds auth, the web, matching, trace and plan on the open connections, in that order.
+func (m *Main) buildDomains() {
+	c := m.Cfg
+	m.Auth = auth.NewStore(m.DB)
+	m.Web = web.New(web.Deps{
+		Auth:          m.Auth,
+		Sessions:      auth.SessionPolicy{Idle: c.Plan.SessionIdle, Absolute: c.Plan.SessionMax},
+		SecureCookies: strings.HasPrefix(strings.ToLower(c.PublicBaseURL), "https://"),
+		Log:           m.Log.With("area", "web"),
+		Registry:      m.Registry,
+	})
+	m.Matching = matching.NewStore(m.DB)
+	if err := m.Matching.Register(m.Registry); err != nil {
+		m.Log.Warn("matching: metrics not registered", "err", err)
+	}
+	m.Trace = trace.NewService(trace.NewStore(m.DB), productProfiles{m.Matching}, assetsAdapter{m.IngestStore}, m.Matching,
+		readingsAdapter{Readings: influxread.New(m.Influx), series: m.Readings},
+		trace.NewURIs(c.PublicBaseURL), m.Registry, m.Log.With("area", "trace"))
+	m.Trace.Settle = c.Trace.Settle
+	m.Plan = plan.NewService(plan.NewStore(m.DB), plan.Sources{
+		Matching:     matchingTotals{m.Matching},
+		Participants: participantsAdapter{m.Auth},
+		Compliance:   complianceAdapter{m.Trace},
+		Assets:       assetsCount{m.IngestStore},
+	}, m.Log.With("area", "plan"))
+}
+
+// Open builds everything serve runs and binds its listeners, so that HTTPAddr and the broker's addresses are
+// known when it returns.
+func (m *Main) Open(ctx context.Context) error {
+	o, c := m.Options, m.Cfg
+	for _, p := range o.Only {
+		if !slices.Contains(Parts, p) {
+			return fmt.Errorf("--only %q: no such part (%s)", p, strings.Join(Parts, ", "))
+		}
+	}
+	for _, p := range c.TrustedProxies {
+		if net.ParseIP(p) == nil {
+			if _, _, err := net.ParseCIDR(p); err != nil {
+				return fmt.Errorf("--trusted-proxies: %q is neither an address nor a CIDR", p)
+			}
+		}
+	}
+	if err := m.openCore(ctx, !o.NoMigrate); err != nil {
+		return err
+	}
+	if err := m.openBroker(); err != nil {
+		return err
+	}
+	// A server started on a database that `suilong migrate` has not seen since this binary was built still
+	// shows the current plan. A failure is not fatal: the pages say the plan is not loaded.
+	lctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	if res, err := m.Plan.Load(lctx); err != nil {
+		m.Log.Warn("plan: could not load the plan at start; run `suilong plan load`", "err", err)
+	} else if res.Changes() {
+		m.Log.Info("plan loaded", "added", res.Added, "changed", res.Changed, "retired", res.Retired)
+	}
+	cancel()
+	if err := m.openIngest(); err != nil {
+		return err
+	}
+	return m.openHTTP()
+}
+
+// openBroker starts the embedded broker (unless an external one is configured) with the gateways'
+// authentication and ingest's hook.
+func (m *Main) openBroker() error {
+	c := m.Cfg
+	if c.MQTTURL != "" {
+		tc, err := c.Broker.clientTLS()
+		if err != nil {
+			return err
+		}
+		pp := mqttsub.NewPahoPublisher(c.MQTTURL, m.clientID()+"-pub", c.MQTTUsername, c.MQTTPassword, tc)
+		m.publisher, m.closePub = pp, pp.Close
+		return nil
+	}
+	m.gatewayAuth = mqttauth.New(m.IngestStore, c.MQTTUsername, c.MQTTPassword, m.Log)
+	m.source = mqttsub.NewBrokerSource()
+	for _, col := range m.source.Collectors() {
+		if err := m.Registry.Register(col); err != nil {
+			return err
+		}
+	}
+	tc, err := c.Broker.serverTLS()
+	if err != nil {
+		return err
+	}
+	m.Broker, err = broker.Start(broker.Options{Listen: plainListen(c.MQTTListen), TLSListen: c.Broker.TLSListen, TLS: tc,
+		DataDir: filepath.Join(c.DataDir, "mqtt"), Hooks: []broker.Hook{{Hook: m.gatewayAuth}, {Hook: m.source}},
+		Logger: m.Log, Limits: c.Broker.limits(c), Registry: m.Registry})
+	if err != nil {
+		return err
+	}
+	m.Log.Info("embedded MQTT broker listening", "addr", m.Broker.Addr(), "tls", m.Broker.TLSAddr())
+	if !m.Options.runsIngest() {
+		m.source.NoIngest() // no reading is acknowledged here, since none would be stored
+	}
+	m.publisher = mqttsub.InlinePublisher{Srv: m.Broker.Server()}
+	return nil
+}
+
+// clientID is this process's MQTT client id on an external broker.
+func (m *Main) clientID() string {
+	if m.Cfg.Ingest.ClientID != "" {
+		return m.Cfg.Ingest.ClientID
+	}
+	return service.DefaultClientID(m.Cfg.Ingest.dataDir(m.Cfg))
+}
+
+// openIngest builds the ingest pipeline, rules and watcher where this process runs them.
+func (m *Main) openIngest() error {
+	if !m.Options.runsIngest() {
+		return nil
+	}
+	c := m.Cfg
+	cfg := c.Ingest.service(c)
+	cfg.StopTimeout = m.Options.DrainTimeout
 	var err error
-	if a.Broker != nil {
-		err = a.Broker.Close()
+	if cfg.TLS, err = c.Broker.clientTLS(); err != nil {
+		return err
 	}
-	if a.Influx != nil {
-		a.Influx.Close()
+	// Bands come from what a truck or store carries (trace's lots and their products), else the asset's own
+	// band or product profile (matching's products).
+	d := service.Deps{Log: m.Log.With("area", "ingest"), DB: m.DB, Influx: m.Influx, Registry: m.Registry,
+		Products: productProfiles{m.Matching}, Bands: bandSource{m.Trace}, Publisher: m.publisher, Store: m.IngestStore,
+		Readings: m.Readings}
+	if m.Broker != nil {
+		d.Broker, d.Source = m.Broker.Server(), m.source
+		cfg.MQTTURL = ""
 	}
-	if a.DB != nil {
-		a.DB.Close()
+	m.Ingest, err = service.New(cfg, d)
+	return err
+}
+
+// modules are the HTTP modules this process serves: the web's sign-in always, each area's routes where it is
+// served.
+func (m *Main) modules() []api.Module {
+	o, c := m.Options, m.Cfg
+	mods := []api.Module{m.Web}
+	if o.serves("matching") {
+		mods = append(mods, matchingapi.New(matchingapi.Deps{Store: m.Matching, Lots: lotsOfOrder{m.Trace.Store, m.Trace.URIs}.LotsOf}))
+	}
+	if o.serves("ingest") {
+		mods = append(mods, ingestapi.New(ingestapi.Deps{
+			Store:    m.IngestStore,
+			Readings: m.Readings,
+			// Bases and buyers see the assets that carried their lots (traceability's legs), for those periods.
+			Fleet:          ingest.NewFleet(m.IngestStore, m.Readings, carriage{m.Trace.Store}),
+			Publisher:      m.publisher,
+			SensorChanged:  m.sensorChanged,
+			GatewayChanged: m.gatewayChanged,
+		}))
+	}
+	if o.serves("trace") {
+		mods = append(mods, traceapi.New(traceapi.Deps{Service: m.Trace, PublicRate: c.Trace.PublicRate, PublicBurst: c.Trace.PublicBurst}))
+	}
+	if o.serves("plan") {
+		mods = append(mods, planapi.New(planapi.Deps{Plan: m.Plan, Site: m.Web}))
+	}
+	return mods
+}
+
+// sensorChanged makes this process's ingest look the sensor up again after the API changed it.
+func (m *Main) sensorChanged(id string) {
+	if m.Ingest != nil {
+		m.Ingest.Cache.Invalidate(id)
+	}
+}
+
+// gatewayChanged reloads the gateways' credentials of this process's broker, which disconnects a gateway whose
+// credentials were reset or deleted.
+func (m *Main) gatewayChanged(string) {
+	if m.gatewayAuth == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	defer cancel()
+	_ = m.gatewayAuth.Refresh(ctx)
+}
+
+// openHTTP builds the HTTP server with every served module and binds its address.
+func (m *Main) openHTTP() error {
+	c := m.Cfg
+	m.http = api.New(api.Options{
+		Addr: c.HTTPAddr, Logger: m.Log, Auth: m.Auth, Checks: m.checks(), Modules: m.modules(),
+		Registry: m.Registry, Version: m.Version, DrainTimeout: m.Options.DrainTimeout, TrustedProxies: c.TrustedProxies,
+	})
+	addr, err := m.http.Listen()
+	if err != nil {
+		return fmt.Errorf("http listen on %s: %w", c.HTTPAddr, err)
+	}
+	m.httpAddr = addr
+	return nil
+}
+
+// HTTPAddr is the address the HTTP server listens on ("" before Open).
+func (m *Main) HTTPAddr() string {
+	if m.httpAddr == nil {
+		return ""
+	}
+	return m.httpAddr.String()
+}
+
+// MQTTURL is the broker the platform's own clients connect to: the external one, the embedded one, or a
+// running serve's embedded broker as the configuration names it.
+func (m *Main) MQTTURL() string {
+	c := m.Cfg
+	switch {
+	case c.MQTTURL != "":
+		return c.MQTTURL
+	case m.Broker != nil && m.Broker.Addr() != "":
+		return m.Broker.URL()
+	case m.Broker != nil:
+		return "ssl://" + m.Broker.TLSAddr()
+	case plainListen(c.MQTTListen) == "": // a TLS-only embedded broker of a running serve
+		return "ssl://" + c.Broker.TLSListen
+	}
+	return "tcp://" + c.MQTTListen
+}
+
+// checks are the readiness checks of /readyz.
+func (m *Main) checks() []api.Check {
+	return []api.Check{
+		{Name: "postgresql", Fn: func(ctx context.Context) error { return m.DB.Ping(ctx) }},
+		{Name: "influxdb", Fn: m.Influx.Ping},
+		{Name: "mqtt", Fn: func(ctx context.Context) error {
+			if m.Broker != nil {
+				return m.Broker.Ping()
+			}
+			return pingTCP(ctx, m.Cfg.MQTTURL)
+		}},
+		// Failing while InfluxDB refuses or cannot take ingest's writes (a dropped database, a rotated password,
+		// the server away), though the readings wait safely in the spool.
+		{Name: "ingest_writes", Fn: func(ctx context.Context) error {
+			if m.Ingest == nil {
+				return nil
+			}
+			return m.Ingest.Healthy(ctx)
+		}},
+	}
+}
+
+// Run serves until ctx ends, then stops everything at once: HTTP drains while ingest makes durable what it
+// took, both within the drain timeout; the broker and the connections close after (Close).
+func (m *Main) Run(ctx context.Context) error {
+	runCtx, stopRuns := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopRuns()
+	var wg sync.WaitGroup
+	errc := make(chan error, 4)
+	if m.gatewayAuth != nil {
+		wg.Go(func() { m.gatewayAuth.Run(runCtx, 30*time.Second) })
+	}
+	if m.Ingest != nil {
+		wg.Go(func() {
+			if err := m.Ingest.Run(runCtx); err != nil && runCtx.Err() == nil {
+				errc <- fmt.Errorf("ingest: %w", err)
+			}
+		})
+	}
+	if m.Options.Sim {
+		wg.Go(func() {
+			err := m.runSim(runCtx, simOptions{Interval: 10 * time.Second, Backfill: 2 * time.Hour,
+				Faults: sim.Faults{Excursion: true, DoorOpen: true, MalformedRate: 0.002},
+				passwordsReset: func() {
+					if m.gatewayAuth != nil { // the broker here learns the new passwords before the gateways connect
+						_ = m.gatewayAuth.Refresh(runCtx)
+					}
+				}})
+			if err != nil && runCtx.Err() == nil {
+				m.Log.Error("simulator stopped", "err", err)
+			}
+		})
+	}
+	m.Log.Info("suilong serving", "http", "http://"+m.HTTPAddr(), "mqtt", m.MQTTURL(), "version", m.Version)
+
+	httpCtx, stopHTTP := context.WithCancel(ctx)
+	defer stopHTTP()
+	go func() {
+		select {
+		case err := <-errc:
+			m.Log.Error("background part failed; shutting down", "err", err)
+			errc <- err
+			stopHTTP()
+		case <-httpCtx.Done():
+		}
+		stopRuns()
+	}()
+	serveErr := m.http.Serve(httpCtx)
+	m.Log.Info("stopping background work")
+	stopRuns()
+	wg.Wait()
+	select {
+	case err := <-errc:
+		if serveErr == nil {
+			serveErr = err
+		}
+	default:
+	}
+	m.Log.Info("suilong stopped")
+	return serveErr
+}
+
+// Close releases what Open or openCore built, in reverse order.
+func (m *Main) Close() error {
+	if m.closePub != nil {
+		m.closePub()
+	}
+	var err error
+	if m.Broker != nil {
+		err = m.Broker.Close()
+	}
+	if m.Influx != nil {
+		m.Influx.Close()
+	}
+	if m.DB != nil {
+		m.DB.Close()
 	}
 	return err
 }
 
-// web returns the App's signed-in web (sessions, sign-in, the pages' layout), built once.
-func (a *App) web() *web.Site {
-	a.webOnce.Do(func() {
-		a.site = web.New(web.Deps{
-			Auth:          a.Auth,
-			Sessions:      auth.SessionPolicy{Idle: a.Cfg.Plan.SessionIdle, Absolute: a.Cfg.Plan.SessionMax},
-			SecureCookies: strings.HasPrefix(strings.ToLower(a.Cfg.PublicBaseURL), "https://"),
-			Log:           a.Log.With("area", "web"),
-			Registry:      a.Registry,
-		})
-	})
-	return a.site
-}
-
-// checks are the readiness checks of /readyz.
-func (a *App) checks() []api.Check {
-	return []api.Check{
-		{Name: "postgresql", Fn: func(ctx context.Context) error { return a.DB.Ping(ctx) }},
-		{Name: "influxdb", Fn: a.Influx.Ping},
-		{Name: "mqtt", Fn: func(ctx context.Context) error {
-			if a.Broker != nil {
-				return a.Broker.Ping()
-			}
-			return pingTCP(ctx, a.Cfg.MQTTURL)
-		}},
-		ingestHealth(a),
+// pingTCP checks that an external broker accepts connections.
+func pingTCP(ctx context.Context, rawURL string) error {
+	u, err := url.Parse(rawURL)
+	if err != nil || u.Host == "" {
+		return fmt.Errorf("bad MQTT URL %q", rawURL)
 	}
+	host := u.Host
+	if u.Port() == "" {
+		port := "1883"
+		if mqttsub.IsTLS(rawURL) {
+			port = "8883"
+		}
+		host = net.JoinHostPort(u.Hostname(), port)
+	}
+	var d net.Dialer
+	c, err := d.DialContext(ctx, "tcp", host)
+	if err != nil {
+		return err
+	}
+	return c.Close()
 }
 
-var errNoPart = errors.New("no such part")
+// openCommand is openCore for the commands that do not serve; migrate says whether to apply the migrations
+// first (every command that writes the database does).
+func openCommand(g *Globals, migrate bool) (*Main, error) {
+	m := NewMain(g.Cfg, g.Log, Options{})
+	if err := m.openCore(g.Ctx, migrate); err != nil {
+		m.Close()
+		return nil, err
+	}
+	return m, nil
+}
+
+var errNoSimGateways = errors.New("no simulated gateways are registered; run `suilong demo` (or `suilong sim --register N`)")

@@ -1,15 +1,15 @@
 package main
 
 import (
-	"context"
-	"fmt"
-	"io"
-	"log/slog"
-	"net/url"
-	"os"
-	"strings"
+	"crypto/tls"
+	"errors"
+	"time"
 
-	"github.com/alecthomas/kong"
+	"github.com/suilong/suilong/ingest"
+	"github.com/suilong/suilong/ingest/mqttsub"
+	"github.com/suilong/suilong/ingest/rules"
+	"github.com/suilong/suilong/ingest/service"
+	"github.com/suilong/suilong/internal/broker"
 )
 
 // Config is every setting of the platform, with its default, flag and SUILONG_* variable in one place.
@@ -38,63 +38,135 @@ type Config struct {
 	Plan     PlanConfig     `embed:"" group:"Plan"`
 }
 
-// Globals is what every subcommand receives.
-type Globals struct {
-	Ctx    context.Context
-	Cfg    *Config
-	Log    *slog.Logger
-	Stdout io.Writer
-	Stdin  io.Reader
-	kctx   *kong.Context
+// BrokerConfig is the MQTT configuration beyond the broker's address (flags "mqtt-…", variables SUILONG_MQTT_*).
+// Its defaults are broker.DefaultLimits (a test keeps them equal).
+type BrokerConfig struct {
+	TLSListen   string `name:"mqtt-tls-listen" env:"SUILONG_MQTT_TLS_LISTEN" default:"127.0.0.1:8883" help:"TLS listen address of the embedded broker, used when SUILONG_MQTT_TLS_CERT is set."`
+	TLSCert     string `name:"mqtt-tls-cert" env:"SUILONG_MQTT_TLS_CERT" type:"path" help:"Certificate chain (PEM) of the embedded broker's TLS listener; with SUILONG_MQTT_TLS_KEY it turns the listener on."`
+	TLSKey      string `name:"mqtt-tls-key" env:"SUILONG_MQTT_TLS_KEY" type:"path" help:"Private key (PEM) of that certificate."`
+	TLSClientCA string `name:"mqtt-tls-client-ca" env:"SUILONG_MQTT_TLS_CLIENT_CA" type:"path" help:"Require client certificates signed by this CA (PEM) on the TLS listener, besides the password."`
+
+	ConnectTimeout        time.Duration `name:"mqtt-connect-timeout" env:"SUILONG_MQTT_CONNECT_TIMEOUT" default:"10s" help:"A new connection to the embedded broker must finish TLS and its CONNECT within this."`
+	MaxConnections        int           `name:"mqtt-max-connections" env:"SUILONG_MQTT_MAX_CONNECTIONS" default:"5000" help:"Most open connections to the embedded broker (0: no bound)."`
+	MaxConnectionsPerAddr int           `name:"mqtt-max-connections-per-addr" env:"SUILONG_MQTT_MAX_CONNECTIONS_PER_ADDR" default:"100" help:"Most open connections to the embedded broker from one source address (0: no bound)."`
+	MaxSubscriptions      int           `name:"mqtt-max-subscriptions" env:"SUILONG_MQTT_MAX_SUBSCRIPTIONS" default:"32" help:"Most subscriptions of one client of the embedded broker (0: no bound)."`
+	MaxKeepalive          time.Duration `name:"mqtt-max-keepalive" env:"SUILONG_MQTT_MAX_KEEPALIVE" default:"5m" help:"Longest keepalive the embedded broker grants (a client asking for none or more gets this)."`
+	SessionExpiry         time.Duration `name:"mqtt-session-expiry" env:"SUILONG_MQTT_SESSION_EXPIRY" default:"168h" help:"How long the embedded broker keeps a disconnected client's persistent session."`
+	GatewayRate           float64       `name:"mqtt-gateway-rate" env:"SUILONG_MQTT_GATEWAY_RATE" default:"100" help:"Messages per second one gateway may publish to the embedded broker; beyond it the broker reads its messages more slowly (0: no bound)."`
+	GatewayBurst          int           `name:"mqtt-gateway-burst" env:"SUILONG_MQTT_GATEWAY_BURST" default:"1000" help:"Messages a gateway may publish at once above its rate."`
+
+	CAFile     string `name:"mqtt-ca-file" env:"SUILONG_MQTT_CA_FILE" type:"path" help:"CA (PEM) of the broker's certificate for a TLS SUILONG_MQTT_URL (ssl://, mqtts://; default: the system's roots)."`
+	ClientCert string `name:"mqtt-client-cert" env:"SUILONG_MQTT_CLIENT_CERT" type:"path" help:"Client certificate (PEM) the platform presents to a TLS broker."`
+	ClientKey  string `name:"mqtt-client-key" env:"SUILONG_MQTT_CLIENT_KEY" type:"path" help:"Private key (PEM) of the client certificate."`
 }
 
-func newGlobals(ctx context.Context, cfg *Config, kctx *kong.Context) *Globals {
-	return &Globals{Ctx: ctx, Cfg: cfg, Log: newLogger(cfg, os.Stderr), Stdout: os.Stdout, Stdin: os.Stdin, kctx: kctx}
-}
-
-func newLogger(cfg *Config, w io.Writer) *slog.Logger {
-	var lvl slog.Level
-	_ = lvl.UnmarshalText([]byte(cfg.LogLevel))
-	opts := &slog.HandlerOptions{Level: lvl}
-	var h slog.Handler = slog.NewTextHandler(w, opts)
-	if cfg.LogFormat == "json" {
-		h = slog.NewJSONHandler(w, opts)
-	}
-	l := slog.New(h)
-	slog.SetDefault(l)
+// limits are the embedded broker's bounds; the platform's own user is exempt from the per-client ones.
+func (c BrokerConfig) limits(cfg *Config) broker.Limits {
+	l := broker.DefaultLimits(cfg.Ingest.MaxPayload)
+	l.ConnectTimeout = c.ConnectTimeout
+	l.MaxConnections = c.MaxConnections
+	l.MaxConnectionsPerAddr = c.MaxConnectionsPerAddr
+	l.MaxSubscriptions = c.MaxSubscriptions
+	l.MaxKeepalive = c.MaxKeepalive
+	l.SessionExpiry = c.SessionExpiry
+	l.Rate = c.GatewayRate
+	l.Burst = c.GatewayBurst
+	l.Exempt = cfg.MQTTUsername
 	return l
 }
 
-// logConfig logs every flag's value, masking secrets (and the password inside a URL).
-func (g *Globals) logConfig() {
-	if g.kctx == nil {
-		return
-	}
-	var attrs []any
-	for _, f := range g.kctx.Flags() {
-		if f.Name == "help" || f.Value.Target.Kind() == 0 {
-			continue
+// serverTLS is the embedded broker's TLS listener configuration (nil: no TLS listener).
+func (c BrokerConfig) serverTLS() (*tls.Config, error) {
+	if c.TLSCert == "" && c.TLSKey == "" {
+		if c.TLSClientCA != "" {
+			return nil, errors.New("--mqtt-tls-client-ca needs --mqtt-tls-cert and --mqtt-tls-key")
 		}
-		v := fmt.Sprint(f.Value.Target.Interface())
-		if f.Tag.Has("secret") {
-			v = Mask(v)
-		}
-		attrs = append(attrs, f.Name, v)
+		return nil, nil
 	}
-	g.Log.Info("configuration", attrs...)
+	return broker.ServerTLS(c.TLSCert, c.TLSKey, c.TLSClientCA)
 }
 
-// Mask hides a secret for logs: a URL keeps everything but its password; anything else is replaced.
-func Mask(v string) string {
-	if v == "" {
+// clientTLS is the TLS configuration of the platform's clients of a TLS broker URL.
+func (c BrokerConfig) clientTLS() (*tls.Config, error) {
+	return mqttsub.ClientTLS(c.CAFile, c.ClientCert, c.ClientKey)
+}
+
+// plainListen is SUILONG_MQTT_LISTEN, where "" or "off" means no plain listener (TLS only).
+func plainListen(addr string) string {
+	if addr == "off" {
 		return ""
 	}
-	if u, err := url.Parse(v); err == nil && u.Scheme != "" && u.Host != "" {
-		if _, has := u.User.Password(); has {
-			u.User = url.UserPassword(u.User.Username(), "xxxxx")
-			return strings.Replace(u.String(), "xxxxx", "*****", 1)
-		}
-		return v
+	return addr
+}
+
+// IngestConfig is ingest's configuration (flags prefixed "ingest-", variables SUILONG_INGEST_*).
+type IngestConfig struct {
+	ExcursionOpen  time.Duration `name:"ingest-excursion-open" env:"SUILONG_INGEST_EXCURSION_OPEN" default:"15m" help:"Outside the temperature band this long raises an excursion alarm."`
+	ExcursionClose time.Duration `name:"ingest-excursion-close" env:"SUILONG_INGEST_EXCURSION_CLOSE" default:"10m" help:"Back inside the band this long ends an excursion."`
+	DoorOpenLimit  time.Duration `name:"ingest-door-open-limit" env:"SUILONG_INGEST_DOOR_OPEN_LIMIT" default:"10m" help:"A door open this long raises an alarm."`
+	SilenceLimit   time.Duration `name:"ingest-silence-limit" env:"SUILONG_INGEST_SILENCE_LIMIT" default:"15m" help:"A sensor silent this long raises an alarm."`
+	RulesWindow    time.Duration `name:"ingest-rules-window" env:"SUILONG_INGEST_RULES_WINDOW" default:"3h" help:"How late (behind a sensor's newest reading) a reading may arrive and still change alarms."`
+
+	BatchSize     int           `name:"ingest-batch-size" env:"SUILONG_INGEST_BATCH_SIZE" default:"5000" help:"Readings per InfluxDB write."`
+	Workers       int           `name:"ingest-workers" env:"SUILONG_INGEST_WORKERS" default:"0" help:"Decoding goroutines (0: one per CPU)."`
+	FlushInterval time.Duration `name:"ingest-flush-interval" env:"SUILONG_INGEST_FLUSH_INTERVAL" default:"200ms" help:"Longest a reading waits for companions before a write."`
+	MaxPayload    int           `name:"ingest-max-payload" env:"SUILONG_INGEST_MAX_PAYLOAD" default:"262144" help:"Largest accepted message in bytes; larger ones go to the dead letter."`
+	MaxFuture     time.Duration `name:"ingest-max-future" env:"SUILONG_INGEST_MAX_FUTURE" default:"5m" help:"How far ahead of the platform clock a reading's ts may be."`
+	MaxAge        time.Duration `name:"ingest-max-age" env:"SUILONG_INGEST_MAX_AGE" default:"168h" help:"How old a reading's ts may be."`
+
+	SpoolDir   string `name:"ingest-spool-dir" env:"SUILONG_INGEST_SPOOL_DIR" help:"Where readings wait while InfluxDB is away (default: the data directory)." type:"path"`
+	SpoolMaxMB int64  `name:"ingest-spool-max-mb" env:"SUILONG_INGEST_SPOOL_MAX_MB" default:"1024" help:"Bound of the spool in MiB; when full, ingest stops acknowledging and the broker holds the messages."`
+
+	ClientID            string        `name:"ingest-client-id" env:"SUILONG_INGEST_CLIENT_ID" help:"MQTT client id of this ingest process on an external broker (default: derived from host and data directory)."`
+	SharedGroup         string        `name:"ingest-shared-group" env:"SUILONG_INGEST_SHARED_GROUP" default:"suilong-ingest" help:"Shared-subscription group on an external broker (empty: no sharing)."`
+	DeadLetterRate      float64       `name:"ingest-dead-letter-rate" env:"SUILONG_INGEST_DEAD_LETTER_RATE" default:"1" help:"Dead-letter records one gateway may add per second (beyond the burst); the rest are counted and summed up once a minute."`
+	DeadLetterBurst     int           `name:"ingest-dead-letter-burst" env:"SUILONG_INGEST_DEAD_LETTER_BURST" default:"3000" help:"Dead-letter records one gateway may add at once."`
+	CacheRefresh        time.Duration `name:"ingest-cache-refresh" env:"SUILONG_INGEST_CACHE_REFRESH" default:"30s" help:"How often the sensor cache reloads the registry."`
+	DeadLetterRetention time.Duration `name:"ingest-dead-letter-retention" env:"SUILONG_INGEST_DEAD_LETTER_RETENTION" default:"720h" help:"How long dead-letter records are kept (0: forever)."`
+}
+
+// dataDir is where ingest keeps its spools and its copy of the sensor registry.
+func (c IngestConfig) dataDir(cfg *Config) string {
+	if c.SpoolDir != "" {
+		return c.SpoolDir
 	}
-	return "*****"
+	return cfg.DataDir
+}
+
+func (c IngestConfig) service(cfg *Config) service.Config {
+	return service.Config{
+		DataDir: c.dataDir(cfg),
+		Pipeline: ingest.PipelineConfig{Workers: c.Workers, BatchSize: c.BatchSize, FlushInterval: c.FlushInterval,
+			Limits: ingest.Limits{MaxFuture: c.MaxFuture, MaxAge: c.MaxAge}, MaxPayload: c.MaxPayload,
+			DeadLetterRate: c.DeadLetterRate, DeadLetterBurst: c.DeadLetterBurst},
+		Rules: rules.Config{OpenAfter: c.ExcursionOpen, CloseAfter: c.ExcursionClose, DoorLimit: c.DoorOpenLimit,
+			SilenceLimit: c.SilenceLimit, Window: c.RulesWindow},
+		SpoolMaxBytes:       c.SpoolMaxMB << 20,
+		CacheRefresh:        c.CacheRefresh,
+		DeadLetterRetention: c.DeadLetterRetention,
+		MQTTURL:             cfg.MQTTURL,
+		Username:            cfg.MQTTUsername,
+		Password:            cfg.MQTTPassword,
+		ClientID:            c.ClientID,
+		Group:               c.SharedGroup,
+	}
+}
+
+// MatchingConfig is matching's configuration (flags prefixed "matching-", variables SUILONG_MATCHING_*).
+type MatchingConfig struct {
+	DemoRun bool `name:"matching-demo-run" env:"SUILONG_MATCHING_DEMO_RUN" default:"true" negatable:"" help:"suilong demo runs the matching once over the demo pool (when no run exists yet) and places a demo order."`
+}
+
+// TraceConfig is traceability's configuration (flags prefixed "trace-", variables SUILONG_TRACE_*).
+type TraceConfig struct {
+	PublicRate  float64       `name:"trace-public-rate" env:"SUILONG_TRACE_PUBLIC_RATE" default:"2" help:"Public lot pages and QR codes: requests per second allowed per client IP."`
+	PublicBurst int           `name:"trace-public-burst" env:"SUILONG_TRACE_PUBLIC_BURST" default:"20" help:"Public lot pages and QR codes: burst allowed per client IP."`
+	Settle      time.Duration `name:"trace-settle" env:"SUILONG_TRACE_SETTLE" default:"10m" help:"Readings younger than this are read live rather than from a leg's stored summary."`
+}
+
+// PlanConfig is plan tracking's configuration (flags prefixed "plan-", variables SUILONG_PLAN_*). Cookies are
+// Secure when SUILONG_PUBLIC_BASE_URL is https.
+type PlanConfig struct {
+	SessionIdle time.Duration `name:"plan-session-idle" env:"SUILONG_PLAN_SESSION_IDLE" default:"1h" help:"A dashboard session ends after this long without a request."`
+	SessionMax  time.Duration `name:"plan-session-max" env:"SUILONG_PLAN_SESSION_MAX" default:"12h" help:"A dashboard session ends this long after sign-in, whatever happens."`
 }

@@ -18,13 +18,17 @@ import (
 )
 
 // testServer is a real `suilong serve` running in the test process against the test services: its own
-// database, its own InfluxDB database, an embedded broker on a free port, HTTP on a free port.
+// database, its own InfluxDB database, an embedded broker on a free port, HTTP on a free port. Its addresses
+// come from the running Main.
 type testServer struct {
-	URL  string // http://127.0.0.1:port
-	Cfg  *Config
-	Logs *syncBuffer
-	stop context.CancelFunc
-	done chan error
+	URL     string // http://127.0.0.1:port
+	MQTT    string // host:port of the embedded broker's plain listener ("" when off)
+	MQTTTLS string // host:port of its TLS listener ("" when off)
+	Main    *Main
+	Cfg     *Config
+	Logs    *syncBuffer
+	stop    context.CancelFunc
+	done    chan error
 }
 
 // parseCLI parses args as the command line would, defaults and all.
@@ -56,22 +60,27 @@ func startServe(t *testing.T, extra ...string) *testServer {
 		"--data-dir", t.TempDir(),
 		"--drain-timeout", "5s",
 	}, extra...)
-	cli, kctx := parseCLI(t, args...)
+	cli, _ := parseCLI(t, args...)
 	logs := &syncBuffer{}
+	sc := cli.Serve
+	m := NewMain(&cli.Config, slog.New(slog.NewTextHandler(logs, nil)), Options{Only: sc.Only, Sim: sc.Sim, NoMigrate: sc.NoMigrate,
+		DrainTimeout: sc.DrainTimeout})
 	ctx, cancel := context.WithCancel(context.Background())
-	g := &Globals{Ctx: ctx, Cfg: &cli.Config, Log: slog.New(slog.NewTextHandler(logs, nil)), Stdout: io.Discard, kctx: kctx}
-	ready := make(chan string, 1)
-	cli.Serve.ready = ready
-	ts := &testServer{Cfg: &cli.Config, Logs: logs, stop: cancel, done: make(chan error, 1)}
-	go func() { ts.done <- cli.Serve.Run(g) }()
-	select {
-	case addr := <-ready:
-		ts.URL = "http://" + addr
-	case err := <-ts.done:
-		t.Fatalf("serve stopped at start: %v\n%s", err, logs)
-	case <-time.After(60 * time.Second):
-		t.Fatalf("serve did not listen within 60s\n%s", logs)
+	ts := &testServer{Main: m, Cfg: &cli.Config, Logs: logs, stop: cancel, done: make(chan error, 1)}
+	if err := m.Open(ctx); err != nil {
+		cancel()
+		m.Close()
+		t.Fatalf("serve did not start: %v\n%s", err, logs)
 	}
+	ts.URL = "http://" + m.HTTPAddr()
+	if m.Broker != nil {
+		ts.MQTT, ts.MQTTTLS = m.Broker.Addr(), m.Broker.TLSAddr()
+	}
+	go func() {
+		err := m.Run(ctx)
+		m.Close()
+		ts.done <- err
+	}()
 	t.Cleanup(func() { ts.Stop(t) })
 	return ts
 }

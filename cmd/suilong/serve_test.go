@@ -9,10 +9,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/prometheus/client_golang/prometheus"
-
 	"github.com/suilong/suilong/api"
-	"github.com/suilong/suilong/internal/auth"
 	"github.com/suilong/suilong/internal/influx/influxtest"
 	"github.com/suilong/suilong/internal/pg"
 	"github.com/suilong/suilong/internal/pg/pgtest"
@@ -82,15 +79,14 @@ func TestEnvVariablesConfigure(t *testing.T) {
 // The OpenAPI document lists exactly the routes the server has: every /api/v1 route and operational route is
 // documented, and nothing documented is missing.
 func TestOpenAPIMatchesRoutes(t *testing.T) {
-	db := pgtest.New(t)
-	cli, _ := parseCLI(t, "serve")
-	a := &App{Cfg: &cli.Config, Log: slog.New(slog.DiscardHandler), DB: db, Influx: influxtest.New(t),
-		Auth: auth.NewStore(db), Registry: prometheus.NewRegistry()}
-	mods, err := a.modules(func(string) bool { return true })
-	if err != nil {
+	ic := influxtest.New(t)
+	cli, _ := parseCLI(t, "serve", "--database-url", pgtest.CreateDB(t), "--influx-url", ic.URL, "--influx-bucket", ic.Bucket)
+	m := NewMain(&cli.Config, slog.New(slog.DiscardHandler), Options{})
+	if err := m.openCore(context.Background(), true); err != nil {
 		t.Fatal(err)
 	}
-	s := api.New(api.Options{Logger: a.Log, Modules: mods})
+	defer m.Close()
+	s := api.New(api.Options{Logger: m.Log, Modules: m.modules()})
 	spec, err := api.Spec()
 	if err != nil {
 		t.Fatal(err)

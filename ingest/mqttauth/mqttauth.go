@@ -39,7 +39,9 @@ type Hook struct {
 
 	creds       atomic.Pointer[map[string][]byte]
 	refreshMu   sync.Mutex
-	lastRefresh time.Time
+	// lastAsked is when a connection last made the hook reload (periodic and API-driven reloads do not count:
+	// a gateway registered just after one of those must not wait for the next).
+	lastAsked time.Time
 
 	liveMu sync.Mutex
 	live   map[string]map[*mqtt.Client]struct{} // gateway id → its connected clients
@@ -71,7 +73,6 @@ func (h *Hook) Provides(b byte) bool {
 func (h *Hook) Refresh(ctx context.Context) error {
 	h.refreshMu.Lock()
 	defer h.refreshMu.Unlock()
-	h.lastRefresh = time.Now()
 	list, err := h.store.GatewayCredentials(ctx)
 	if err != nil {
 		return err
@@ -181,7 +182,10 @@ func (h *Hook) OnConnectAuthenticate(cl *mqtt.Client, pk packets.Packet) bool {
 		// A gateway registered or given a new password since the last refresh: reload, at most once a second
 		// (so that guessing passwords cannot hammer the database).
 		h.refreshMu.Lock()
-		stale := time.Since(h.lastRefresh) > time.Second
+		stale := time.Since(h.lastAsked) > time.Second
+		if stale {
+			h.lastAsked = time.Now()
+		}
 		h.refreshMu.Unlock()
 		if stale {
 			ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)

@@ -1,5 +1,5 @@
 // Package service assembles cold-chain ingest from its parts (sensor cache, pipeline with spools, rules and
-// their watcher, MQTT source) and runs it. `suilong serve` uses it through cmd/suilong/wire_ingest.go; the
+// their watcher, MQTT source) and runs it. `suilong serve` builds it in cmd/suilong's composition root; the
 // integration tests and the benchmark run the very same assembly.
 package service
 
@@ -69,6 +69,11 @@ type Deps struct {
 	// Products and Bands give temperature bands from product profiles and from what assets carry (optional).
 	Products ingest.ProductBands
 	Bands    ingest.BandSource
+	// Publisher, Store and Readings, when set, are shared with the rest of the process (its owner closes the
+	// publisher); otherwise ingest makes its own.
+	Publisher ingest.Publisher
+	Store     *ingest.Store
+	Readings  *ingest.ReadingStore
 }
 
 // Service is a running ingest.
@@ -144,20 +149,28 @@ func New(cfg Config, d Deps) (*Service, error) {
 		return nil, err
 	}
 	m := ingest.NewMetrics(d.Registry)
-	store := ingest.NewStore(d.DB)
+	store := d.Store
+	if store == nil {
+		store = ingest.NewStore(d.DB)
+	}
 	cache := ingest.NewSensorCache(store, d.Products, filepath.Join(dir, "sensors.json"), d.Log)
 	bands := ingest.NewBandResolver(d.Bands, d.Log)
 	eng := rules.New(cfg.Rules)
-	readings := ingest.NewReadingStore(d.Influx)
+	readings := d.Readings
+	if readings == nil {
+		readings = ingest.NewReadingStore(d.Influx)
+	}
 	p := ingest.NewPipeline(cfg.Pipeline, ingest.PipelineDeps{Log: d.Log, Metrics: m, Cache: cache, Bands: bands, Rules: eng,
 		Writer: influxw.New(d.Influx), Spool: sp, Dead: store, DeadSpool: dsp, HoldSpool: hsp, Gateways: store})
 	if d.Registry != nil {
 		p.RegisterSpoolMetrics(d.Registry)
 	}
-	var pub ingest.Publisher
-	if cfg.MQTTURL == "" {
+	pub := d.Publisher
+	switch {
+	case pub != nil:
+	case cfg.MQTTURL == "":
 		pub = mqttsub.InlinePublisher{Srv: d.Broker}
-	} else {
+	default:
 		pub = mqttsub.NewPahoPublisher(cfg.MQTTURL, cfg.ClientID+"-pub", cfg.Username, cfg.Password, cfg.TLS)
 	}
 	w := ingest.NewWatcher(cfg.Watcher, ingest.WatcherDeps{Rules: eng, Store: store, Readings: readings, Pub: pub, Cache: cache,
@@ -172,7 +185,7 @@ func (s *Service) Run(ctx context.Context) error {
 	defer s.spool.Close()
 	defer s.deadSpool.Close()
 	defer s.holdSpool.Close()
-	if pp, ok := s.Publisher.(*mqttsub.PahoPublisher); ok {
+	if pp, ok := s.Publisher.(*mqttsub.PahoPublisher); ok && s.deps.Publisher == nil {
 		defer pp.Close()
 	}
 	log := s.log

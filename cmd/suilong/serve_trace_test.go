@@ -14,7 +14,6 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
-	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/suilong/suilong/ingest"
 	"github.com/suilong/suilong/ingest/ingesttest"
@@ -46,10 +45,6 @@ func ensureProduct(t *testing.T, db pg.DB) {
 // legs, excursion and verdict, and the EPCIS document is valid against GS1's schema.
 func TestTraceEndToEnd(t *testing.T) {
 	ts := startServe(t)
-	m := brokerAddr.FindStringSubmatch(ts.Logs.String())
-	if m == nil {
-		t.Fatalf("no broker address in the logs:\n%s", ts.Logs)
-	}
 	ctx := context.Background()
 	db, err := pg.Open(ctx, ts.Cfg.DatabaseURL)
 	if err != nil {
@@ -91,7 +86,7 @@ func TestTraceEndToEnd(t *testing.T) {
 	harvest, load, unload, receive := now.Add(-6*time.Hour), now.Add(-5*time.Hour), now.Add(-3*time.Hour), now.Add(-10*time.Minute)
 	exc := now.Add(-4 * time.Hour)
 	publish := func(gw, sensor string, from, to time.Time, temp func(time.Time) float64) int {
-		c := ingesttest.Connect(t, "tcp://"+m[1], gw, gw, gateways[gw])
+		c := ingesttest.Connect(t, "tcp://"+ts.MQTT, gw, gw, gateways[gw])
 		var batch []string
 		n := 0
 		send := func() {
@@ -336,15 +331,19 @@ func TestTraceDemoIsIdempotent(t *testing.T) {
 		}
 	}
 
-	// What ingest asks through traceBandSource: the band of what a truck carried, and nothing when it was empty.
-	cli, _ := parseCLI(t, "demo", "--database-url", dbURL)
-	a := &App{Cfg: &cli.Config, DB: db, Influx: ic, Registry: prometheus.NewRegistry(), Log: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	// What ingest asks through bandSource: the band of what a truck carried, and nothing when it was empty.
+	cli, _ := parseCLI(t, "demo", "--database-url", dbURL, "--influx-url", ic.URL, "--influx-bucket", ic.Bucket)
+	m := NewMain(&cli.Config, slog.New(slog.NewTextHandler(io.Discard, nil)), Options{})
+	if err := m.openCore(ctx, false); err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
 	r, err := svc.PublicReport(ctx, "DEMOLY000002")
 	if err != nil {
 		t.Fatal(err)
 	}
 	truck := r.Custody.Legs[1]
-	bs := traceBandSource(a)
+	bs := bandSource{m.Trace}
 	if b, ok, err := bs.Band(ctx, truck.AssetID, truck.From.Add(time.Hour)); err != nil || !ok || *b.MinC != 0 || *b.MaxC != 4 {
 		t.Errorf("band in %s during the leg: %+v %v %v", truck.AssetID, b, ok, err)
 	}

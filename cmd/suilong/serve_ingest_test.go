@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"regexp"
 	"testing"
 	"time"
 
@@ -42,18 +41,12 @@ func (ts *testServer) call(t *testing.T, method, path, key string, body any) (in
 	return resp.StatusCode, b
 }
 
-var brokerAddr = regexp.MustCompile(`"embedded MQTT broker listening" addr=(\S+)`)
-
 // The first real path through everything: `suilong serve` with its embedded broker; an operator registers an
 // asset, a gateway (getting its MQTT credentials once) and a sensor through the API; the gateway publishes a
 // reading on coldchain/v1/readings/{gateway_id}; the reading lands in InfluxDB; the readings API returns it.
 func TestServeIngestEndToEnd(t *testing.T) {
 	ts := startServe(t)
-	m := brokerAddr.FindStringSubmatch(ts.Logs.String())
-	if m == nil {
-		t.Fatalf("no broker address in the logs:\n%s", ts.Logs)
-	}
-	mqttURL := "tcp://" + m[1]
+	mqttURL := "tcp://" + ts.MQTT
 	db, err := pg.Open(context.Background(), ts.Cfg.DatabaseURL)
 	if err != nil {
 		t.Fatal(err)

@@ -1,122 +1,18 @@
 package main
 
-// Owned by the trace area: the trace part (HTTP routes and public pages, demo lots), TraceConfig, and the
-// adapters from other areas to the interfaces package trace declares (products, assets, orders, readings),
-// plus the adapters ingest plugs in: traceBandSource (the band of what an asset carries) and traceCarriage
-// (which assets carried an organisation's lots, and when).
-
 import (
 	"context"
 	"fmt"
 	"hash/fnv"
 	"math"
 	"strings"
-	"sync"
 	"time"
 
-	"github.com/suilong/suilong/api"
-	"github.com/suilong/suilong/api/traceapi"
-	"github.com/suilong/suilong/ingest"
 	"github.com/suilong/suilong/internal/auth"
 	"github.com/suilong/suilong/internal/errs"
 	"github.com/suilong/suilong/internal/influx"
 	"github.com/suilong/suilong/trace"
-	"github.com/suilong/suilong/trace/influxread"
 )
-
-// TraceConfig is traceability's configuration (flags prefixed "trace-", variables SUILONG_TRACE_*).
-type TraceConfig struct {
-	PublicRate  float64       `name:"trace-public-rate" env:"SUILONG_TRACE_PUBLIC_RATE" default:"2" help:"Public lot pages and QR codes: requests per second allowed per client IP."`
-	PublicBurst int           `name:"trace-public-burst" env:"SUILONG_TRACE_PUBLIC_BURST" default:"20" help:"Public lot pages and QR codes: burst allowed per client IP."`
-	Settle      time.Duration `name:"trace-settle" env:"SUILONG_TRACE_SETTLE" default:"10m" help:"Readings younger than this are read live rather than from a leg's stored summary."`
-}
-
-func init() {
-	registerPart(part{
-		Name: "trace",
-		Module: func(a *App) (api.Module, error) {
-			return traceapi.New(traceapi.Deps{Service: traceFor(a), PublicRate: a.Cfg.Trace.PublicRate, PublicBurst: a.Cfg.Trace.PublicBurst}), nil
-		},
-		Demo: traceDemo,
-	})
-}
-
-var traceServices sync.Map // *App → *trace.Service
-
-// traceFor returns the App's one trace service (its metrics are registered once).
-func traceFor(a *App) *trace.Service {
-	if s, ok := traceServices.Load(a); ok {
-		return s.(*trace.Service)
-	}
-	s := trace.NewService(trace.NewStore(a.DB), productProfiles{matchingFor(a)}, assetsAdapter{ingest.NewStore(a.DB)}, matchingFor(a),
-		readingsAdapter{Readings: influxread.New(a.Influx), series: ingest.NewReadingStore(a.Influx)},
-		trace.NewURIs(a.Cfg.PublicBaseURL), a.Registry, a.Log.With("area", "trace"))
-	s.Settle = a.Cfg.Trace.Settle
-	actual, _ := traceServices.LoadOrStore(a, s)
-	return actual.(*trace.Service)
-}
-
-// traceBandSource is ingest.BandSource from traceability: the band of the lots in an asset at a time.
-// wire_ingest.go plugs it into service.Deps.Bands.
-func traceBandSource(a *App) ingest.BandSource { return bandSource{traceFor(a)} }
-
-type bandSource struct{ s *trace.Service }
-
-func (b bandSource) Band(ctx context.Context, assetID string, at time.Time) (ingest.Band, bool, error) {
-	band, ok, err := b.s.BandIn(ctx, assetID, at)
-	return ingest.Band{MinC: band.MinC, MaxC: band.MaxC}, ok, err
-}
-
-// traceCarriage is ingest.Carriage from traceability: which assets carried an organisation's lots, and when
-// (their legs). wire_ingest.go gives it to the fleet view of the ingest routes.
-func traceCarriage(a *App) ingest.Carriage { return carriage{trace.NewStore(a.DB)} }
-
-type carriage struct{ s *trace.Store }
-
-func (c carriage) AssetsCarrying(ctx context.Context, orgID int64) ([]string, error) {
-	return c.s.AssetsCarrying(ctx, orgID)
-}
-
-func (c carriage) Carried(ctx context.Context, orgID int64, assetID string) ([]ingest.Span, error) {
-	legs, err := c.s.LegsIn(ctx, orgID, assetID)
-	out := make([]ingest.Span, len(legs))
-	for i, l := range legs {
-		out[i] = ingest.Span{From: l.From, To: l.To}
-	}
-	return out, err
-}
-
-type assetsAdapter struct{ s *ingest.Store }
-
-func (a assetsAdapter) Asset(ctx context.Context, id string) (trace.AssetInfo, error) {
-	x, err := a.s.Asset(ctx, id)
-	if err != nil {
-		return trace.AssetInfo{}, err
-	}
-	return trace.AssetInfo{ID: x.ID, Kind: trace.AssetKind(x.Kind), Name: x.Name, City: x.City,
-		Band: trace.Band{MinC: x.Band.MinC, MaxC: x.Band.MaxC}, Product: x.Product}, nil
-}
-
-// readingsAdapter takes the windowed series from ingest's ReadingStore (the agreed query) and the rest from
-// trace's own InfluxDB reader.
-type readingsAdapter struct {
-	*influxread.Readings
-	series *ingest.ReadingStore
-}
-
-func (r readingsAdapter) Series(ctx context.Context, assetID string, from, to time.Time, every time.Duration) ([]trace.Window, error) {
-	pts, err := r.series.Series(ctx, assetID, from, to, every)
-	if err != nil {
-		return nil, err
-	}
-	out := make([]trace.Window, len(pts))
-	for i, p := range pts {
-		out[i] = trace.Window{Start: p.Time, MinC: p.MinC, MeanC: p.MeanC, MaxC: p.MaxC, Count: p.Count}
-	}
-	return out, nil
-}
-
-// --- demo
 
 // demoLot is one demo lot with a fixed code (named in the README) and its journey, in hours after harvest.
 type demoLot struct {
@@ -159,9 +55,9 @@ const demoBuyer = "广州江南果菜批发市场 Guangzhou Jiangnan market"
 // traceDemo registers the demo lots (once; they keep their codes and times), records their journeys and writes
 // their trucks' and cold stores' readings into InfluxDB, so that their pages show real charts at once. Running
 // it again changes nothing: the readings are a function of asset, sensor and time and overwrite themselves.
-func traceDemo(ctx context.Context, a *App) error {
-	s := traceFor(a)
-	orgs := auth.NewStore(a.DB)
+func traceDemo(ctx context.Context, m *Main) error {
+	s := m.Trace
+	orgs := m.Auth
 	org := func(name string, role auth.Role) (auth.Principal, error) {
 		o, err := orgs.OrgByName(ctx, name)
 		if errs.Is(err, errs.NotFound) {
@@ -173,8 +69,8 @@ func traceDemo(ctx context.Context, a *App) error {
 	if err != nil {
 		return err
 	}
-	y, m, dd := time.Now().In(trace.CST).Date()
-	firstHarvest := time.Date(y, m, dd-4, 6, 0, 0, 0, trace.CST) // a morning four days ago
+	y, mo, dd := time.Now().In(trace.CST).Date()
+	firstHarvest := time.Date(y, mo, dd-4, 6, 0, 0, 0, trace.CST) // a morning four days ago
 	for i, d := range demoLots {
 		base, err := org(d.base, auth.RoleBase)
 		if err != nil {
@@ -252,11 +148,11 @@ func traceDemo(ctx context.Context, a *App) error {
 				}
 			}
 			// An hour either side of the leg, as the asset's sensors saw it.
-			if err := writeDemoReadings(ctx, a.Influx, g.asset, at(g.from).Add(-time.Hour), at(g.to).Add(time.Hour), exc); err != nil {
+			if err := writeDemoReadings(ctx, m.Influx, g.asset, at(g.from).Add(-time.Hour), at(g.to).Add(time.Hour), exc); err != nil {
 				return fmt.Errorf("demo readings of %s: %w", g.asset, err)
 			}
 		}
-		a.Log.Info("trace demo lot", "code", d.code, "url", s.URIs.Page(d.code))
+		m.Log.Info("trace demo lot", "code", d.code, "url", s.URIs.Page(d.code))
 	}
 	return nil
 }

@@ -1,98 +1,15 @@
 package main
 
-// Owned by the matching area: the matching part (HTTP routes, demo data), MatchingConfig, and the adapters that
-// give other areas matching's data: product profiles (ingest's bands, trace's lots) and orders (trace's lots).
-// The batch command `suilong match` lives in match.go.
-
 import (
 	"context"
 	"fmt"
-	"sync"
 	"time"
 
-	"github.com/suilong/suilong/api"
-	"github.com/suilong/suilong/api/matchingapi"
-	"github.com/suilong/suilong/ingest"
 	"github.com/suilong/suilong/internal/auth"
 	"github.com/suilong/suilong/internal/errs"
 	"github.com/suilong/suilong/matching"
 	"github.com/suilong/suilong/trace"
 )
-
-// MatchingConfig is matching's configuration (flags prefixed "matching-", variables SUILONG_MATCHING_*).
-type MatchingConfig struct {
-	DemoRun bool `name:"matching-demo-run" env:"SUILONG_MATCHING_DEMO_RUN" default:"true" negatable:"" help:"suilong demo runs the matching once over the demo pool (when no run exists yet) and places a demo order."`
-}
-
-func init() {
-	registerPart(part{
-		Name: "matching",
-		Module: func(a *App) (api.Module, error) {
-			return matchingapi.New(matchingapi.Deps{Store: matchingFor(a), Lots: lotsOfOrder(a)}), nil
-		},
-		Demo: matchingDemo,
-	})
-}
-
-var matchingStores sync.Map // *App → *matching.Store
-
-// matchingFor returns the App's one matching store (its metrics are registered once).
-func matchingFor(a *App) *matching.Store {
-	if s, ok := matchingStores.Load(a); ok {
-		return s.(*matching.Store)
-	}
-	s := matching.NewStore(a.DB)
-	actual, loaded := matchingStores.LoadOrStore(a, s)
-	if !loaded && a.Registry != nil {
-		if err := s.Register(a.Registry); err != nil {
-			a.Log.Warn("matching: metrics not registered", "err", err)
-		}
-	}
-	return actual.(*matching.Store)
-}
-
-// lotsOfOrder lists, from traceability, the lots that ship an order, for the order's parties.
-func lotsOfOrder(a *App) func(ctx context.Context, orderID int64) ([]matchingapi.LotRef, error) {
-	return func(ctx context.Context, orderID int64) ([]matchingapi.LotRef, error) {
-		lots, _, err := trace.NewStore(a.DB).Lots(ctx, trace.LotFilter{OrderID: &orderID, Limit: 100})
-		if err != nil {
-			return nil, err
-		}
-		uris := trace.NewURIs(a.Cfg.PublicBaseURL)
-		out := make([]matchingapi.LotRef, len(lots))
-		for i, l := range lots {
-			out[i] = matchingapi.LotRef{Code: l.Code, URL: uris.Page(l.Code), Product: l.Product, QuantityKg: l.QuantityKg}
-		}
-		return out, nil
-	}
-}
-
-// productProfiles gives ingest and trace the product profiles matching keeps.
-type productProfiles struct{ s *matching.Store }
-
-// ProductBand is ingest.ProductBands: the band of a product profile, for assets that name one.
-func (p productProfiles) ProductBand(ctx context.Context, product string) (ingest.Band, bool, error) {
-	x, err := p.s.Product(ctx, product)
-	if errs.Is(err, errs.NotFound) {
-		return ingest.Band{}, false, nil
-	}
-	if err != nil {
-		return ingest.Band{}, false, err
-	}
-	b := ingest.Band{MinC: x.TempMinC, MaxC: x.TempMaxC}
-	return b, !b.IsZero(), nil
-}
-
-// Product is trace.Products: what a lot needs of its product.
-func (p productProfiles) Product(ctx context.Context, name string) (trace.ProductInfo, error) {
-	x, err := p.s.Product(ctx, name)
-	if err != nil {
-		return trace.ProductInfo{}, err
-	}
-	return trace.ProductInfo{Name: x.Name, NameZH: x.NameZH, Band: trace.Band{MinC: x.TempMinC, MaxC: x.TempMaxC}}, nil
-}
-
-// --- demo
 
 func f64(v float64) *float64 { return &v }
 
@@ -200,8 +117,8 @@ var (
 // bases and buyers with a pool of offers and demands (once), and, when no run exists yet, runs the matching and
 // has the Jiaoyang co-op and the Jiangnan market accept their allocation, so that a new user finds a run, its
 // explanations and an order. Running it again changes nothing.
-func matchingDemo(ctx context.Context, a *App) error {
-	s := matchingFor(a)
+func matchingDemo(ctx context.Context, m *Main) error {
+	s := m.Matching
 	for _, p := range demoProducts {
 		if _, err := s.PutProduct(ctx, p); err != nil {
 			return fmt.Errorf("product %s: %w", p.Name, err)
@@ -217,7 +134,7 @@ func matchingDemo(ctx context.Context, a *App) error {
 			}
 		}
 	}
-	orgs := auth.NewStore(a.DB)
+	orgs := m.Auth
 	principal := func(name string, role auth.Role) (auth.Principal, error) {
 		o, err := orgs.OrgByName(ctx, name)
 		if errs.Is(err, errs.NotFound) {
@@ -233,8 +150,8 @@ func matchingDemo(ctx context.Context, a *App) error {
 	if mine, _, err := s.Offers(ctx, jiaoyang, matching.Filter{}); err != nil || len(mine) > 0 {
 		return err
 	}
-	y, m, d := time.Now().In(trace.CST).Date()
-	morning := time.Date(y, m, d, 6, 0, 0, 0, trace.CST)
+	y, mo, d := time.Now().In(trace.CST).Date()
+	morning := time.Date(y, mo, d, 6, 0, 0, 0, trace.CST)
 	at := func(h int) *time.Time { t := morning.Add(time.Duration(h) * time.Hour); return &t }
 	for _, o := range demoOffers {
 		p, err := principal(o.base, auth.RoleBase)
@@ -256,7 +173,7 @@ func matchingDemo(ctx context.Context, a *App) error {
 			return fmt.Errorf("demo demand of %s: %w", dm.buyer, err)
 		}
 	}
-	if !a.Cfg.Matching.DemoRun {
+	if !m.Cfg.Matching.DemoRun {
 		return nil
 	}
 	staff := auth.Principal{Role: auth.RoleAdmin, OrgName: "suilong demo"}
@@ -267,7 +184,7 @@ func matchingDemo(ctx context.Context, a *App) error {
 	if err != nil {
 		return err
 	}
-	a.Log.Info("demo matching run", "run", run.ID, "objective_cny", run.Objective.String(), "matched_kg", run.MatchedKg,
+	m.Log.Info("demo matching run", "run", run.ID, "objective_cny", run.Objective.String(), "matched_kg", run.MatchedKg,
 		"unmatched", len(run.Unmatched))
 	buyer, err := principal(demoBuyer, auth.RoleBuyer)
 	if err != nil {

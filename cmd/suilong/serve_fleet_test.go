@@ -25,10 +25,6 @@ import (
 // frozen chicken with leafy greens is refused with 409 and the reason; shiitake with the greens is accepted.
 func TestFleetVisibility(t *testing.T) {
 	ts := startServe(t)
-	m := brokerAddr.FindStringSubmatch(ts.Logs.String())
-	if m == nil {
-		t.Fatalf("no broker address in the logs:\n%s", ts.Logs)
-	}
 	ctx := context.Background()
 	db, err := pg.Open(ctx, ts.Cfg.DatabaseURL)
 	if err != nil {
@@ -75,7 +71,7 @@ func TestFleetVisibility(t *testing.T) {
 	must("POST", "/api/v1/gateways", coord, map[string]any{"id": "LY-GW-0201"}, 201, &gw)
 	must("POST", "/api/v1/sensors", coord, map[string]any{"id": "LY-TRK-0201-A", "gateway_id": "LY-GW-0201", "asset_id": "LY-TRK-0201"}, 201, nil)
 	// The truck's sensor read every minute of the last six hours.
-	c := ingesttest.Connect(t, "tcp://"+m[1], "LY-GW-0201", "LY-GW-0201", gw.MQTT.Password)
+	c := ingesttest.Connect(t, "tcp://"+ts.MQTT, "LY-GW-0201", "LY-GW-0201", gw.MQTT.Password)
 	var batch []string
 	for min := -360; min < 0; min++ {
 		batch = append(batch, string(ingesttest.Reading("LY-TRK-0201-A", at(min), 2+float64(min%7)/10)))

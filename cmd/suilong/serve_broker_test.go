@@ -12,7 +12,6 @@ import (
 	"io"
 	"net"
 	"os"
-	"regexp"
 	"runtime"
 	"runtime/debug"
 	"strconv"
@@ -35,8 +34,6 @@ import (
 	"github.com/suilong/suilong/internal/pg"
 )
 
-var brokerAddrs = regexp.MustCompile(`"embedded MQTT broker listening" addr=(\S*) tls=(\S*)`)
-
 // fleetServer is a running serve with an administrator's key and helpers to register gateways.
 type fleetServer struct {
 	*testServer
@@ -50,10 +47,6 @@ type fleetServer struct {
 func startFleet(t *testing.T, extra ...string) *fleetServer {
 	t.Helper()
 	ts := startServe(t, extra...)
-	m := brokerAddrs.FindStringSubmatch(ts.Logs.String())
-	if m == nil {
-		t.Fatalf("no broker address in the logs:\n%s", ts.Logs)
-	}
 	db, err := pg.Open(context.Background(), ts.Cfg.DatabaseURL)
 	if err != nil {
 		t.Fatal(err)
@@ -62,7 +55,7 @@ func startFleet(t *testing.T, extra ...string) *fleetServer {
 	_, admin := authtest.Org(t, db, "龙岩市商务局", auth.RoleCoordinator)
 	ic := influx.New(influx.Config{URL: ts.Cfg.InfluxURL, Token: ts.Cfg.InfluxToken, Bucket: ts.Cfg.InfluxBucket})
 	t.Cleanup(ic.Close)
-	return &fleetServer{testServer: ts, t: t, admin: admin, plain: strings.Trim(m[1], `"`), tls: strings.Trim(m[2], `"`),
+	return &fleetServer{testServer: ts, t: t, admin: admin, plain: ts.MQTT, tls: ts.MQTTTLS,
 		readings: ingest.NewReadingStore(ic)}
 }
 
@@ -450,10 +443,6 @@ func TestBrokerFlagDefaultsAreTheDefaultLimits(t *testing.T) {
 // reading, since none would be stored: the gateway is disconnected and keeps its message to send again.
 func TestServeWithoutIngestAcknowledgesNoReading(t *testing.T) {
 	ts := startServe(t, "--only", "api")
-	m := brokerAddrs.FindStringSubmatch(ts.Logs.String())
-	if m == nil {
-		t.Fatalf("no broker address in the logs:\n%s", ts.Logs)
-	}
 	db, err := pg.Open(context.Background(), ts.Cfg.DatabaseURL)
 	if err != nil {
 		t.Fatal(err)
@@ -465,7 +454,7 @@ func TestServeWithoutIngestAcknowledgesNoReading(t *testing.T) {
 	}
 	store := paho.NewMemoryStore()
 	var lost atomic.Int32
-	o := paho.NewClientOptions().AddBroker("tcp://" + m[1]).SetClientID("LY-GW-0401").SetUsername("LY-GW-0401").SetPassword(pw).
+	o := paho.NewClientOptions().AddBroker("tcp://" + ts.MQTT).SetClientID("LY-GW-0401").SetUsername("LY-GW-0401").SetPassword(pw).
 		SetCleanSession(false).SetStore(store).SetAutoReconnect(false).
 		SetConnectionLostHandler(func(paho.Client, error) { lost.Add(1) })
 	c := paho.NewClient(o)

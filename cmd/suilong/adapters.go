@@ -1,0 +1,147 @@
+package main
+
+import (
+	"context"
+	"time"
+
+	"github.com/suilong/suilong/api/matchingapi"
+	"github.com/suilong/suilong/ingest"
+	"github.com/suilong/suilong/internal/auth"
+	"github.com/suilong/suilong/internal/errs"
+	"github.com/suilong/suilong/matching"
+	"github.com/suilong/suilong/plan"
+	"github.com/suilong/suilong/trace"
+	"github.com/suilong/suilong/trace/influxread"
+)
+
+// The adapters between the domains: each domain declares the small interface it needs of another, and these
+// types answer it from the other domain's own API. Main plugs them in; nothing else knows both sides.
+
+// lotsOfOrder lists, from traceability, the lots that ship an order, for the order's parties.
+type lotsOfOrder struct {
+	s    *trace.Store
+	uris trace.URIs
+}
+
+func (l lotsOfOrder) LotsOf(ctx context.Context, orderID int64) ([]matchingapi.LotRef, error) {
+	lots, _, err := l.s.Lots(ctx, trace.LotFilter{OrderID: &orderID, Limit: 100})
+	if err != nil {
+		return nil, err
+	}
+	out := make([]matchingapi.LotRef, len(lots))
+	for i, x := range lots {
+		out[i] = matchingapi.LotRef{Code: x.Code, URL: l.uris.Page(x.Code), Product: x.Product, QuantityKg: x.QuantityKg}
+	}
+	return out, nil
+}
+
+// productProfiles gives ingest and trace the product profiles matching keeps.
+type productProfiles struct{ s *matching.Store }
+
+// ProductBand is ingest.ProductBands: the band of a product profile, for assets that name one.
+func (p productProfiles) ProductBand(ctx context.Context, product string) (ingest.Band, bool, error) {
+	x, err := p.s.Product(ctx, product)
+	if errs.Is(err, errs.NotFound) {
+		return ingest.Band{}, false, nil
+	}
+	if err != nil {
+		return ingest.Band{}, false, err
+	}
+	b := ingest.Band{MinC: x.TempMinC, MaxC: x.TempMaxC}
+	return b, !b.IsZero(), nil
+}
+
+// Product is trace.Products: what a lot needs of its product.
+func (p productProfiles) Product(ctx context.Context, name string) (trace.ProductInfo, error) {
+	x, err := p.s.Product(ctx, name)
+	if err != nil {
+		return trace.ProductInfo{}, err
+	}
+	return trace.ProductInfo{Name: x.Name, NameZH: x.NameZH, Band: trace.Band{MinC: x.TempMinC, MaxC: x.TempMaxC}}, nil
+}
+
+// bandSource is ingest.BandSource from traceability: the band of the lots in an asset at a time.
+type bandSource struct{ s *trace.Service }
+
+func (b bandSource) Band(ctx context.Context, assetID string, at time.Time) (ingest.Band, bool, error) {
+	band, ok, err := b.s.BandIn(ctx, assetID, at)
+	return ingest.Band{MinC: band.MinC, MaxC: band.MaxC}, ok, err
+}
+
+// carriage is ingest.Carriage from traceability: which assets carried an organisation's lots, and when (their
+// legs), for the fleet view of the ingest routes.
+type carriage struct{ s *trace.Store }
+
+func (c carriage) AssetsCarrying(ctx context.Context, orgID int64) ([]string, error) {
+	return c.s.AssetsCarrying(ctx, orgID)
+}
+
+func (c carriage) Carried(ctx context.Context, orgID int64, assetID string) ([]ingest.Span, error) {
+	legs, err := c.s.LegsIn(ctx, orgID, assetID)
+	out := make([]ingest.Span, len(legs))
+	for i, l := range legs {
+		out[i] = ingest.Span{From: l.From, To: l.To}
+	}
+	return out, err
+}
+
+type assetsAdapter struct{ s *ingest.Store }
+
+func (a assetsAdapter) Asset(ctx context.Context, id string) (trace.AssetInfo, error) {
+	x, err := a.s.Asset(ctx, id)
+	if err != nil {
+		return trace.AssetInfo{}, err
+	}
+	return trace.AssetInfo{ID: x.ID, Kind: trace.AssetKind(x.Kind), Name: x.Name, City: x.City,
+		Band: trace.Band{MinC: x.Band.MinC, MaxC: x.Band.MaxC}, Product: x.Product}, nil
+}
+
+// readingsAdapter takes the windowed series from ingest's ReadingStore (the agreed query) and the rest from
+// trace's own InfluxDB reader.
+type readingsAdapter struct {
+	*influxread.Readings
+	series *ingest.ReadingStore
+}
+
+func (r readingsAdapter) Series(ctx context.Context, assetID string, from, to time.Time, every time.Duration) ([]trace.Window, error) {
+	pts, err := r.series.Series(ctx, assetID, from, to, every)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]trace.Window, len(pts))
+	for i, p := range pts {
+		out[i] = trace.Window{Start: p.Time, MinC: p.MinC, MeanC: p.MeanC, MaxC: p.MaxC, Count: p.Count}
+	}
+	return out, nil
+}
+
+// KPI sources of the plan.
+
+type matchingTotals struct{ s *matching.Store }
+
+func (m matchingTotals) Totals(ctx context.Context, from, to time.Time) (plan.MatchingTotals, error) {
+	t, err := m.s.Totals(ctx, from, to)
+	return plan.MatchingTotals{MatchedKg: t.MatchedKg, OrderedKg: t.OrderedKg, DeliveredKg: t.DeliveredKg,
+		Orders: t.Orders, DeliveredOrders: t.DeliveredOrders}, err
+}
+
+type participantsAdapter struct{ s *auth.Store }
+
+func (p participantsAdapter) Participants(ctx context.Context) (plan.Participants, error) {
+	n, err := p.s.CountOrgsByRole(ctx)
+	return plan.Participants{Bases: n[auth.RoleBase], Buyers: n[auth.RoleBuyer]}, err
+}
+
+type complianceAdapter struct{ s *trace.Service }
+
+func (c complianceAdapter) Compliance(ctx context.Context, from, to time.Time) (plan.Compliance, error) {
+	st, err := c.s.ComplianceBetween(ctx, from, to)
+	return plan.Compliance{Delivered: st.Delivered, Assessed: st.Assessed, Compliant: st.Compliant}, err
+}
+
+type assetsCount struct{ s *ingest.Store }
+
+func (a assetsCount) Assets(ctx context.Context) (plan.Assets, error) {
+	st, err := a.s.AssetStats(ctx)
+	return plan.Assets{Trucks: st.Trucks, ColdStores: st.ColdStores, Sensors: st.Sensors}, err
+}
