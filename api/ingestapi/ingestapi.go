@@ -22,7 +22,6 @@ import (
 	"github.com/suilong/suilong/ingest"
 	"github.com/suilong/suilong/ingest/rules"
 	"github.com/suilong/suilong/internal/auth"
-	"github.com/suilong/suilong/internal/errs"
 )
 
 // Deps are the module's collaborators. Publisher, SensorChanged and GatewayChanged may be nil.
@@ -96,23 +95,6 @@ func page(c *gin.Context) (rest.PageReq, ingest.Page, bool) {
 		return p, ingest.Page{}, false
 	}
 	return p, ingest.Page{Limit: p.Limit, Offset: p.Offset}, true
-}
-
-func badQuery(field, msg string) error {
-	return &errs.Error{Code: errs.Invalid, Message: "bad query parameter", Fields: []errs.FieldError{{Field: field, Message: msg}}}
-}
-
-// queryTime parses an RFC 3339 query parameter; zero when absent.
-func queryTime(c *gin.Context, name string) (time.Time, error) {
-	s := c.Query(name)
-	if s == "" {
-		return time.Time{}, nil
-	}
-	t, err := time.Parse(time.RFC3339Nano, s)
-	if err != nil {
-		return time.Time{}, badQuery(name, "must be an RFC 3339 time, e.g. 2026-11-24T10:00:00Z")
-	}
-	return t, nil
 }
 
 // --- gateways
@@ -256,7 +238,7 @@ func (m *Module) listAssets(c *gin.Context) {
 	}
 	kind := ingest.AssetKind(c.Query("kind"))
 	if kind != "" && kind != ingest.KindTruck && kind != ingest.KindColdStore {
-		rest.Problem(c, badQuery("kind", "must be truck or cold_store"))
+		rest.Problem(c, rest.BadQuery("kind", "must be truck or cold_store"))
 		return
 	}
 	items, total, err := m.d.Fleet.Assets(c, rest.Principal(c), ingest.AssetFilter{Kind: kind, City: c.Query("city")}, p)
@@ -348,13 +330,13 @@ func parseEvery(s string) (time.Duration, error) {
 	if d, ok := strings.CutSuffix(s, "d"); ok {
 		n, err := strconv.Atoi(d)
 		if err != nil || n <= 0 {
-			return 0, badQuery("every", "must be a duration such as 30s, 5m, 1h or 1d")
+			return 0, rest.BadQuery("every", "must be a duration such as 30s, 5m, 1h or 1d")
 		}
 		return time.Duration(n) * 24 * time.Hour, nil
 	}
 	v, err := time.ParseDuration(s)
 	if err != nil || v <= 0 {
-		return 0, badQuery("every", "must be a duration such as 30s, 5m, 1h or 1d")
+		return 0, rest.BadQuery("every", "must be a duration such as 30s, 5m, 1h or 1d")
 	}
 	return v, nil
 }
@@ -362,11 +344,11 @@ func parseEvery(s string) (time.Duration, error) {
 func (m *Module) readings(c *gin.Context) {
 	q := ingest.ReadingsQuery{SensorID: c.Query("sensor_id")}
 	var err error
-	if q.From, err = queryTime(c, "from"); err != nil {
+	if q.From, err = rest.QueryTime(c, "from"); err != nil {
 		rest.Problem(c, err)
 		return
 	}
-	if q.To, err = queryTime(c, "to"); err != nil {
+	if q.To, err = rest.QueryTime(c, "to"); err != nil {
 		rest.Problem(c, err)
 		return
 	}
@@ -474,7 +456,7 @@ func (m *Module) listAlarms(c *gin.Context) {
 	switch f.Kind {
 	case "", rules.Excursion, rules.DoorOpen, rules.Silent:
 	default:
-		rest.Problem(c, badQuery("kind", "must be excursion, door_open or sensor_silent"))
+		rest.Problem(c, rest.BadQuery("kind", "must be excursion, door_open or sensor_silent"))
 		return
 	}
 	if s := c.Query("status"); s != "" {
@@ -488,18 +470,18 @@ func (m *Module) listAlarms(c *gin.Context) {
 				valid = valid || v == st
 			}
 			if !valid {
-				rest.Problem(c, badQuery("status", "must be open, acknowledged, closed, withdrawn or active (comma-separated)"))
+				rest.Problem(c, rest.BadQuery("status", "must be open, acknowledged, closed, withdrawn or active (comma-separated)"))
 				return
 			}
 			f.Status = append(f.Status, st)
 		}
 	}
 	var err error
-	if f.From, err = queryTime(c, "from"); err != nil {
+	if f.From, err = rest.QueryTime(c, "from"); err != nil {
 		rest.Problem(c, err)
 		return
 	}
-	if f.To, err = queryTime(c, "to"); err != nil {
+	if f.To, err = rest.QueryTime(c, "to"); err != nil {
 		rest.Problem(c, err)
 		return
 	}
@@ -574,16 +556,16 @@ func (m *Module) listDeadLetters(c *gin.Context) {
 			for i, r := range ingest.Reasons {
 				names[i] = string(r)
 			}
-			rest.Problem(c, badQuery("reason", "must be one of "+strings.Join(names, ", ")))
+			rest.Problem(c, rest.BadQuery("reason", "must be one of "+strings.Join(names, ", ")))
 			return
 		}
 	}
 	var err error
-	if f.From, err = queryTime(c, "from"); err != nil {
+	if f.From, err = rest.QueryTime(c, "from"); err != nil {
 		rest.Problem(c, err)
 		return
 	}
-	if f.To, err = queryTime(c, "to"); err != nil {
+	if f.To, err = rest.QueryTime(c, "to"); err != nil {
 		rest.Problem(c, err)
 		return
 	}

@@ -84,47 +84,13 @@ func (m *Module) Routes(v1 *gin.RouterGroup, _ *gin.Engine) {
 	v1.GET("/orders/:id", members, m.getOrder)
 }
 
-// reply writes v with status, or the problem err.
-func reply(c *gin.Context, status int, v any, err error) {
-	if err != nil {
-		rest.Problem(c, err)
-		return
-	}
-	c.JSON(status, v)
-}
-
-func list[T any](c *gin.Context, fn func(matching.Page) ([]T, int, error)) {
-	p, err := rest.Page(c)
-	if err != nil {
-		rest.Problem(c, err)
-		return
-	}
-	items, total, err := fn(matching.Page{Limit: p.Limit, Offset: p.Offset})
-	if err != nil {
-		rest.Problem(c, err)
-		return
-	}
-	rest.List(c, items, total, p)
-}
-
-func badQuery(field, msg string) error {
-	return &errs.Error{Code: errs.Invalid, Message: "bad query parameter", Fields: []errs.FieldError{{Field: field, Message: msg}}}
-}
-
-// withID runs fn with the path's :id, or answers 404 for an id that cannot exist.
-func withID(c *gin.Context, fn func(id int64)) {
-	id, err := rest.ID(c, "id")
-	if err != nil {
-		rest.Problem(c, err)
-		return
-	}
-	fn(id)
-}
+// page is the domain's page of a request's.
+func page(p rest.PageReq) matching.Page { return matching.Page{Limit: p.Limit, Offset: p.Offset} }
 
 // --- products and lanes
 
 func (m *Module) listProducts(c *gin.Context) {
-	list(c, func(p matching.Page) ([]matching.Product, int, error) { return m.d.Store.Products(c, p) })
+	rest.ListPage(c, func(p rest.PageReq) ([]matching.Product, int, error) { return m.d.Store.Products(c, page(p)) })
 }
 
 func (m *Module) createProduct(c *gin.Context) {
@@ -134,12 +100,12 @@ func (m *Module) createProduct(c *gin.Context) {
 		return
 	}
 	p, err := m.d.Store.CreateProduct(c, req)
-	reply(c, http.StatusCreated, p, err)
+	rest.Reply(c, http.StatusCreated, p, err)
 }
 
 func (m *Module) getProduct(c *gin.Context) {
 	p, err := m.d.Store.Product(c, c.Param("name"))
-	reply(c, http.StatusOK, p, err)
+	rest.Reply(c, http.StatusOK, p, err)
 }
 
 func (m *Module) updateProduct(c *gin.Context) {
@@ -149,12 +115,12 @@ func (m *Module) updateProduct(c *gin.Context) {
 		return
 	}
 	p, err := m.d.Store.UpdateProduct(c, c.Param("name"), req)
-	reply(c, http.StatusOK, p, err)
+	rest.Reply(c, http.StatusOK, p, err)
 }
 
 func (m *Module) listLanes(c *gin.Context) {
-	list(c, func(p matching.Page) ([]matching.Lane, int, error) {
-		return m.d.Store.Lanes(c, matching.LaneFilter{Origin: c.Query("origin"), Destination: c.Query("destination"), Page: p})
+	rest.ListPage(c, func(p rest.PageReq) ([]matching.Lane, int, error) {
+		return m.d.Store.Lanes(c, matching.LaneFilter{Origin: c.Query("origin"), Destination: c.Query("destination"), Page: page(p)})
 	})
 }
 
@@ -165,30 +131,30 @@ func (m *Module) createLane(c *gin.Context) {
 		return
 	}
 	l, err := m.d.Store.CreateLane(c, req)
-	reply(c, http.StatusCreated, l, err)
+	rest.Reply(c, http.StatusCreated, l, err)
 }
 
 func (m *Module) getLane(c *gin.Context) {
-	withID(c, func(id int64) {
+	rest.WithID(c, func(id int64) {
 		l, err := m.d.Store.Lane(c, id)
-		reply(c, http.StatusOK, l, err)
+		rest.Reply(c, http.StatusOK, l, err)
 	})
 }
 
 func (m *Module) updateLane(c *gin.Context) {
-	withID(c, func(id int64) {
+	rest.WithID(c, func(id int64) {
 		var req matching.LaneUpdate
 		if err := rest.Bind(c, &req); err != nil {
 			rest.Problem(c, err)
 			return
 		}
 		l, err := m.d.Store.UpdateLane(c, id, req)
-		reply(c, http.StatusOK, l, err)
+		rest.Reply(c, http.StatusOK, l, err)
 	})
 }
 
 func (m *Module) deleteLane(c *gin.Context) {
-	withID(c, func(id int64) {
+	rest.WithID(c, func(id int64) {
 		if err := m.d.Store.DeleteLane(c, id); err != nil {
 			rest.Problem(c, err)
 			return
@@ -202,14 +168,14 @@ func (m *Module) deleteLane(c *gin.Context) {
 func filter(c *gin.Context, p matching.Page) (matching.Filter, error) {
 	f := matching.Filter{Product: c.Query("product"), Status: matching.Status(c.Query("status")), Page: p}
 	if f.Status != "" && f.Status != matching.StatusOpen && f.Status != matching.StatusWithdrawn {
-		return f, badQuery("status", "must be open or withdrawn")
+		return f, rest.BadQuery("status", "must be open or withdrawn")
 	}
 	return f, nil
 }
 
 func (m *Module) listOffers(c *gin.Context) {
-	list(c, func(p matching.Page) ([]matching.Offer, int, error) {
-		f, err := filter(c, p)
+	rest.ListPage(c, func(p rest.PageReq) ([]matching.Offer, int, error) {
+		f, err := filter(c, page(p))
 		if err != nil {
 			return nil, 0, err
 		}
@@ -224,38 +190,38 @@ func (m *Module) createOffer(c *gin.Context) {
 		return
 	}
 	o, err := m.d.Store.CreateOffer(c, rest.Principal(c), req)
-	reply(c, http.StatusCreated, o, err)
+	rest.Reply(c, http.StatusCreated, o, err)
 }
 
 func (m *Module) getOffer(c *gin.Context) {
-	withID(c, func(id int64) {
+	rest.WithID(c, func(id int64) {
 		o, err := m.d.Store.Offer(c, rest.Principal(c), id)
-		reply(c, http.StatusOK, o, err)
+		rest.Reply(c, http.StatusOK, o, err)
 	})
 }
 
 func (m *Module) updateOffer(c *gin.Context) {
-	withID(c, func(id int64) {
+	rest.WithID(c, func(id int64) {
 		var req matching.OfferUpdate
 		if err := rest.Bind(c, &req); err != nil {
 			rest.Problem(c, err)
 			return
 		}
 		o, err := m.d.Store.UpdateOffer(c, rest.Principal(c), id, req)
-		reply(c, http.StatusOK, o, err)
+		rest.Reply(c, http.StatusOK, o, err)
 	})
 }
 
 func (m *Module) withdrawOffer(c *gin.Context) {
-	withID(c, func(id int64) {
+	rest.WithID(c, func(id int64) {
 		o, err := m.d.Store.WithdrawOffer(c, rest.Principal(c), id)
-		reply(c, http.StatusOK, o, err)
+		rest.Reply(c, http.StatusOK, o, err)
 	})
 }
 
 func (m *Module) listDemands(c *gin.Context) {
-	list(c, func(p matching.Page) ([]matching.Demand, int, error) {
-		f, err := filter(c, p)
+	rest.ListPage(c, func(p rest.PageReq) ([]matching.Demand, int, error) {
+		f, err := filter(c, page(p))
 		if err != nil {
 			return nil, 0, err
 		}
@@ -270,32 +236,32 @@ func (m *Module) createDemand(c *gin.Context) {
 		return
 	}
 	d, err := m.d.Store.CreateDemand(c, rest.Principal(c), req)
-	reply(c, http.StatusCreated, d, err)
+	rest.Reply(c, http.StatusCreated, d, err)
 }
 
 func (m *Module) getDemand(c *gin.Context) {
-	withID(c, func(id int64) {
+	rest.WithID(c, func(id int64) {
 		d, err := m.d.Store.Demand(c, rest.Principal(c), id)
-		reply(c, http.StatusOK, d, err)
+		rest.Reply(c, http.StatusOK, d, err)
 	})
 }
 
 func (m *Module) updateDemand(c *gin.Context) {
-	withID(c, func(id int64) {
+	rest.WithID(c, func(id int64) {
 		var req matching.DemandUpdate
 		if err := rest.Bind(c, &req); err != nil {
 			rest.Problem(c, err)
 			return
 		}
 		d, err := m.d.Store.UpdateDemand(c, rest.Principal(c), id, req)
-		reply(c, http.StatusOK, d, err)
+		rest.Reply(c, http.StatusOK, d, err)
 	})
 }
 
 func (m *Module) withdrawDemand(c *gin.Context) {
-	withID(c, func(id int64) {
+	rest.WithID(c, func(id int64) {
 		d, err := m.d.Store.WithdrawDemand(c, rest.Principal(c), id)
-		reply(c, http.StatusOK, d, err)
+		rest.Reply(c, http.StatusOK, d, err)
 	})
 }
 
@@ -311,7 +277,7 @@ func (m *Module) startRun(c *gin.Context) {
 		}
 	}
 	run, err := m.d.Store.StartRun(c, rest.Principal(c), opt)
-	reply(c, http.StatusCreated, run, err)
+	rest.Reply(c, http.StatusCreated, run, err)
 }
 
 func isEmptyBody(err error) bool {
@@ -320,28 +286,30 @@ func isEmptyBody(err error) bool {
 }
 
 func (m *Module) listRuns(c *gin.Context) {
-	list(c, func(p matching.Page) ([]matching.Run, int, error) { return m.d.Store.Runs(c, rest.Principal(c), p) })
+	rest.ListPage(c, func(p rest.PageReq) ([]matching.Run, int, error) {
+		return m.d.Store.Runs(c, rest.Principal(c), page(p))
+	})
 }
 
 func (m *Module) getRun(c *gin.Context) {
-	withID(c, func(id int64) {
+	rest.WithID(c, func(id int64) {
 		run, err := m.d.Store.GetRun(c, rest.Principal(c), id)
-		reply(c, http.StatusOK, run, err)
+		rest.Reply(c, http.StatusOK, run, err)
 	})
 }
 
 func (m *Module) listAllocations(c *gin.Context) {
-	list(c, func(p matching.Page) ([]matching.Allocation, int, error) {
-		f := matching.AllocationFilter{Status: matching.AllocStatus(c.Query("status")), Page: p}
+	rest.ListPage(c, func(p rest.PageReq) ([]matching.Allocation, int, error) {
+		f := matching.AllocationFilter{Status: matching.AllocStatus(c.Query("status")), Page: page(p)}
 		switch f.Status {
 		case "", matching.AllocProposed, matching.AllocOrdered, matching.AllocDeclined, matching.AllocWithdrawn:
 		default:
-			return nil, 0, badQuery("status", "must be proposed, ordered, declined or withdrawn")
+			return nil, 0, rest.BadQuery("status", "must be proposed, ordered, declined or withdrawn")
 		}
 		if s := c.Query("run_id"); s != "" {
 			id, err := parseID(s)
 			if err != nil {
-				return nil, 0, badQuery("run_id", "must be a run id")
+				return nil, 0, rest.BadQuery("run_id", "must be a run id")
 			}
 			f.RunID = &id
 		}
@@ -350,9 +318,9 @@ func (m *Module) listAllocations(c *gin.Context) {
 }
 
 func (m *Module) getAllocation(c *gin.Context) {
-	withID(c, func(id int64) {
+	rest.WithID(c, func(id int64) {
 		a, err := m.d.Store.Allocation(c, rest.Principal(c), id)
-		reply(c, http.StatusOK, a, err)
+		rest.Reply(c, http.StatusOK, a, err)
 	})
 }
 
@@ -364,7 +332,7 @@ type Decided struct {
 
 func (m *Module) decide(d matching.Decision) gin.HandlerFunc {
 	return func(c *gin.Context) {
-		withID(c, func(id int64) {
+		rest.WithID(c, func(id int64) {
 			a, o, err := m.d.Store.Decide(c, rest.Principal(c), id, d)
 			if err != nil {
 				rest.Problem(c, err)
@@ -406,24 +374,24 @@ func (m *Module) orderDoc(ctx context.Context, o matching.Order) (OrderDoc, erro
 }
 
 func (m *Module) listOrders(c *gin.Context) {
-	list(c, func(p matching.Page) ([]matching.Order, int, error) {
-		f := matching.OrderFilter{Status: matching.OrderStatus(c.Query("status")), Page: p}
+	rest.ListPage(c, func(p rest.PageReq) ([]matching.Order, int, error) {
+		f := matching.OrderFilter{Status: matching.OrderStatus(c.Query("status")), Page: page(p)}
 		if f.Status != "" && f.Status != matching.OrderPlaced && f.Status != matching.OrderDelivered {
-			return nil, 0, badQuery("status", "must be placed or delivered")
+			return nil, 0, rest.BadQuery("status", "must be placed or delivered")
 		}
 		return m.d.Store.Orders(c, rest.Principal(c), f)
 	})
 }
 
 func (m *Module) getOrder(c *gin.Context) {
-	withID(c, func(id int64) {
+	rest.WithID(c, func(id int64) {
 		o, err := m.d.Store.Order(c, rest.Principal(c), id)
 		if err != nil {
 			rest.Problem(c, err)
 			return
 		}
 		doc, err := m.orderDoc(c, o)
-		reply(c, http.StatusOK, doc, err)
+		rest.Reply(c, http.StatusOK, doc, err)
 	})
 }
 

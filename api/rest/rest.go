@@ -341,3 +341,55 @@ func List[T any](c *gin.Context, items []T, total int, p PageReq) {
 	}
 	c.JSON(http.StatusOK, ListDoc[T]{Items: items, Total: total, Limit: p.Limit, Offset: p.Offset})
 }
+
+// Reply writes v with status, or the problem err.
+func Reply(c *gin.Context, status int, v any, err error) {
+	if err != nil {
+		Problem(c, err)
+		return
+	}
+	c.JSON(status, v)
+}
+
+// ListPage parses the page request, asks fn for that page and writes it, or the problem.
+func ListPage[T any](c *gin.Context, fn func(PageReq) ([]T, int, error)) {
+	p, err := Page(c)
+	if err != nil {
+		Problem(c, err)
+		return
+	}
+	items, total, err := fn(p)
+	if err != nil {
+		Problem(c, err)
+		return
+	}
+	List(c, items, total, p)
+}
+
+// BadQuery is the problem of a query parameter that cannot be read: Invalid, naming the parameter.
+func BadQuery(field, msg string) error {
+	return &errs.Error{Code: errs.Invalid, Message: "bad query parameter", Fields: []errs.FieldError{{Field: field, Message: msg}}}
+}
+
+// WithID runs fn with the path's :id, or answers 404 for an id that cannot exist.
+func WithID(c *gin.Context, fn func(id int64)) {
+	id, err := ID(c, "id")
+	if err != nil {
+		Problem(c, err)
+		return
+	}
+	fn(id)
+}
+
+// QueryTime parses an RFC 3339 query parameter; zero when absent. Errors: Invalid naming the parameter.
+func QueryTime(c *gin.Context, name string) (time.Time, error) {
+	s := c.Query(name)
+	if s == "" {
+		return time.Time{}, nil
+	}
+	t, err := time.Parse(time.RFC3339Nano, s)
+	if err != nil {
+		return time.Time{}, BadQuery(name, "must be an RFC 3339 time, e.g. 2026-11-24T10:00:00Z")
+	}
+	return t, nil
+}
