@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/suilong/suilong/internal/auth"
+	"github.com/suilong/suilong/internal/coldchain"
 	"github.com/suilong/suilong/internal/errs"
 )
 
@@ -35,13 +36,13 @@ const MaxPeriods = 100
 // see nothing.
 type Fleet struct {
 	Store    *Store
-	Readings *ReadingStore
+	Readings Readings
 	Carriage Carriage // nil: bases and buyers see no asset
 	Now      func() time.Time
 }
 
 // NewFleet returns a fleet view.
-func NewFleet(store *Store, readings *ReadingStore, carriage Carriage) *Fleet {
+func NewFleet(store *Store, readings Readings, carriage Carriage) *Fleet {
 	return &Fleet{Store: store, Readings: readings, Carriage: carriage, Now: time.Now}
 }
 
@@ -159,7 +160,7 @@ type AssetSeries struct {
 	// Periods are the parts of [From, To) whose readings the points summarise: all of it for admins and
 	// coordinators; for a base or a buyer, the periods in which the asset carried their lots (possibly none).
 	Periods []Span
-	Points  []WindowPoint
+	Points  []coldchain.Window
 }
 
 // AssetReadings returns the asset's readings in q's range, downsampled in InfluxDB, clipped to the periods p
@@ -191,8 +192,8 @@ func (f *Fleet) AssetReadings(ctx context.Context, p auth.Principal, id string, 
 	if err := checkSeries(q.From, q.To, q.Every); err != nil {
 		return AssetSeries{}, err
 	}
-	out := AssetSeries{Asset: a, SensorID: q.SensorID, From: q.From, To: q.To, Every: q.Every, Points: []WindowPoint{}}
-	var points []WindowPoint
+	out := AssetSeries{Asset: a, SensorID: q.SensorID, From: q.From, To: q.To, Every: q.Every, Points: []coldchain.Window{}}
+	var points []coldchain.Window
 	filter := SeriesFilter{SensorID: q.SensorID}
 	if periods == nil {
 		out.Periods = []Span{{q.From.UTC(), q.To.UTC()}}

@@ -35,7 +35,7 @@ type Watcher struct {
 	cfg      WatcherConfig
 	rules    *rules.Engine
 	store    *Store
-	readings *ReadingStore
+	readings Readings
 	pub      Publisher
 	cache    *SensorCache
 	bands    *BandResolver
@@ -59,7 +59,7 @@ type alarmKey struct {
 type WatcherDeps struct {
 	Rules    *rules.Engine
 	Store    *Store
-	Readings *ReadingStore
+	Readings Readings
 	Pub      Publisher
 	Cache    *SensorCache
 	Bands    *BandResolver

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/suilong/suilong/ingest/influxw"
 	"github.com/suilong/suilong/internal/auth"
 	"github.com/suilong/suilong/internal/auth/authtest"
 	"github.com/suilong/suilong/internal/errs"
@@ -15,7 +16,6 @@ import (
 	"github.com/suilong/suilong/internal/influx/influxtest"
 	"github.com/suilong/suilong/internal/pg/pgtest"
 	"github.com/suilong/suilong/trace"
-	"github.com/suilong/suilong/trace/influxread"
 )
 
 // Products, assets and orders belong to other areas; these stand in for their adapters.
@@ -86,7 +86,7 @@ func newFixture(t *testing.T) *fixture {
 		products{"choy-sum": {Name: "choy-sum", NameZH: "菜心", Band: trace.Band{MinC: f64(0), MaxC: f64(4)}}, "rice": {Name: "rice", NameZH: "大米"}},
 		assets{"LY-TRK-0001": {ID: "LY-TRK-0001", Kind: trace.Truck, Name: "龙岩冷藏车 1 号", City: "龙岩"},
 			"LY-CS-0001": {ID: "LY-CS-0001", Kind: trace.ColdStore, Name: "龙岩冷链物流中心 1 号冷库", City: "龙岩"}},
-		fx.orders, influxread.New(ic), trace.NewURIs("https://suilong.example.cn"), nil, nil)
+		fx.orders, influxw.NewStore(ic), trace.NewURIs("https://suilong.example.cn"), nil, nil)
 	return fx
 }
 

@@ -22,12 +22,13 @@ import (
 	"github.com/suilong/suilong/ingest"
 	"github.com/suilong/suilong/ingest/rules"
 	"github.com/suilong/suilong/internal/auth"
+	"github.com/suilong/suilong/internal/coldchain"
 )
 
 // Deps are the module's collaborators. Publisher, SensorChanged and GatewayChanged may be nil.
 type Deps struct {
 	Store    *ingest.Store
-	Readings *ingest.ReadingStore
+	Readings ingest.Readings
 	// Fleet decides who sees which assets and readings; nil: staff see everything, bases and buyers nothing.
 	Fleet *ingest.Fleet
 	// Publisher sends a gateway its configuration on coldchain/v1/commands/{id} and alarm changes on
@@ -321,8 +322,17 @@ type Readings struct {
 	EveryS   float64     `json:"every_s"`
 	Band     ingest.Band `json:"band"`
 	// Periods are the parts of [from, to) that the points summarise (ingest.AssetSeries).
-	Periods []ingest.Span        `json:"periods"`
-	Points  []ingest.WindowPoint `json:"points"`
+	Periods []ingest.Span `json:"periods"`
+	Points  []Point       `json:"points"`
+}
+
+// Point is one window of a readings answer.
+type Point struct {
+	Time  time.Time `json:"time"` // start of the window
+	MinC  float64   `json:"min_c"`
+	MeanC float64   `json:"mean_c"`
+	MaxC  float64   `json:"max_c"`
+	Count int       `json:"count"` // readings in the window
 }
 
 // parseEvery accepts Go durations ("30s", "5m", "1h") and days ("1d").
@@ -364,7 +374,15 @@ func (m *Module) readings(c *gin.Context) {
 		return
 	}
 	c.JSON(http.StatusOK, Readings{AssetID: r.Asset.ID, SensorID: r.SensorID, From: r.From.UTC(), To: r.To.UTC(), Every: r.Every.String(),
-		EveryS: r.Every.Seconds(), Band: r.Asset.Band, Periods: r.Periods, Points: r.Points})
+		EveryS: r.Every.Seconds(), Band: r.Asset.Band, Periods: r.Periods, Points: points(r.Points)})
+}
+
+func points(ws []coldchain.Window) []Point {
+	out := make([]Point, len(ws))
+	for i, w := range ws {
+		out[i] = Point{Time: w.Start, MinC: w.MinC, MeanC: w.MeanC, MaxC: w.MaxC, Count: w.Count}
+	}
+	return out
 }
 
 // --- sensors

@@ -14,6 +14,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/suilong/suilong/api/traceapi"
+	"github.com/suilong/suilong/ingest/influxw"
 	"github.com/suilong/suilong/internal/auth"
 	"github.com/suilong/suilong/internal/auth/authtest"
 	"github.com/suilong/suilong/internal/errs"
@@ -21,7 +22,6 @@ import (
 	"github.com/suilong/suilong/internal/influx/influxtest"
 	"github.com/suilong/suilong/internal/pg/pgtest"
 	"github.com/suilong/suilong/trace"
-	"github.com/suilong/suilong/trace/influxread"
 )
 
 type oneProduct struct{}
@@ -91,7 +91,7 @@ func setupAndMeasure(b *testing.B) (*benchResult, error) {
 	}
 	o, _ := authtest.Org(b, db, "bench base", auth.RoleBase)
 	p := auth.Principal{OrgID: o.ID, OrgName: o.Name, Role: o.Role}
-	svc := trace.NewService(trace.NewStore(db), oneProduct{}, oneAsset{}, nil, influxread.New(ic), trace.NewURIs("http://127.0.0.1"), nil, nil)
+	svc := trace.NewService(trace.NewStore(db), oneProduct{}, oneAsset{}, nil, influxw.NewStore(ic), trace.NewURIs("http://127.0.0.1"), nil, nil)
 	svc.Now = time.Now
 	lot, err := svc.CreateLot(ctx, p, trace.NewLot{Product: "choy-sum", QuantityKg: 1000, BaseName: "bench", County: "上杭县", HarvestedAt: from.Add(-time.Hour)})
 	if err != nil {

@@ -11,7 +11,6 @@ import (
 	"github.com/suilong/suilong/matching"
 	"github.com/suilong/suilong/plan"
 	"github.com/suilong/suilong/trace"
-	"github.com/suilong/suilong/trace/influxread"
 )
 
 // The adapters between the domains: each domain declares the small interface it needs of another, and these
@@ -94,25 +93,6 @@ func (a assetsAdapter) Asset(ctx context.Context, id string) (trace.AssetInfo, e
 	}
 	return trace.AssetInfo{ID: x.ID, Kind: trace.AssetKind(x.Kind), Name: x.Name, City: x.City,
 		Band: trace.Band{MinC: x.Band.MinC, MaxC: x.Band.MaxC}, Product: x.Product}, nil
-}
-
-// readingsAdapter takes the windowed series from ingest's ReadingStore (the agreed query) and the rest from
-// trace's own InfluxDB reader.
-type readingsAdapter struct {
-	*influxread.Readings
-	series *ingest.ReadingStore
-}
-
-func (r readingsAdapter) Series(ctx context.Context, assetID string, from, to time.Time, every time.Duration) ([]trace.Window, error) {
-	pts, err := r.series.Series(ctx, assetID, from, to, every)
-	if err != nil {
-		return nil, err
-	}
-	out := make([]trace.Window, len(pts))
-	for i, p := range pts {
-		out[i] = trace.Window{Start: p.Time, MinC: p.MinC, MeanC: p.MeanC, MaxC: p.MaxC, Count: p.Count}
-	}
-	return out, nil
 }
 
 // KPI sources of the plan.

@@ -24,6 +24,7 @@ import (
 	"github.com/suilong/suilong/api/traceapi"
 	"github.com/suilong/suilong/api/web"
 	"github.com/suilong/suilong/ingest"
+	"github.com/suilong/suilong/ingest/influxw"
 	"github.com/suilong/suilong/ingest/mqttauth"
 	"github.com/suilong/suilong/ingest/mqttsub"
 	"github.com/suilong/suilong/ingest/service"
@@ -35,7 +36,6 @@ import (
 	"github.com/suilong/suilong/matching"
 	"github.com/suilong/suilong/plan"
 	"github.com/suilong/suilong/trace"
-	"github.com/suilong/suilong/trace/influxread"
 )
 
 // Parts are what --only chooses among. "api" serves every area's HTTP routes; an area's name serves its own;
@@ -73,7 +73,7 @@ type Main struct {
 	Registry    *prometheus.Registry
 	DB          *pgxpool.Pool
 	Influx      *influx.Client
-	Readings    *ingest.ReadingStore
+	Readings    *influxw.Store
 	Broker      *broker.Broker // nil with an external broker
 	Auth        *auth.Store
 	Web         *web.Site
@@ -116,7 +116,7 @@ func (m *Main) openCore(ctx context.Context, migrate bool) error {
 	m.Registry = prometheus.NewRegistry()
 	m.Registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	m.Influx = influx.New(influx.Config{URL: m.Cfg.InfluxURL, Token: m.Cfg.InfluxToken, Org: m.Cfg.InfluxOrg, Bucket: m.Cfg.InfluxBucket})
-	m.Readings = ingest.NewReadingStore(m.Influx)
+	m.Readings = influxw.NewStore(m.Influx)
 	m.IngestStore = ingest.NewStore(db)
 	m.buildDomains()
 	return nil
@@ -138,7 +138,7 @@ func (m *Main) buildDomains() {
 		m.Log.Warn("matching: metrics not registered", "err", err)
 	}
 	m.Trace = trace.NewService(trace.NewStore(m.DB), productProfiles{m.Matching}, assetsAdapter{m.IngestStore}, m.Matching,
-		readingsAdapter{Readings: influxread.New(m.Influx), series: m.Readings},
+		m.Readings,
 		trace.NewURIs(c.PublicBaseURL), m.Registry, m.Log.With("area", "trace"))
 	m.Trace.Settle = c.Trace.Settle
 	m.Plan = plan.NewService(plan.NewStore(m.DB), plan.Sources{

@@ -25,6 +25,7 @@ import (
 	"github.com/mochi-mqtt/server/v2/packets"
 
 	"github.com/suilong/suilong/ingest"
+	"github.com/suilong/suilong/ingest/influxw"
 	"github.com/suilong/suilong/ingest/ingesttest"
 	"github.com/suilong/suilong/internal/auth"
 	"github.com/suilong/suilong/internal/auth/authtest"
@@ -41,7 +42,7 @@ type fleetServer struct {
 	admin    string
 	plain    string // host:port of the plain listener ("" when off)
 	tls      string // host:port of the TLS listener ("" when off)
-	readings *ingest.ReadingStore
+	readings *influxw.Store
 }
 
 func startFleet(t *testing.T, extra ...string) *fleetServer {
@@ -56,7 +57,7 @@ func startFleet(t *testing.T, extra ...string) *fleetServer {
 	ic := influx.New(influx.Config{URL: ts.Cfg.InfluxURL, Token: ts.Cfg.InfluxToken, Bucket: ts.Cfg.InfluxBucket})
 	t.Cleanup(ic.Close)
 	return &fleetServer{testServer: ts, t: t, admin: admin, plain: ts.MQTT, tls: ts.MQTTTLS,
-		readings: ingest.NewReadingStore(ic)}
+		readings: influxw.NewStore(ic)}
 }
 
 func (f *fleetServer) must(method, path string, body any, want int) []byte {

@@ -10,7 +10,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/suilong/suilong/api/ingestapi"
 	"github.com/suilong/suilong/ingest"
+	"github.com/suilong/suilong/ingest/influxw"
 	"github.com/suilong/suilong/ingest/ingesttest"
 	"github.com/suilong/suilong/internal/auth"
 	"github.com/suilong/suilong/internal/auth/authtest"
@@ -77,7 +79,7 @@ func TestFleetVisibility(t *testing.T) {
 		batch = append(batch, string(ingesttest.Reading("LY-TRK-0201-A", at(min), 2+float64(min%7)/10)))
 	}
 	ingesttest.Publish(t, c, "coldchain/v1/readings/LY-GW-0201", []byte(`{"readings":[`+strings.Join(batch, ",")+`]}`))
-	rs := ingest.NewReadingStore(influx.New(influx.Config{URL: ts.Cfg.InfluxURL, Bucket: ts.Cfg.InfluxBucket}))
+	rs := influxw.NewStore(influx.New(influx.Config{URL: ts.Cfg.InfluxURL, Bucket: ts.Cfg.InfluxBucket}))
 	ingesttest.WaitCount(t, rs, "LY-TRK-0201", at(-400), at(1), 360, 30*time.Second)
 
 	// The journeys. Base A: its order's lot on truck 201 from −300 min to the buyer's receipt at −180; another lot
@@ -187,7 +189,7 @@ func TestFleetVisibility(t *testing.T) {
 	type series struct {
 		From, To time.Time
 		Periods  []ingest.Span
-		Points   []ingest.WindowPoint
+		Points   []ingestapi.Point
 	}
 	readings := func(key, query string) series {
 		t.Helper()

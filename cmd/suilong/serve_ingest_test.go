@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/suilong/suilong/api/ingestapi"
 	"github.com/suilong/suilong/ingest"
 	"github.com/suilong/suilong/ingest/ingesttest"
 	"github.com/suilong/suilong/ingest/rules"
@@ -106,7 +107,7 @@ func TestServeIngestEndToEnd(t *testing.T) {
 	var got struct {
 		AssetID string
 		Band    ingest.Band
-		Points  []ingest.WindowPoint
+		Points  []ingestapi.Point
 	}
 	if err := json.Unmarshal(mustCall("GET", q, buyer, nil, 200), &got); err != nil {
 		t.Fatal(err)

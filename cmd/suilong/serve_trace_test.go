@@ -15,7 +15,7 @@ import (
 
 	"github.com/chromedp/chromedp"
 
-	"github.com/suilong/suilong/ingest"
+	"github.com/suilong/suilong/ingest/influxw"
 	"github.com/suilong/suilong/ingest/ingesttest"
 	"github.com/suilong/suilong/internal/auth"
 	"github.com/suilong/suilong/internal/auth/authtest"
@@ -27,7 +27,6 @@ import (
 	"github.com/suilong/suilong/matching"
 	"github.com/suilong/suilong/trace"
 	"github.com/suilong/suilong/trace/epcistest"
-	"github.com/suilong/suilong/trace/influxread"
 )
 
 // ensureProduct registers the leafy-greens profile the lots need (matching's products).
@@ -111,7 +110,7 @@ func TestTraceEndToEnd(t *testing.T) {
 		return 3.2
 	})
 	nStore := publish("GZ-GW-0109", "GZ-CS-0109-A", unload.Add(-30*time.Minute), now, func(time.Time) float64 { return 1.8 })
-	rs := ingest.NewReadingStore(influx.New(influx.Config{URL: ts.Cfg.InfluxURL, Bucket: ts.Cfg.InfluxBucket}))
+	rs := influxw.NewStore(influx.New(influx.Config{URL: ts.Cfg.InfluxURL, Bucket: ts.Cfg.InfluxBucket}))
 	ingesttest.WaitCount(t, rs, "LY-TRK-0109", now.Add(-24*time.Hour), now.Add(time.Hour), int64(nTruck), 30*time.Second)
 	ingesttest.WaitCount(t, rs, "GZ-CS-0109", now.Add(-24*time.Hour), now.Add(time.Hour), int64(nStore), 30*time.Second)
 
@@ -316,7 +315,7 @@ func TestTraceDemoIsIdempotent(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	svc := trace.NewService(trace.NewStore(db), nil, nil, nil, influxread.New(ic), trace.NewURIs("http://x"), nil, nil)
+	svc := trace.NewService(trace.NewStore(db), nil, nil, nil, influxw.NewStore(ic), trace.NewURIs("http://x"), nil, nil)
 	var n int
 	if err := db.QueryRow(ctx, `SELECT count(*) FROM lot_events`).Scan(&n); err != nil || n != 6+6+4 { // harvest, loads and unloads, receipt
 		t.Fatalf("%d events after two demo runs (%v)", n, err)

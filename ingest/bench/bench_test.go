@@ -795,7 +795,7 @@ func endToEnd(b *testing.B, influxBase, mosquitto string, external bool, message
 	rss, cpu := c.peakRSS(), cpuSeconds(c.cmd.Process.Pid)-cpu0
 	c.stop()
 	readings := int64(messages * batch)
-	n, err := ingest.NewReadingStore(ic).Count(context.Background(), "", start.Add(-time.Minute), time.Now().Add(time.Minute))
+	n, err := influxw.NewStore(ic).Count(context.Background(), "", start.Add(-time.Minute), time.Now().Add(time.Minute))
 	if err != nil || n != readings {
 		b.Fatalf("LOSS: InfluxDB holds %d readings, %d were published (%v)", n, readings, err)
 	}

@@ -81,9 +81,15 @@ func Reading(sensor string, ts time.Time, temp float64) []byte {
 	return fmt.Appendf(nil, `{"sensor_id":%q,"ts":%q,"temp_c":%g}`, sensor, ts.UTC().Format(time.RFC3339Nano), temp)
 }
 
+// Counter counts stored readings (ingest/influxw.Store).
+type Counter interface {
+	Count(ctx context.Context, assetID string, from, to time.Time) (int64, error)
+}
+
 // WaitCount waits until InfluxDB holds want readings in [from, to) (optionally of one asset) and fails the test
 // if the count is different when time is up or if it ever exceeds want.
-func WaitCount(tb testing.TB, rs *ingest.ReadingStore, asset string, from, to time.Time, want int64, within time.Duration) {
+
+func WaitCount(tb testing.TB, rs Counter, asset string, from, to time.Time, want int64, within time.Duration) {
 	tb.Helper()
 	deadline := time.Now().Add(within)
 	var n int64

@@ -18,6 +18,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/suilong/suilong/ingest"
+	"github.com/suilong/suilong/ingest/influxw"
 	"github.com/suilong/suilong/ingest/ingesttest"
 	"github.com/suilong/suilong/ingest/mqttauth"
 	"github.com/suilong/suilong/ingest/mqttsub"
@@ -191,7 +192,7 @@ func TestSIGKILLMidStreamLosesNothing(t *testing.T) {
 		}
 	}()
 	load.Run(t)
-	ingesttest.WaitCount(t, ingest.NewReadingStore(ic), "", load.Start.Add(-time.Minute), time.Now().Add(time.Hour), load.Readings(), 60*time.Second)
+	ingesttest.WaitCount(t, influxw.NewStore(ic), "", load.Start.Add(-time.Minute), time.Now().Add(time.Hour), load.Readings(), 60*time.Second)
 	if n, _, _ := store.DeadLetters(context.Background(), ingest.DeadLetterFilter{}, ingest.Page{}); len(n) != 0 {
 		t.Fatalf("dead letters after a crash: %+v", n)
 	}
@@ -253,5 +254,5 @@ func TestSIGTERMWithInfluxAwayAndSpoolFull(t *testing.T) {
 
 	startChild(t, append(common, "CHILD_INFLUX_URL="+ic.URL))
 	<-done
-	ingesttest.WaitCount(t, ingest.NewReadingStore(ic), "", load.Start.Add(-time.Minute), time.Now().Add(time.Hour), load.Readings(), 60*time.Second)
+	ingesttest.WaitCount(t, influxw.NewStore(ic), "", load.Start.Add(-time.Minute), time.Now().Add(time.Hour), load.Readings(), 60*time.Second)
 }

@@ -73,7 +73,7 @@ type Deps struct {
 	// publisher); otherwise ingest makes its own.
 	Publisher ingest.Publisher
 	Store     *ingest.Store
-	Readings  *ingest.ReadingStore
+	Readings  *influxw.Store
 }
 
 // Service is a running ingest.
@@ -81,7 +81,7 @@ type Service struct {
 	cfg       Config
 	log       *slog.Logger
 	Store     *ingest.Store
-	Readings  *ingest.ReadingStore
+	Readings  *influxw.Store
 	Cache     *ingest.SensorCache
 	Rules     *rules.Engine
 	Pipeline  *ingest.Pipeline
@@ -158,10 +158,10 @@ func New(cfg Config, d Deps) (*Service, error) {
 	eng := rules.New(cfg.Rules)
 	readings := d.Readings
 	if readings == nil {
-		readings = ingest.NewReadingStore(d.Influx)
+		readings = influxw.NewStore(d.Influx)
 	}
 	p := ingest.NewPipeline(cfg.Pipeline, ingest.PipelineDeps{Log: d.Log, Metrics: m, Cache: cache, Bands: bands, Rules: eng,
-		Writer: influxw.New(d.Influx), Spool: sp, Dead: store, DeadSpool: dsp, HoldSpool: hsp, Gateways: store})
+		Writer: readings, Spool: sp, Dead: store, DeadSpool: dsp, HoldSpool: hsp, Gateways: store})
 	if d.Registry != nil {
 		p.RegisterSpoolMetrics(d.Registry)
 	}
