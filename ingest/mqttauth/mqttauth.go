@@ -37,8 +37,8 @@ type Hook struct {
 	internalPass string
 	log          *slog.Logger
 
-	creds       atomic.Pointer[map[string][]byte]
-	refreshMu   sync.Mutex
+	creds     atomic.Pointer[map[string][]byte]
+	refreshMu sync.Mutex
 	// lastAsked is when a connection last made the hook reload (periodic and API-driven reloads do not count:
 	// a gateway registered just after one of those must not wait for the next).
 	lastAsked time.Time
