@@ -19,20 +19,10 @@ func (s *Store) ComplianceBetween(ctx context.Context, from, to time.Time) (Comp
 }
 
 // ComplianceBetween is Store.ComplianceBetween after assessing, as ComplianceStats does, a few delivered lots
-// that have no verdict yet, so that the KPI does not wait for someone to open their pages.
+// that have no verdict yet.
 func (s *Service) ComplianceBetween(ctx context.Context, from, to time.Time) (ComplianceStats, error) {
-	ids, err := s.Store.Unassessed(ctx, 20)
-	if err != nil {
+	if err := s.assessPending(ctx); err != nil {
 		return ComplianceStats{}, err
-	}
-	for _, id := range ids {
-		l, err := s.Store.Lot(ctx, id)
-		if err == nil {
-			_, err = s.report(ctx, l)
-		}
-		if err != nil {
-			s.Log.Warn("trace: assessing a delivered lot failed", "lot", id, "err", err)
-		}
 	}
 	return s.Store.ComplianceBetween(ctx, from, to)
 }

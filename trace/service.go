@@ -297,9 +297,18 @@ func (s *Service) report(ctx context.Context, l Lot) (*Report, error) {
 // ComplianceStats counts delivered lots and those whose cold chain was kept (the plan's KPI). Delivered lots
 // not assessed yet are assessed first, a few at a time.
 func (s *Service) ComplianceStats(ctx context.Context) (ComplianceStats, error) {
+	if err := s.assessPending(ctx); err != nil {
+		return ComplianceStats{}, err
+	}
+	return s.Store.ComplianceStats(ctx)
+}
+
+// assessPending assesses a few delivered lots that have no verdict yet, so that the KPIs do not wait for
+// someone to open their pages.
+func (s *Service) assessPending(ctx context.Context) error {
 	ids, err := s.Store.Unassessed(ctx, 20)
 	if err != nil {
-		return ComplianceStats{}, err
+		return err
 	}
 	for _, id := range ids {
 		l, err := s.Store.Lot(ctx, id)
@@ -310,7 +319,7 @@ func (s *Service) ComplianceStats(ctx context.Context) (ComplianceStats, error) 
 			s.Log.Warn("trace: assessing a delivered lot failed", "lot", id, "err", err)
 		}
 	}
-	return s.Store.ComplianceStats(ctx)
+	return nil
 }
 
 // BandIn returns the band in force in an asset at t, for ingest's excursion rules: the intersection of the
