@@ -8,9 +8,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/suilong/suilong/ingest"
 	"github.com/suilong/suilong/internal/auth"
 	"github.com/suilong/suilong/internal/errs"
-	"github.com/suilong/suilong/internal/influx"
 	"github.com/suilong/suilong/trace"
 )
 
@@ -148,7 +148,7 @@ func traceDemo(ctx context.Context, m *Main) error {
 				}
 			}
 			// An hour either side of the leg, as the asset's sensors saw it.
-			if err := writeDemoReadings(ctx, m.Influx, g.asset, at(g.from).Add(-time.Hour), at(g.to).Add(time.Hour), exc); err != nil {
+			if err := writeDemoReadings(ctx, m.Readings, g.asset, at(g.from).Add(-time.Hour), at(g.to).Add(time.Hour), exc); err != nil {
 				return fmt.Errorf("demo readings of %s: %w", g.asset, err)
 			}
 		}
@@ -166,19 +166,15 @@ func hasEvent(evs []trace.Event, k trace.EventKind, t time.Time) bool {
 	return false
 }
 
-// writeDemoReadings writes one reading a minute for each of the asset's two demo sensors (ids as ingest's
-// demo fleet names them): about 2.5 °C with a slow swing and a little noise, and during the excursion the rear
-// sensor climbing to 8.6 °C and back.
-func writeDemoReadings(ctx context.Context, c *influx.Client, asset string, from, to time.Time, exc func(time.Time) bool) error {
-	kind := "truck"
+// writeDemoReadings writes, through ingest's own line encoder and the InfluxDB adapter, one reading a minute for
+// each of the asset's two demo sensors (ids as ingest's demo fleet names them): about 2.5 °C with a slow swing
+// and a little noise, and during the excursion the rear sensor climbing to 8.6 °C and back.
+func writeDemoReadings(ctx context.Context, w ingest.PointWriter, asset string, from, to time.Time, exc func(time.Time) bool) error {
+	pl := ingest.Placement{AssetID: asset, AssetKind: ingest.KindTruck, GatewayID: strings.Replace(asset, "-TRK-", "-GW-", 1)}
 	if strings.Contains(asset, "-CS-") {
-		kind = "cold_store"
+		pl.AssetKind, pl.GatewayID = ingest.KindColdStore, "LY-GW-0101"
 	}
-	gw := strings.Replace(asset, "-TRK-", "-GW-", 1)
-	if kind == "cold_store" {
-		gw = "LY-GW-0101"
-	}
-	var b strings.Builder
+	var lines []byte
 	n := 0
 	var excStart time.Time
 	for t := from.Truncate(time.Minute); t.Before(to); t = t.Add(time.Minute) {
@@ -194,20 +190,21 @@ func writeDemoReadings(ctx context.Context, c *influx.Client, asset string, from
 				m := t.Sub(excStart).Minutes()
 				v = 4.6 + 4*math.Sin(math.Pi*(m+1)/37)
 			}
-			fmt.Fprintf(&b, "reading,asset_id=%s,asset_kind=%s,gateway_id=%s,sensor_id=%s temp_c=%.2f,humidity_pct=%.1f %d\n",
-				asset, kind, gw, sensor, v, 88+2*math.Sin(float64(t.Unix())/3000), t.UnixNano())
+			r := ingest.Reading{SensorID: sensor, TS: t, TempC: math.Round(v*100) / 100,
+				HumidityPct: math.Round((88+2*math.Sin(float64(t.Unix())/3000))*10) / 10,
+				Has:         ingest.HasSensorID | ingest.HasTS | ingest.HasTemp | ingest.HasHumidity}
+			lines = ingest.AppendLine(lines, &r, pl)
 			n++
 		}
 		if n >= 5000 {
-			if err := c.Write().WriteRecord(ctx, b.String()); err != nil {
+			if err := w.WriteLines(ctx, lines); err != nil {
 				return err
 			}
-			b.Reset()
-			n = 0
+			lines, n = lines[:0], 0
 		}
 	}
-	if b.Len() == 0 {
+	if len(lines) == 0 {
 		return nil
 	}
-	return c.Write().WriteRecord(ctx, b.String())
+	return w.WriteLines(ctx, lines)
 }
