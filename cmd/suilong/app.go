@@ -27,7 +27,7 @@ import (
 	"github.com/suilong/suilong/ingest/influxw"
 	"github.com/suilong/suilong/ingest/mqttauth"
 	"github.com/suilong/suilong/ingest/mqttsub"
-	"github.com/suilong/suilong/ingest/service"
+	"github.com/suilong/suilong/ingest/worker"
 	"github.com/suilong/suilong/ingest/sim"
 	"github.com/suilong/suilong/internal/auth"
 	"github.com/suilong/suilong/internal/broker"
@@ -82,7 +82,7 @@ type Main struct {
 	Plan        *plan.Service
 	IngestStore *ingest.Store
 	// Ingest is the running pipeline, rules and their watcher; nil where this process does not run ingest.
-	Ingest *service.Service
+	Ingest *worker.Worker
 
 	gatewayAuth *mqttauth.Hook
 	source      *mqttsub.BrokerSource
@@ -229,7 +229,7 @@ func (m *Main) clientID() string {
 	if m.Cfg.Ingest.ClientID != "" {
 		return m.Cfg.Ingest.ClientID
 	}
-	return service.DefaultClientID(m.Cfg.Ingest.dataDir(m.Cfg))
+	return worker.DefaultClientID(m.Cfg.Ingest.dataDir(m.Cfg))
 }
 
 // openIngest builds the ingest pipeline, rules and watcher where this process runs them.
@@ -246,14 +246,14 @@ func (m *Main) openIngest() error {
 	}
 	// Bands come from what a truck or store carries (trace's lots and their products), else the asset's own
 	// band or product profile (matching's products).
-	d := service.Deps{Log: m.Log.With("area", "ingest"), DB: m.DB, Influx: m.Influx, Registry: m.Registry,
+	d := worker.Deps{Log: m.Log.With("area", "ingest"), DB: m.DB, Influx: m.Influx, Registry: m.Registry,
 		Products: productProfiles{m.Matching}, Bands: bandSource{m.Trace}, Publisher: m.publisher, Store: m.IngestStore,
 		Readings: m.Readings}
 	if m.Broker != nil {
 		d.Broker, d.Source = m.Broker.Server(), m.source
 		cfg.MQTTURL = ""
 	}
-	m.Ingest, err = service.New(cfg, d)
+	m.Ingest, err = worker.New(cfg, d)
 	return err
 }
 

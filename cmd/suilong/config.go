@@ -8,7 +8,7 @@ import (
 	"github.com/suilong/suilong/ingest"
 	"github.com/suilong/suilong/ingest/mqttsub"
 	"github.com/suilong/suilong/ingest/rules"
-	"github.com/suilong/suilong/ingest/service"
+	"github.com/suilong/suilong/ingest/worker"
 	"github.com/suilong/suilong/internal/broker"
 )
 
@@ -133,8 +133,8 @@ func (c IngestConfig) dataDir(cfg *Config) string {
 	return cfg.DataDir
 }
 
-func (c IngestConfig) service(cfg *Config) service.Config {
-	return service.Config{
+func (c IngestConfig) service(cfg *Config) worker.Config {
+	return worker.Config{
 		DataDir: c.dataDir(cfg),
 		Pipeline: ingest.PipelineConfig{Workers: c.Workers, BatchSize: c.BatchSize, FlushInterval: c.FlushInterval,
 			Limits: ingest.Limits{MaxFuture: c.MaxFuture, MaxAge: c.MaxAge}, MaxPayload: c.MaxPayload,

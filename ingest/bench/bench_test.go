@@ -44,7 +44,7 @@ import (
 	"github.com/suilong/suilong/ingest/influxw"
 	"github.com/suilong/suilong/ingest/mqttauth"
 	"github.com/suilong/suilong/ingest/mqttsub"
-	"github.com/suilong/suilong/ingest/service"
+	"github.com/suilong/suilong/ingest/worker"
 	"github.com/suilong/suilong/ingest/sim"
 	"github.com/suilong/suilong/internal/broker"
 	"github.com/suilong/suilong/internal/influx"
@@ -128,7 +128,7 @@ func runIngestChild() error {
 	ic := influx.New(influx.Config{URL: os.Getenv("CHILD_INFLUX_URL"), Bucket: os.Getenv("CHILD_INFLUX_BUCKET")})
 	defer ic.Close()
 	// A group of its own: a previous run's persistent session would otherwise still hold a share.
-	cfg := service.Config{DataDir: os.Getenv("CHILD_DATA_DIR"), MQTTURL: os.Getenv("CHILD_MQTT_URL"),
+	cfg := worker.Config{DataDir: os.Getenv("CHILD_DATA_DIR"), MQTTURL: os.Getenv("CHILD_MQTT_URL"),
 		Group: "suilong-ingest-bench-" + strconv.Itoa(os.Getpid())}
 	// Experiments: SUILONG_BENCH_LINGER, SUILONG_BENCH_MAX_WRITES override the pipeline's defaults.
 	if v, err := time.ParseDuration(os.Getenv("SUILONG_BENCH_LINGER")); err == nil {
@@ -137,7 +137,7 @@ func runIngestChild() error {
 	if v, err := strconv.Atoi(os.Getenv("SUILONG_BENCH_MAX_WRITES")); err == nil {
 		cfg.Pipeline.MaxWrites = v
 	}
-	d := service.Deps{Log: log, DB: db, Influx: ic, Registry: prometheus.NewRegistry()}
+	d := worker.Deps{Log: log, DB: db, Influx: ic, Registry: prometheus.NewRegistry()}
 	if cfg.MQTTURL == "" {
 		src := mqttsub.NewBrokerSource()
 		auth := mqttauth.New(ingest.NewStore(db), "", "", log)
@@ -155,7 +155,7 @@ func runIngestChild() error {
 	} else {
 		cfg.ClientID = "suilong-bench-ingest-" + strconv.Itoa(os.Getpid())
 	}
-	svc, err := service.New(cfg, d)
+	svc, err := worker.New(cfg, d)
 	if err != nil {
 		return err
 	}

@@ -1,7 +1,7 @@
-// Package service assembles cold-chain ingest from its parts (sensor cache, pipeline with spools, rules and
+// Package worker assembles cold-chain ingest from its parts (sensor cache, pipeline with spools, rules and
 // their watcher, MQTT source) and runs it. `suilong serve` builds it in cmd/suilong's composition root; the
 // integration tests and the benchmark run the very same assembly.
-package service
+package worker
 
 import (
 	"context"
@@ -76,8 +76,8 @@ type Deps struct {
 	Readings  *influxw.Store
 }
 
-// Service is a running ingest.
-type Service struct {
+// Worker is a running ingest: its pipeline, rules and watcher, and its MQTT source.
+type Worker struct {
 	cfg       Config
 	log       *slog.Logger
 	Store     *ingest.Store
@@ -96,10 +96,10 @@ type Service struct {
 }
 
 // Ready is closed once ingest takes messages.
-func (s *Service) Ready() <-chan struct{} { return s.ready }
+func (s *Worker) Ready() <-chan struct{} { return s.ready }
 
 // Healthy returns nil while readings reach InfluxDB, else why they do not (they wait in the spool meanwhile).
-func (s *Service) Healthy(context.Context) error { return s.Pipeline.Healthy() }
+func (s *Worker) Healthy(context.Context) error { return s.Pipeline.Healthy() }
 
 // DefaultClientID derives a stable client id from the host and the data directory, so that a restarted process
 // resumes its own session and two processes on one host (each with its own data directory) do not collide.
@@ -111,7 +111,7 @@ func DefaultClientID(dataDir string) string {
 }
 
 // New assembles ingest. It opens the spools; Run starts everything.
-func New(cfg Config, d Deps) (*Service, error) {
+func New(cfg Config, d Deps) (*Worker, error) {
 	if d.Log == nil {
 		d.Log = slog.Default()
 	}
@@ -175,13 +175,13 @@ func New(cfg Config, d Deps) (*Service, error) {
 	}
 	w := ingest.NewWatcher(cfg.Watcher, ingest.WatcherDeps{Rules: eng, Store: store, Readings: readings, Pub: pub, Cache: cache,
 		Bands: bands, Metrics: m, Log: d.Log})
-	return &Service{cfg: cfg, log: d.Log, Store: store, Readings: readings, Cache: cache, Rules: eng, Pipeline: p, Watcher: w,
+	return &Worker{cfg: cfg, log: d.Log, Store: store, Readings: readings, Cache: cache, Rules: eng, Pipeline: p, Watcher: w,
 		Metrics: m, Publisher: pub, spool: sp, deadSpool: dsp, holdSpool: hsp, deps: d, ready: make(chan struct{})}, nil
 }
 
 // Run runs ingest until ctx ends, then stops in order: no new messages, everything taken made durable and
 // acknowledged, alarms stored, the rules' state saved.
-func (s *Service) Run(ctx context.Context) error {
+func (s *Worker) Run(ctx context.Context) error {
 	defer s.spool.Close()
 	defer s.deadSpool.Close()
 	defer s.holdSpool.Close()
@@ -252,7 +252,7 @@ func (s *Service) Run(ctx context.Context) error {
 }
 
 // maintain refreshes the sensor cache and prunes the dead letter.
-func (s *Service) maintain(ctx context.Context) {
+func (s *Worker) maintain(ctx context.Context) {
 	refresh := time.NewTicker(s.cfg.CacheRefresh)
 	defer refresh.Stop()
 	prune := time.NewTicker(time.Hour)

@@ -1,4 +1,4 @@
-package service
+package worker
 
 import (
 	"context"
@@ -60,7 +60,7 @@ func newFixtureOn(t *testing.T, ic *influx.Client) *fixture {
 // env is a running ingest service.
 type env struct {
 	*fixture
-	svc     *Service
+	svc     *Worker
 	metrics *prometheus.Registry
 	cancel  context.CancelFunc
 	done    chan struct{}
