@@ -2,7 +2,6 @@ package ingest
 
 import (
 	"context"
-	"encoding/json"
 	"log/slog"
 	"time"
 
@@ -199,18 +198,8 @@ func (w *Watcher) Flush(ctx context.Context) {
 	}
 }
 
-// Publish sends an alarm on coldchain/v1/alarms/{asset_id}, QoS 1.
-func (w *Watcher) Publish(ctx context.Context, a Alarm) {
-	if w.pub == nil {
-		return
-	}
-	b, _ := json.Marshal(a)
-	pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-	defer cancel()
-	if err := w.pub.Publish(pctx, TopicAlarms+a.AssetID, b, 1, false); err != nil {
-		w.log.Warn("ingest: could not publish an alarm", "id", a.ID, "err", err)
-	}
-}
+// Publish sends an alarm on coldchain/v1/alarms/{asset_id} (PublishAlarm).
+func (w *Watcher) Publish(ctx context.Context, a Alarm) { PublishAlarm(ctx, w.pub, a, w.log) }
 
 func (w *Watcher) save(ctx context.Context) {
 	snaps, err := w.rules.Snapshot(w.saveAll)

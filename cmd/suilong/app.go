@@ -81,8 +81,10 @@ type Main struct {
 	Trace       *trace.Service
 	Plan        *plan.Service
 	IngestStore *ingest.Store
-	// Ingest is the running pipeline, rules and their watcher; nil where this process does not run ingest.
-	Ingest *worker.Worker
+	// Ingest is ingest's use cases (the registry, alarms, readings, who sees what).
+	Ingest *ingest.Service
+	// Worker is the running pipeline, rules and their watcher; nil where this process does not run ingest.
+	Worker *worker.Worker
 
 	gatewayAuth *mqttauth.Hook
 	source      *mqttsub.BrokerSource
@@ -122,7 +124,8 @@ func (m *Main) openCore(ctx context.Context, migrate bool) error {
 	return nil
 }
 
-// buildDomains builds auth, the web, matching, trace and plan on the open connections, in that order.
+// buildDomains builds auth, the web, matching, trace, plan and ingest's use cases on the open connections, in
+// that order.
 func (m *Main) buildDomains() {
 	c := m.Cfg
 	m.Auth = auth.NewStore(m.DB)
@@ -147,6 +150,11 @@ func (m *Main) buildDomains() {
 		Compliance:   complianceAdapter{m.Trace},
 		Assets:       assetsCount{m.IngestStore},
 	}, m.Log.With("area", "plan"))
+	// Bases and buyers see the assets that carried their lots (traceability's legs), for those periods. The
+	// publisher is plugged in once the broker is known (openIngest).
+	m.Ingest = ingest.NewService(m.IngestStore, ingest.NewFleet(m.IngestStore, m.Readings, carriage{m.Trace.Store}), nil,
+		m.Log.With("area", "ingest"))
+	m.Ingest.SensorChanged, m.Ingest.GatewayChanged = m.sensorChanged, m.gatewayChanged
 }
 
 // Open builds everything serve runs and binds its listeners, so that HTTPAddr and the broker's addresses are
@@ -232,8 +240,9 @@ func (m *Main) clientID() string {
 	return worker.DefaultClientID(m.Cfg.Ingest.dataDir(m.Cfg))
 }
 
-// openIngest builds the ingest pipeline, rules and watcher where this process runs them.
+// openIngest builds ingest's use cases and, where this process runs them, its pipeline, rules and watcher.
 func (m *Main) openIngest() error {
+	m.Ingest.Pub = m.publisher
 	if !m.Options.runsIngest() {
 		return nil
 	}
@@ -253,7 +262,7 @@ func (m *Main) openIngest() error {
 		d.Broker, d.Source = m.Broker.Server(), m.source
 		cfg.MQTTURL = ""
 	}
-	m.Ingest, err = worker.New(cfg, d)
+	m.Worker, err = worker.New(cfg, d)
 	return err
 }
 
@@ -266,15 +275,7 @@ func (m *Main) modules() []api.Module {
 		mods = append(mods, matchingapi.New(matchingapi.Deps{Store: m.Matching, Lots: lotsOfOrder{m.Trace.Store, m.Trace.URIs}.LotsOf}))
 	}
 	if o.serves("ingest") {
-		mods = append(mods, ingestapi.New(ingestapi.Deps{
-			Store:    m.IngestStore,
-			Readings: m.Readings,
-			// Bases and buyers see the assets that carried their lots (traceability's legs), for those periods.
-			Fleet:          ingest.NewFleet(m.IngestStore, m.Readings, carriage{m.Trace.Store}),
-			Publisher:      m.publisher,
-			SensorChanged:  m.sensorChanged,
-			GatewayChanged: m.gatewayChanged,
-		}))
+		mods = append(mods, ingestapi.New(m.Ingest))
 	}
 	if o.serves("trace") {
 		mods = append(mods, traceapi.New(traceapi.Deps{Service: m.Trace, PublicRate: c.Trace.PublicRate, PublicBurst: c.Trace.PublicBurst}))
@@ -287,8 +288,8 @@ func (m *Main) modules() []api.Module {
 
 // sensorChanged makes this process's ingest look the sensor up again after the API changed it.
 func (m *Main) sensorChanged(id string) {
-	if m.Ingest != nil {
-		m.Ingest.Cache.Invalidate(id)
+	if m.Worker != nil {
+		m.Worker.Cache.Invalidate(id)
 	}
 }
 
@@ -357,10 +358,10 @@ func (m *Main) checks() []api.Check {
 		// Failing while InfluxDB refuses or cannot take ingest's writes (a dropped database, a rotated password,
 		// the server away), though the readings wait safely in the spool.
 		{Name: "ingest_writes", Fn: func(ctx context.Context) error {
-			if m.Ingest == nil {
+			if m.Worker == nil {
 				return nil
 			}
-			return m.Ingest.Healthy(ctx)
+			return m.Worker.Healthy(ctx)
 		}},
 	}
 }
@@ -375,9 +376,9 @@ func (m *Main) Run(ctx context.Context) error {
 	if m.gatewayAuth != nil {
 		wg.Go(func() { m.gatewayAuth.Run(runCtx, 30*time.Second) })
 	}
-	if m.Ingest != nil {
+	if m.Worker != nil {
 		wg.Go(func() {
-			if err := m.Ingest.Run(runCtx); err != nil && runCtx.Err() == nil {
+			if err := m.Worker.Run(runCtx); err != nil && runCtx.Err() == nil {
 				errc <- fmt.Errorf("ingest: %w", err)
 			}
 		})

@@ -1,0 +1,40 @@
+package ingestapi
+
+import (
+	"strings"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/suilong/suilong/api/rest"
+	"github.com/suilong/suilong/ingest"
+)
+
+func (m *Module) listDeadLetters(c *gin.Context) {
+	f := ingest.DeadLetterFilter{GatewayID: c.Query("gateway_id"), Reason: ingest.Reason(c.Query("reason"))}
+	if f.Reason != "" {
+		valid := false
+		for _, r := range ingest.Reasons {
+			valid = valid || r == f.Reason
+		}
+		if !valid {
+			names := make([]string, len(ingest.Reasons))
+			for i, r := range ingest.Reasons {
+				names[i] = string(r)
+			}
+			rest.Problem(c, rest.BadQuery("reason", "must be one of "+strings.Join(names, ", ")))
+			return
+		}
+	}
+	var err error
+	if f.From, err = rest.QueryTime(c, "from"); err != nil {
+		rest.Problem(c, err)
+		return
+	}
+	if f.To, err = rest.QueryTime(c, "to"); err != nil {
+		rest.Problem(c, err)
+		return
+	}
+	list(c, func(p ingest.Page) ([]ingest.DeadLetter, int, error) {
+		return m.s.DeadLetters(c, rest.Principal(c), f, p)
+	})
+}

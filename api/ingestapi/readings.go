@@ -1,0 +1,87 @@
+package ingestapi
+
+import (
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/suilong/suilong/api/rest"
+	"github.com/suilong/suilong/ingest"
+	"github.com/suilong/suilong/internal/coldchain"
+)
+
+// Readings is the answer of GET /assets/{id}/readings.
+type Readings struct {
+	AssetID  string      `json:"asset_id"`
+	SensorID string      `json:"sensor_id,omitempty"`
+	From     time.Time   `json:"from"`
+	To       time.Time   `json:"to"`
+	Every    string      `json:"every"`
+	EveryS   float64     `json:"every_s"`
+	Band     ingest.Band `json:"band"`
+	// Periods are the parts of [from, to) that the points summarise (ingest.AssetSeries).
+	Periods []ingest.Span `json:"periods"`
+	Points  []Point       `json:"points"`
+}
+
+// Point is one window of a readings answer.
+type Point struct {
+	Time  time.Time `json:"time"` // start of the window
+	MinC  float64   `json:"min_c"`
+	MeanC float64   `json:"mean_c"`
+	MaxC  float64   `json:"max_c"`
+	Count int       `json:"count"` // readings in the window
+}
+
+// parseEvery accepts Go durations ("30s", "5m", "1h") and days ("1d").
+func parseEvery(s string) (time.Duration, error) {
+	if d, ok := strings.CutSuffix(s, "d"); ok {
+		n, err := strconv.Atoi(d)
+		if err != nil || n <= 0 {
+			return 0, rest.BadQuery("every", "must be a duration such as 30s, 5m, 1h or 1d")
+		}
+		return time.Duration(n) * 24 * time.Hour, nil
+	}
+	v, err := time.ParseDuration(s)
+	if err != nil || v <= 0 {
+		return 0, rest.BadQuery("every", "must be a duration such as 30s, 5m, 1h or 1d")
+	}
+	return v, nil
+}
+
+func (m *Module) readings(c *gin.Context) {
+	q := ingest.ReadingsQuery{SensorID: c.Query("sensor_id")}
+	var err error
+	if q.From, err = rest.QueryTime(c, "from"); err != nil {
+		rest.Problem(c, err)
+		return
+	}
+	if q.To, err = rest.QueryTime(c, "to"); err != nil {
+		rest.Problem(c, err)
+		return
+	}
+	if s := c.Query("every"); s != "" {
+		if q.Every, err = parseEvery(s); err != nil {
+			rest.Problem(c, err)
+			return
+		}
+	}
+	r, err := m.s.AssetReadings(c, rest.Principal(c), c.Param("id"), q)
+	if err != nil {
+		rest.Problem(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, Readings{AssetID: r.Asset.ID, SensorID: r.SensorID, From: r.From.UTC(), To: r.To.UTC(), Every: r.Every.String(),
+		EveryS: r.Every.Seconds(), Band: r.Asset.Band, Periods: r.Periods, Points: points(r.Points)})
+}
+
+func points(ws []coldchain.Window) []Point {
+	out := make([]Point, len(ws))
+	for i, w := range ws {
+		out[i] = Point{Time: w.Start, MinC: w.MinC, MeanC: w.MeanC, MaxC: w.MaxC, Count: w.Count}
+	}
+	return out
+}
