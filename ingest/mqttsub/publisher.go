@@ -21,16 +21,20 @@ func (p InlinePublisher) Publish(_ context.Context, topic string, payload []byte
 // PahoPublisher publishes on an external broker with its own client (so that a blocked subscriber never holds
 // up an alarm).
 type PahoPublisher struct {
-	client paho.Client
+	client client
 }
 
 // NewPahoPublisher connects a publishing client (it keeps reconnecting in the background); tc is used with TLS
 // URLs (nil: the system's roots).
 func NewPahoPublisher(url, clientID, user, pass string, tc *tls.Config) *PahoPublisher {
+	return newPahoPublisher(newPahoClient, url, clientID, user, pass, tc)
+}
+
+func newPahoPublisher(newClient clientFactory, url, clientID, user, pass string, tc *tls.Config) *PahoPublisher {
 	opts := paho.NewClientOptions().AddBroker(url).SetClientID(clientID).SetUsername(user).SetPassword(pass).
 		SetCleanSession(true).SetAutoReconnect(true).SetConnectRetry(true).SetConnectRetryInterval(time.Second).
 		SetMaxReconnectInterval(5 * time.Second).SetTLSConfig(tc)
-	c := paho.NewClient(WithBuffering(opts, url))
+	c := newClient(WithBuffering(opts, url))
 	c.Connect()
 	return &PahoPublisher{client: c}
 }

@@ -28,11 +28,12 @@ type SubscriberConfig struct {
 
 // Subscriber consumes readings and statuses from an external broker.
 type Subscriber struct {
-	cfg  SubscriberConfig
-	sink Sink
+	cfg       SubscriberConfig
+	sink      Sink
+	newClient clientFactory
 
 	mu     sync.Mutex
-	client paho.Client
+	client client
 }
 
 // NewSubscriber returns a subscriber; Run connects it.
@@ -40,7 +41,7 @@ func NewSubscriber(cfg SubscriberConfig, sink Sink) *Subscriber {
 	if cfg.Log == nil {
 		cfg.Log = slog.Default()
 	}
-	return &Subscriber{cfg: cfg, sink: sink}
+	return &Subscriber{cfg: cfg, sink: sink, newClient: newPahoClient}
 }
 
 // ReadingsFilter is the readings subscription, shared when group is set.
@@ -93,7 +94,7 @@ func (s *Subscriber) Run(ctx context.Context) error {
 			}
 			log.Info("ingest: subscribed", "broker", s.cfg.URL, "client_id", s.cfg.ClientID, "readings", ReadingsFilter(s.cfg.Group))
 		})
-	client := paho.NewClient(WithBuffering(opts, s.cfg.URL))
+	client := s.newClient(WithBuffering(opts, s.cfg.URL))
 	s.mu.Lock()
 	s.client = client
 	s.mu.Unlock()
