@@ -7,7 +7,7 @@
 //     acknowledges nothing.
 //   - Subscriber is a paho client on an external broker (Mosquitto, EMQX): persistent session, manual acks
 //     after durability, a shared subscription so that several ingest processes split the load, and
-//     re-subscription on every reconnect.
+//     re-subscription on every reconnect (a refused or unanswered subscription is retried by connecting again).
 package mqttsub
 
 import (
