@@ -39,8 +39,12 @@ func newPahoPublisher(newClient clientFactory, url, clientID, user, pass string,
 	return &PahoPublisher{client: c}
 }
 
-// Publish implements ingest.Publisher.
+// Publish implements ingest.Publisher. It refuses while the connection is down (paho would keep the message
+// until it reconnects, and report a QoS 0 one as sent) and returns when ctx ends, confirmed or not.
 func (p *PahoPublisher) Publish(ctx context.Context, topic string, payload []byte, qos byte, retain bool) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
 	if !p.client.IsConnectionOpen() {
 		return errors.New("not connected to the MQTT broker")
 	}
