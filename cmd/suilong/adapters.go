@@ -63,8 +63,7 @@ func (p productProfiles) Product(ctx context.Context, name string) (trace.Produc
 type bandSource struct{ s *trace.Service }
 
 func (b bandSource) Band(ctx context.Context, assetID string, at time.Time) (ingest.Band, bool, error) {
-	band, ok, err := b.s.BandIn(ctx, assetID, at)
-	return ingest.Band{MinC: band.MinC, MaxC: band.MaxC}, ok, err
+	return b.s.BandIn(ctx, assetID, at)
 }
 
 // carriage is ingest.Carriage from traceability: which assets carried an organisation's lots, and when (their

@@ -42,16 +42,12 @@ import (
 // "ingest" also runs the ingest pipeline, which nothing else does.
 var Parts = []string{"api", "matching", "ingest", "trace", "plan"}
 
-// Options are serve's choices beyond the configuration.
+// Options are serve's choices beyond the configuration (its flags).
 type Options struct {
-	// Only runs only these parts (Parts); empty runs everything.
-	Only []string
-	// Sim also runs the gateway simulator against the demo gateways.
-	Sim bool
-	// NoMigrate skips the migrations at start.
-	NoMigrate bool
-	// DrainTimeout bounds a stop: HTTP requests drain and ingest makes durable what it took, side by side.
-	DrainTimeout time.Duration
+	Only         []string      `help:"Run only these parts (comma-separated: api, matching, ingest, trace, plan); default all. api serves every area's HTTP routes; ingest runs the pipeline, e.g. --only ingest for extra ingest workers on a shared subscription." env:"SUILONG_ONLY"`
+	Sim          bool          `help:"Also run the gateway simulator against the demo gateways, so readings keep arriving (make run)." env:"SUILONG_SIM"`
+	NoMigrate    bool          `help:"Do not apply migrations at start." env:"SUILONG_NO_MIGRATE"`
+	DrainTimeout time.Duration `default:"20s" help:"How long a stop may take: HTTP requests drain and ingest makes durable what it took, at the same time (what is not durable by then stays unacknowledged at the broker)." env:"SUILONG_DRAIN_TIMEOUT"`
 }
 
 func (o Options) serves(area string) bool {

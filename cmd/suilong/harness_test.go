@@ -62,9 +62,7 @@ func startServe(t *testing.T, extra ...string) *testServer {
 	}, extra...)
 	cli, _ := parseCLI(t, args...)
 	logs := &syncBuffer{}
-	sc := cli.Serve
-	m := NewMain(&cli.Config, slog.New(slog.NewTextHandler(logs, nil)), Options{Only: sc.Only, Sim: sc.Sim, NoMigrate: sc.NoMigrate,
-		DrainTimeout: sc.DrainTimeout})
+	m := NewMain(&cli.Config, slog.New(slog.NewTextHandler(logs, nil)), cli.Serve.Options)
 	ctx, cancel := context.WithCancel(context.Background())
 	ts := &testServer{Main: m, Cfg: &cli.Config, Logs: logs, stop: cancel, done: make(chan error, 1)}
 	if err := m.Open(ctx); err != nil {
