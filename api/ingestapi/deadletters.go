@@ -26,11 +26,7 @@ func (m *Module) listDeadLetters(c *gin.Context) {
 		}
 	}
 	var err error
-	if f.From, err = rest.QueryTime(c, "from"); err != nil {
-		rest.Problem(c, err)
-		return
-	}
-	if f.To, err = rest.QueryTime(c, "to"); err != nil {
+	if f.From, f.To, err = rest.QueryRange(c); err != nil {
 		rest.Problem(c, err)
 		return
 	}

@@ -55,11 +55,7 @@ func parseEvery(s string) (time.Duration, error) {
 func (m *Module) readings(c *gin.Context) {
 	q := ingest.ReadingsQuery{SensorID: c.Query("sensor_id")}
 	var err error
-	if q.From, err = rest.QueryTime(c, "from"); err != nil {
-		rest.Problem(c, err)
-		return
-	}
-	if q.To, err = rest.QueryTime(c, "to"); err != nil {
+	if q.From, q.To, err = rest.QueryRange(c); err != nil {
 		rest.Problem(c, err)
 		return
 	}

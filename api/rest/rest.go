@@ -393,3 +393,13 @@ func QueryTime(c *gin.Context, name string) (time.Time, error) {
 	}
 	return t, nil
 }
+
+// QueryRange parses the from and to query parameters (RFC 3339; zero when absent). Errors: Invalid naming the
+// parameter.
+func QueryRange(c *gin.Context) (from, to time.Time, err error) {
+	if from, err = QueryTime(c, "from"); err != nil {
+		return
+	}
+	to, err = QueryTime(c, "to")
+	return
+}
