@@ -86,14 +86,14 @@ func TestImage(t *testing.T) {
 
 	base := fmt.Sprintf("http://127.0.0.1:%d", port)
 	deadline := time.Now().Add(90 * time.Second)
-	for get(base+"/readyz") != http.StatusOK {
+	for httpStatus(base+"/readyz") != http.StatusOK {
 		if time.Now().After(deadline) {
 			logs, _ := runErr(time.Minute, "podman", "logs", "--tail", "30", name)
-			t.Fatalf("serve in the container is not ready at %s/readyz after 90s (healthz %d)\n%s", base, get(base+"/healthz"), logs)
+			t.Fatalf("serve in the container is not ready at %s/readyz after 90s (healthz %d)\n%s", base, httpStatus(base+"/healthz"), logs)
 		}
 		time.Sleep(300 * time.Millisecond)
 	}
-	if s := get(base + "/healthz"); s != http.StatusOK {
+	if s := httpStatus(base + "/healthz"); s != http.StatusOK {
 		t.Errorf("/healthz = %d", s)
 	}
 	// The image's own HEALTHCHECK, run the way the engine runs it.
@@ -175,7 +175,7 @@ func containerFlags(t *testing.T) ([]string, string) {
 	return nil, why
 }
 
-func get(url string) int {
+func httpStatus(url string) int {
 	c := http.Client{Timeout: 3 * time.Second}
 	resp, err := c.Get(url)
 	if err != nil {
