@@ -166,8 +166,8 @@ func checkComposePrometheus(t *testing.T, services map[string]struct {
 	}
 	var pc struct {
 		ScrapeConfigs []struct {
-			JobName       string `yaml:"job_name"`
-			DNSSDConfigs  []struct{ Names []string } `yaml:"dns_sd_configs"`
+			JobName       string                       `yaml:"job_name"`
+			DNSSDConfigs  []struct{ Names []string }   `yaml:"dns_sd_configs"`
 			StaticConfigs []struct{ Targets []string } `yaml:"static_configs"`
 		} `yaml:"scrape_configs"`
 	}

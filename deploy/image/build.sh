@@ -87,9 +87,10 @@ podman image exists "$BUILDER" || make_builder
 
 prev=$(podman image inspect --format '{{.Id}}' "$IMAGE" 2>/dev/null || true)
 say "building $IMAGE (version $VERSION; log: ${BUILD_LOG#"$SL_ROOT"/})"
+# --layers=false: no intermediate images pile up (the compile cache mount is what makes a rebuild fast).
 # --format docker keeps HEALTHCHECK (the OCI image format has no field for it). --isolation chroot runs the RUN
 # lines without an OCI runtime, so the build works where containers cannot be started (no cgroup delegation).
-if ! podman build --pull=never --format docker --isolation chroot \
+if ! podman build --pull=never --format docker --isolation chroot --layers=false \
 	--build-arg BUILDER="$BUILDER" --build-arg VERSION="$VERSION" \
 	-f deploy/Dockerfile --ignorefile deploy/Dockerfile.dockerignore -t "$IMAGE" . >>"$BUILD_LOG" 2>&1; then
 	tail -n 30 "$BUILD_LOG" >&2
