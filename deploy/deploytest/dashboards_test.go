@@ -354,10 +354,15 @@ type querier struct {
 	vars     map[string]string
 }
 
+// grafanaRegex is what Grafana's ${var:regex} format escapes: a value cannot end a Flux regex literal (/) or
+// widen the match. The dashboards use it where a variable reaches Flux, which Grafana has no quoting for.
+var grafanaRegex = regexp.MustCompile(`[/\\^$*+?.()|[\]{}]`)
+
 // subst replaces Grafana's variables and macros the way Grafana does before a query leaves it.
 func (q *querier) subst(s string) string {
 	for name, v := range q.vars {
 		s = strings.ReplaceAll(s, "${"+name+":sqlstring}", "'"+strings.ReplaceAll(v, "'", "''")+"'")
+		s = strings.ReplaceAll(s, "${"+name+":regex}", grafanaRegex.ReplaceAllString(v, `\$0`))
 		s = strings.ReplaceAll(s, "${"+name+"}", v)
 		s = strings.ReplaceAll(s, "$"+name, v)
 	}
