@@ -17,7 +17,7 @@ STATICCHECK_VERSION ?= v0.8.2
 GOVULNCHECK_VERSION ?= v1.9.0
 
 .DEFAULT_GOAL := help
-.PHONY: help build run test lint bench bench-ingest bench-matching up down clean
+.PHONY: help build run test lint bench bench-ingest bench-matching up down clean image deploy-check
 
 help: ## list the targets
 	@echo 'Suilong make targets:'
@@ -61,6 +61,12 @@ bench-ingest: ## ingest benchmarks, services up
 bench-matching: ## matching benchmarks, services up
 	@$(WITH) --quiet -- $(GO) test -run='^$$' -bench=. -benchmem ./matching/...
 
+image: ## build the container image localhost/suilong:latest with podman, nothing pulled (IMAGE=name:tag to rename)
+	@VERSION=$(VERSION) deploy/image/build.sh $(IMAGE)
+
+deploy-check: ## only the tests of deploy/: image, compose, Helm chart, alert rules, dashboards, backups
+	@$(WITH) --test --check-leaks --quiet -- $(GO) test -count=1 -timeout 20m $(GOTEST_FLAGS) ./deploy/...
+
 up: ## start the services only and write var/suilong.env (stop them with make down)
 	@deploy/local/up.sh
 
@@ -68,4 +74,5 @@ down: ## stop the services the local scripts started
 	@deploy/local/down.sh
 
 clean: down ## stop the services, then remove var/ (all local data) and bin/
+	@chmod -R u+w var/image 2>/dev/null || true # the image builder's module cache is read-only
 	rm -rf var bin

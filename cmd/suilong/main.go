@@ -29,6 +29,8 @@ type CLI struct {
 	Match   MatchCmd   `cmd:"" help:"Solve a matching instance file (what-if runs), without a database."`
 	Plan    PlanCmd    `cmd:"" help:"Plan tracking tasks."`
 	Version VersionCmd `cmd:"" help:"Print the version."`
+
+	Healthcheck HealthcheckCmd `cmd:"" help:"Exit 0 when a running serve answers /healthz (container health checks)."`
 }
 
 // AdminCmd groups account administration.
