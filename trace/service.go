@@ -16,6 +16,8 @@ type ProductInfo struct {
 	Name   string
 	NameZH string
 	Band   Band
+	// ShelfLifeHours is the product's shelf life (0: none known).
+	ShelfLifeHours int
 }
 
 // Products looks up product profiles.
@@ -115,7 +117,8 @@ func (s *Service) createLot(ctx context.Context, p auth.Principal, n NewLot, cod
 	case err != nil:
 		return Lot{}, err
 	}
-	rec := LotRecord{NewLot: n, Code: code, OrgID: p.OrgID, Recorder: p.OrgName, ProductZH: prod.NameZH, Band: prod.Band}
+	rec := LotRecord{NewLot: n, Code: code, OrgID: p.OrgID, Recorder: p.OrgName, ProductZH: prod.NameZH, Band: prod.Band,
+		ShelfLifeHours: prod.ShelfLifeHours}
 	if n.OrderID != nil {
 		if s.Orders == nil {
 			fe.Add("order_id", "orders are not available on this platform")
@@ -189,7 +192,8 @@ func (s *Service) AddEvent(ctx context.Context, p auth.Principal, lotID int64, n
 	if err := n.Validate(s.Now()); err != nil {
 		return Event{}, err
 	}
-	e := Event{LotID: lotID, Kind: n.Kind, At: n.At, Location: n.Location, Note: n.Note, RecordedBy: p.OrgID, RecorderOrg: p.OrgName}
+	e := Event{LotID: lotID, Kind: n.Kind, At: n.At, Location: n.Location, Note: n.Note, RecordedBy: p.OrgID, RecorderOrg: p.OrgName,
+		HandoverTempC: n.HandoverTempC, MeasuredBy: n.MeasuredBy}
 	var assetBand Band
 	if n.Kind == Load || n.Kind == Unload {
 		a, err := s.Assets.Asset(ctx, n.AssetID)
