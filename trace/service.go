@@ -79,6 +79,17 @@ type Service struct {
 	// Settle is how long readings are given to arrive before a stretch of a leg is summarised for good.
 	Settle time.Duration
 
+	// For recalls (all optional): ingest's alarms, matching's orders, the people of organisations, and the
+	// notification channels. Without a notifier a recall lists whom to call.
+	Alarms    Alarms
+	OrderBook OrderBook
+	Contacts  Contacts
+	Notifier  RecallNotifier
+	// Raw gives every reading of a leg for the compliance record (nil: the record has no readings table).
+	Raw RawReadings
+	// Retention is how long records are kept (Retention.Purge).
+	Retention Retention
+
 	metrics *metrics
 }
 
