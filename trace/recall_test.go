@@ -212,7 +212,7 @@ func TestPurgeKeepsWhatALotNeeds(t *testing.T) {
 	}
 	delivered := now.Add(-time.Hour)
 	for _, tc := range []struct {
-		at                          time.Time
+		at                         time.Time
 		greens, shiitake, recalled bool
 	}{
 		{delivered.Add(trace.LawMinimum - time.Minute), true, true, true},

@@ -63,6 +63,8 @@ func (m *Module) Routes(v1 *gin.RouterGroup, root *gin.Engine) {
 	pub.GET("/t/:code", m.page)
 	pub.GET("/t/:code/qr.svg", m.qrSVG)
 	pub.GET("/t/:code/qr.png", m.qrPNG)
+	pub.GET("/t/:code/report", m.recordPage)
+	pub.GET("/t/:code/report.json", m.recordJSON)
 	pub.GET("/01/:gtin/10/:code", m.digitalLink)
 }
 

@@ -141,6 +141,7 @@ func (m *Main) buildDomains() {
 		readingsAdapter{Readings: influxread.New(m.Influx), series: m.Readings},
 		trace.NewURIs(c.PublicBaseURL), m.Registry, m.Log.With("area", "trace"))
 	m.Trace.Settle = c.Trace.Settle
+	m.wireRecords()
 	m.Plan = plan.NewService(plan.NewStore(m.DB), plan.Sources{
 		Matching:     matchingTotals{m.Matching},
 		Participants: participantsAdapter{m.Auth},
@@ -165,9 +166,13 @@ func (m *Main) Open(ctx context.Context) error {
 			}
 		}
 	}
+	if err := c.checkRetention(); err != nil {
+		return err
+	}
 	if err := m.openCore(ctx, !o.NoMigrate); err != nil {
 		return err
 	}
+	m.ensureInfluxRetention(ctx)
 	if err := m.openBroker(); err != nil {
 		return err
 	}
@@ -282,6 +287,9 @@ func (m *Main) modules() []api.Module {
 	if o.serves("plan") {
 		mods = append(mods, planapi.New(planapi.Deps{Plan: m.Plan, Site: m.Web}))
 	}
+	if o.serves("trace") {
+		mods = append(mods, m.recordModules()...)
+	}
 	return mods
 }
 
@@ -374,6 +382,9 @@ func (m *Main) Run(ctx context.Context) error {
 	errc := make(chan error, 4)
 	if m.gatewayAuth != nil {
 		wg.Go(func() { m.gatewayAuth.Run(runCtx, 30*time.Second) })
+	}
+	if m.Options.serves("trace") {
+		wg.Go(func() { m.runPurge(runCtx) })
 	}
 	if m.Ingest != nil {
 		wg.Go(func() {
