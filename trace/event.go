@@ -108,6 +108,8 @@ type NewEvent struct {
 	// both or neither.
 	HandoverTempC *float64 `json:"handover_temp_c"`
 	MeasuredBy    string   `json:"measured_by"`
+	// EPCISEventID is set by EPCIS capture, never by a client of the events API.
+	EPCISEventID string `json:"-"`
 }
 
 // The range of a handover temperature, the same as a sensor reading's (DESIGN.md, MQTT contract).

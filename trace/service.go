@@ -204,7 +204,7 @@ func (s *Service) AddEvent(ctx context.Context, p auth.Principal, lotID int64, n
 		return Event{}, err
 	}
 	e := Event{LotID: lotID, Kind: n.Kind, At: n.At, Location: n.Location, Note: n.Note, RecordedBy: p.OrgID, RecorderOrg: p.OrgName,
-		HandoverTempC: n.HandoverTempC, MeasuredBy: n.MeasuredBy}
+		HandoverTempC: n.HandoverTempC, MeasuredBy: n.MeasuredBy, EPCISEventID: n.EPCISEventID}
 	var assetBand Band
 	if n.Kind == Load || n.Kind == Unload {
 		a, err := s.Assets.Asset(ctx, n.AssetID)

@@ -282,7 +282,8 @@ func (m *Main) modules() []api.Module {
 		}))
 	}
 	if o.serves("trace") {
-		mods = append(mods, traceapi.New(traceapi.Deps{Service: m.Trace, PublicRate: c.Trace.PublicRate, PublicBurst: c.Trace.PublicBurst}))
+		mods = append(mods, traceapi.New(traceapi.Deps{Service: m.Trace, PublicRate: c.Trace.PublicRate, PublicBurst: c.Trace.PublicBurst,
+			Schema: m.epcisSchema()}))
 	}
 	if o.serves("plan") {
 		mods = append(mods, planapi.New(planapi.Deps{Plan: m.Plan, Site: m.Web}))

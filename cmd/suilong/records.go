@@ -8,6 +8,7 @@ import (
 	"github.com/suilong/suilong/api/recallapi"
 	"github.com/suilong/suilong/matching"
 	"github.com/suilong/suilong/trace"
+	"github.com/suilong/suilong/trace/epcisschema"
 )
 
 // Recall and records: the parts of Main that recalls, the compliance record, retention and EPCIS capture add.
@@ -26,6 +27,25 @@ func (m *Main) wireRecords() {
 // recordModules are the HTTP modules of recalls.
 func (m *Main) recordModules() []api.Module {
 	return []api.Module{recallapi.New(recallapi.Deps{Service: m.Trace, Site: m.Web})}
+}
+
+// epcisSchema compiles GS1's schema for EPCIS capture (SUILONG_EPCIS_SCHEMA, else the checkout's shared
+// folder); nil, with a warning, when there is none: capture is then off.
+func (m *Main) epcisSchema() *epcisschema.Schema {
+	p := m.Cfg.Trace.EPCISSchema
+	if p == "" {
+		var err error
+		if p, err = epcisschema.Find(); err != nil {
+			m.Log.Warn("trace: EPCIS capture is off: GS1's schema not found", "err", err)
+			return nil
+		}
+	}
+	s, err := epcisschema.Load(p)
+	if err != nil {
+		m.Log.Warn("trace: EPCIS capture is off: GS1's schema does not load", "path", p, "err", err)
+		return nil
+	}
+	return s
 }
 
 // longestShelfLife is the longest shelf life of the registered products (matching's profiles).
