@@ -33,6 +33,8 @@ var recordTmpl = template.Must(template.New("record").Funcs(template.FuncMap{
 	},
 	"hm":     func(t time.Time) string { return t.In(trace.CST).Format("15:04:05") },
 	"sensor": trace.SensorLabel,
+	"pct":    func(p *float64) string { return fmt.Sprintf("%.1f%%", *p) },
+	"inc":    func(i int) int { return i + 1 },
 }).Parse(recordSrc))
 
 // recordView is the printable record: the record itself, its hash, and its readings grouped by day.

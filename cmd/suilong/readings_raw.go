@@ -39,6 +39,9 @@ func (r rawReadings) Raw(ctx context.Context, asset string, from, to time.Time, 
 		if !ok {
 			continue
 		}
+		if !rec.Time().Before(to) { // Flux's stop is exclusive, but InfluxDB 1.8 answers a reading at it
+			continue
+		}
 		sensor, _ := rec.ValueByKey("sensor_id").(string)
 		out = append(out, trace.Reading{At: rec.Time().UTC(), SensorID: sensor, TempC: v})
 	}
