@@ -16,6 +16,8 @@ type ProductInfo struct {
 	Name   string
 	NameZH string
 	Band   Band
+	// ShelfLifeHours is the product's shelf life (0: none known).
+	ShelfLifeHours int
 }
 
 // Products looks up product profiles.
@@ -77,6 +79,17 @@ type Service struct {
 	// Settle is how long readings are given to arrive before a stretch of a leg is summarised for good.
 	Settle time.Duration
 
+	// For recalls (all optional): ingest's alarms, matching's orders, the people of organisations, and the
+	// notification channels. Without a notifier a recall lists whom to call.
+	Alarms    Alarms
+	OrderBook OrderBook
+	Contacts  Contacts
+	Notifier  RecallNotifier
+	// Raw gives every reading of a leg for the compliance record (nil: the record has no readings table).
+	Raw RawReadings
+	// Retention is how long records are kept (Retention.Purge).
+	Retention Retention
+
 	metrics *metrics
 }
 
@@ -115,7 +128,8 @@ func (s *Service) createLot(ctx context.Context, p auth.Principal, n NewLot, cod
 	case err != nil:
 		return Lot{}, err
 	}
-	rec := LotRecord{NewLot: n, Code: code, OrgID: p.OrgID, Recorder: p.OrgName, ProductZH: prod.NameZH, Band: prod.Band}
+	rec := LotRecord{NewLot: n, Code: code, OrgID: p.OrgID, Recorder: p.OrgName, ProductZH: prod.NameZH, Band: prod.Band,
+		ShelfLifeHours: prod.ShelfLifeHours}
 	if n.OrderID != nil {
 		if s.Orders == nil {
 			fe.Add("order_id", "orders are not available on this platform")
@@ -189,7 +203,8 @@ func (s *Service) AddEvent(ctx context.Context, p auth.Principal, lotID int64, n
 	if err := n.Validate(s.Now()); err != nil {
 		return Event{}, err
 	}
-	e := Event{LotID: lotID, Kind: n.Kind, At: n.At, Location: n.Location, Note: n.Note, RecordedBy: p.OrgID, RecorderOrg: p.OrgName}
+	e := Event{LotID: lotID, Kind: n.Kind, At: n.At, Location: n.Location, Note: n.Note, RecordedBy: p.OrgID, RecorderOrg: p.OrgName,
+		HandoverTempC: n.HandoverTempC, MeasuredBy: n.MeasuredBy, EPCISEventID: n.EPCISEventID}
 	var assetBand Band
 	if n.Kind == Load || n.Kind == Unload {
 		a, err := s.Assets.Asset(ctx, n.AssetID)

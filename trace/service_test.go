@@ -83,7 +83,8 @@ func newFixture(t *testing.T) *fixture {
 	}
 	fx.orders = &orders{buyer: map[[2]int64]int64{{42, fx.base.OrgID}: fx.buyer.OrgID}, delivered: map[int64]time.Time{}}
 	fx.svc = trace.NewService(trace.NewStore(db),
-		products{"choy-sum": {Name: "choy-sum", NameZH: "菜心", Band: trace.Band{MinC: f64(0), MaxC: f64(4)}}, "rice": {Name: "rice", NameZH: "大米"}},
+		products{"choy-sum": {Name: "choy-sum", NameZH: "菜心", Band: trace.Band{MinC: f64(0), MaxC: f64(4)}}, "rice": {Name: "rice", NameZH: "大米"},
+			"dried-shiitake": {Name: "dried-shiitake", NameZH: "干香菇", ShelfLifeHours: 3 * 365 * 24}},
 		assets{"LY-TRK-0001": {ID: "LY-TRK-0001", Kind: trace.Truck, Name: "龙岩冷藏车 1 号", City: "龙岩"},
 			"LY-CS-0001": {ID: "LY-CS-0001", Kind: trace.ColdStore, Name: "龙岩冷链物流中心 1 号冷库", City: "龙岩"}},
 		fx.orders, influxw.NewStore(ic), trace.NewURIs("https://suilong.example.cn"), nil, nil)

@@ -56,7 +56,8 @@ func (p productProfiles) Product(ctx context.Context, name string) (trace.Produc
 	if err != nil {
 		return trace.ProductInfo{}, err
 	}
-	return trace.ProductInfo{Name: x.Name, NameZH: x.NameZH, Band: trace.Band{MinC: x.TempMinC, MaxC: x.TempMaxC}}, nil
+	return trace.ProductInfo{Name: x.Name, NameZH: x.NameZH, Band: trace.Band{MinC: x.TempMinC, MaxC: x.TempMaxC},
+		ShelfLifeHours: x.ShelfLifeHours}, nil
 }
 
 // bandSource is ingest.BandSource from traceability: the band of the lots in an asset at a time.

@@ -140,6 +140,7 @@ func (m *Main) buildDomains() {
 		m.Readings,
 		trace.NewURIs(c.PublicBaseURL), m.Registry, m.Log.With("area", "trace"))
 	m.Trace.Settle = c.Trace.Settle
+	m.wireRecords()
 	m.Plan = plan.NewService(plan.NewStore(m.DB), plan.Sources{
 		Matching:     matchingTotals{m.Matching},
 		Participants: participantsAdapter{m.Auth},
@@ -169,9 +170,13 @@ func (m *Main) Open(ctx context.Context) error {
 			}
 		}
 	}
+	if err := c.checkRetention(); err != nil {
+		return err
+	}
 	if err := m.openCore(ctx, !o.NoMigrate); err != nil {
 		return err
 	}
+	m.ensureInfluxRetention(ctx)
 	if err := m.openBroker(); err != nil {
 		return err
 	}
@@ -274,10 +279,14 @@ func (m *Main) modules() []api.Module {
 		mods = append(mods, ingestapi.New(m.Ingest))
 	}
 	if o.serves("trace") {
-		mods = append(mods, traceapi.New(traceapi.Deps{Service: m.Trace, PublicRate: c.Trace.PublicRate, PublicBurst: c.Trace.PublicBurst}))
+		mods = append(mods, traceapi.New(traceapi.Deps{Service: m.Trace, PublicRate: c.Trace.PublicRate, PublicBurst: c.Trace.PublicBurst,
+			Schema: m.epcisSchema()}))
 	}
 	if o.serves("plan") {
 		mods = append(mods, planapi.New(planapi.Deps{Plan: m.Plan, Site: m.Web}))
+	}
+	if o.serves("trace") {
+		mods = append(mods, m.recordModules()...)
 	}
 	return mods
 }
@@ -371,6 +380,9 @@ func (m *Main) Run(ctx context.Context) error {
 	errc := make(chan error, 4)
 	if m.gatewayAuth != nil {
 		wg.Go(func() { m.gatewayAuth.Run(runCtx, 30*time.Second) })
+	}
+	if m.Options.serves("trace") {
+		wg.Go(func() { m.runPurge(runCtx) })
 	}
 	if m.Worker != nil {
 		wg.Go(func() {

@@ -3,6 +3,7 @@ package main
 import (
 	"crypto/tls"
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/suilong/suilong/ingest"
@@ -10,6 +11,7 @@ import (
 	"github.com/suilong/suilong/ingest/rules"
 	"github.com/suilong/suilong/ingest/worker"
 	"github.com/suilong/suilong/internal/broker"
+	"github.com/suilong/suilong/trace"
 )
 
 // Config is every setting of the platform, with its default, flag and SUILONG_* variable in one place.
@@ -122,7 +124,7 @@ type IngestConfig struct {
 	DeadLetterRate      float64       `name:"ingest-dead-letter-rate" env:"SUILONG_INGEST_DEAD_LETTER_RATE" default:"1" help:"Dead-letter records one gateway may add per second (beyond the burst); the rest are counted and summed up once a minute."`
 	DeadLetterBurst     int           `name:"ingest-dead-letter-burst" env:"SUILONG_INGEST_DEAD_LETTER_BURST" default:"3000" help:"Dead-letter records one gateway may add at once."`
 	CacheRefresh        time.Duration `name:"ingest-cache-refresh" env:"SUILONG_INGEST_CACHE_REFRESH" default:"30s" help:"How often the sensor cache reloads the registry."`
-	DeadLetterRetention time.Duration `name:"ingest-dead-letter-retention" env:"SUILONG_INGEST_DEAD_LETTER_RETENTION" default:"720h" help:"How long dead-letter records are kept (0: forever)."`
+	DeadLetterRetention time.Duration `name:"ingest-dead-letter-retention" env:"SUILONG_INGEST_DEAD_LETTER_RETENTION" default:"0" help:"How long dead-letter records are kept (0: as long as the records, SUILONG_RECORDS_RETENTION; a shorter value is refused)."`
 }
 
 // dataDir is where ingest keeps its spools and its copy of the sensor registry.
@@ -143,13 +145,35 @@ func (c IngestConfig) service(cfg *Config) worker.Config {
 			SilenceLimit: c.SilenceLimit, Window: c.RulesWindow},
 		SpoolMaxBytes:       c.SpoolMaxMB << 20,
 		CacheRefresh:        c.CacheRefresh,
-		DeadLetterRetention: c.DeadLetterRetention,
+		DeadLetterRetention: c.deadLetterRetention(cfg),
 		MQTTURL:             cfg.MQTTURL,
 		Username:            cfg.MQTTUsername,
 		Password:            cfg.MQTTPassword,
 		ClientID:            c.ClientID,
 		Group:               c.SharedGroup,
 	}
+}
+
+// deadLetterRetention is how long dead letters are kept: as long as the cold chain's records, since a refused
+// reading is part of the record of the truck that sent it (it explains a gap an inspector finds).
+func (c IngestConfig) deadLetterRetention(cfg *Config) time.Duration {
+	if c.DeadLetterRetention == 0 {
+		return cfg.Trace.Retention
+	}
+	return c.DeadLetterRetention
+}
+
+// checkRetention refuses settings that would delete records before the law allows (Food Safety Law arts. 50
+// and 53): records kept less than two years, dead letters kept less than the records.
+func (c *Config) checkRetention() error {
+	if err := (trace.Retention{Records: c.Trace.Retention}).Validate(); err != nil {
+		return fmt.Errorf("SUILONG_RECORDS_RETENTION=%s: %w", c.Trace.Retention, err)
+	}
+	if d := c.Ingest.DeadLetterRetention; d != 0 && d < c.Trace.Retention {
+		return fmt.Errorf("SUILONG_INGEST_DEAD_LETTER_RETENTION=%s is shorter than the records' retention (SUILONG_RECORDS_RETENTION=%s): "+
+			"dead letters are part of a truck's record; leave it 0 to follow the records", d, c.Trace.Retention)
+	}
+	return nil
 }
 
 // MatchingConfig is matching's configuration (flags prefixed "matching-", variables SUILONG_MATCHING_*).
@@ -162,6 +186,8 @@ type TraceConfig struct {
 	PublicRate  float64       `name:"trace-public-rate" env:"SUILONG_TRACE_PUBLIC_RATE" default:"2" help:"Public lot pages and QR codes: requests per second allowed per client IP."`
 	PublicBurst int           `name:"trace-public-burst" env:"SUILONG_TRACE_PUBLIC_BURST" default:"20" help:"Public lot pages and QR codes: burst allowed per client IP."`
 	Settle      time.Duration `name:"trace-settle" env:"SUILONG_TRACE_SETTLE" default:"10m" help:"Readings younger than this are read live rather than from a leg's stored summary."`
+	Retention   time.Duration `name:"records-retention" env:"SUILONG_RECORDS_RETENTION" default:"17520h" help:"How long cold-chain records are kept after a lot's delivery (at least 2 years, 17520h; longer for a product whose shelf life + 6 months is longer). InfluxDB's retention policy, the dead letter and the purge follow it."`
+	EPCISSchema string        `name:"epcis-schema" env:"SUILONG_EPCIS_SCHEMA" type:"path" help:"GS1's EPCIS-JSON-Schema.json, against which captured EPCIS documents are validated (default: shared/epcis/ beside the checkout); without it capture is off."`
 }
 
 // PlanConfig is plan tracking's configuration (flags prefixed "plan-", variables SUILONG_PLAN_*). Cookies are

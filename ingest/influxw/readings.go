@@ -35,6 +35,7 @@ var (
 	_ ingest.Readings    = (*Store)(nil)
 	_ ingest.PointWriter = (*Store)(nil)
 	_ trace.Readings     = (*Store)(nil)
+	_ trace.RawReadings  = (*Store)(nil)
 )
 
 // source is the Flux source of an asset's temp_c readings in [from, to), optionally of one sensor and only in
@@ -256,4 +257,39 @@ func fluxFloat(v float64) string {
 		s += ".0"
 	}
 	return s
+}
+
+// Raw returns up to limit of the asset's readings in [from, to), each sensor's own, by time then sensor, and
+// whether there were more: the lot's compliance record, at the resolution the readings were taken.
+func (s *Store) Raw(ctx context.Context, assetID string, from, to time.Time, limit int) ([]trace.Reading, bool, error) {
+	if !to.After(from) || limit <= 0 {
+		return nil, false, nil
+	}
+	q := s.source(assetID, "", from, to, nil) + `
+  |> keep(columns: ["_time", "_value", "sensor_id"])
+  |> group()
+  |> sort(columns: ["_time", "sensor_id"])
+  |> limit(n: ` + strconv.Itoa(limit+1) + `)`
+	res, err := s.c.Query().Query(ctx, q)
+	if err != nil {
+		return nil, false, errs.Wrap(errs.Internal, err, "query readings")
+	}
+	defer res.Close()
+	var out []trace.Reading
+	for res.Next() {
+		rec := res.Record()
+		v, ok := rec.Value().(float64)
+		if !ok {
+			continue
+		}
+		sensor, _ := rec.ValueByKey("sensor_id").(string)
+		out = append(out, trace.Reading{At: rec.Time().UTC(), SensorID: sensor, TempC: v})
+	}
+	if res.Err() != nil {
+		return nil, false, errs.Wrap(errs.Internal, res.Err(), "query readings")
+	}
+	if len(out) > limit {
+		return out[:limit], true, nil
+	}
+	return out, false, nil
 }

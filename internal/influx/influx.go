@@ -27,6 +27,7 @@ type Client struct {
 	Org    string
 	Bucket string
 	URL    string
+	token  string
 }
 
 // New returns a client. It does not contact the server; use Ping for that.
@@ -37,6 +38,7 @@ func New(cfg Config) *Client {
 		Org:    cfg.Org,
 		Bucket: cfg.Bucket,
 		URL:    cfg.URL,
+		token:  cfg.Token,
 	}
 }
 
