@@ -39,12 +39,15 @@ import (
 )
 
 // Parts are what --only chooses among. "api" serves every area's HTTP routes; an area's name serves its own;
-// "ingest" also runs the ingest pipeline, which nothing else does.
-var Parts = []string{"api", "matching", "ingest", "trace", "plan"}
+// "ingest" also stores readings (the pipeline), and "rules" runs the cold-chain rules when this process holds
+// their leadership. Without --only a process does all of it. With several ingest workers on an external broker,
+// the workers run --only ingest and two or more processes --only rules (one leads, the others stand by):
+// docs/scale.md.
+var Parts = []string{"api", "matching", "ingest", "trace", "plan", "rules"}
 
 // Options are serve's choices beyond the configuration (its flags).
 type Options struct {
-	Only         []string      `help:"Run only these parts (comma-separated: api, matching, ingest, trace, plan); default all. api serves every area's HTTP routes; ingest runs the pipeline, e.g. --only ingest for extra ingest workers on a shared subscription." env:"SUILONG_ONLY"`
+	Only         []string      `help:"Run only these parts (comma-separated: api, matching, ingest, trace, plan, rules); default all. api serves every area's HTTP routes; ingest stores readings (e.g. --only ingest for ingest workers on a shared subscription); rules runs the cold-chain rules while this process leads them (one leader, the others stand by)." env:"SUILONG_ONLY"`
 	Sim          bool          `help:"Also run the gateway simulator against the demo gateways, so readings keep arriving (make run)." env:"SUILONG_SIM"`
 	NoMigrate    bool          `help:"Do not apply migrations at start." env:"SUILONG_NO_MIGRATE"`
 	DrainTimeout time.Duration `default:"20s" help:"How long a stop may take: HTTP requests drain and ingest makes durable what it took, at the same time (what is not durable by then stays unacknowledged at the broker)." env:"SUILONG_DRAIN_TIMEOUT"`
@@ -55,6 +58,21 @@ func (o Options) serves(area string) bool {
 }
 
 func (o Options) runsIngest() bool { return len(o.Only) == 0 || slices.Contains(o.Only, "ingest") }
+
+func (o Options) runsRules() bool { return len(o.Only) == 0 || slices.Contains(o.Only, "rules") }
+
+// ingestRole is what this process does with readings: store them, run the rules, or both.
+func (o Options) ingestRole() (worker.Role, bool) {
+	switch store, rules := o.runsIngest(), o.runsRules(); {
+	case store && rules:
+		return worker.RoleAll, true
+	case store:
+		return worker.RoleStore, true
+	case rules:
+		return worker.RoleRules, true
+	}
+	return "", false
+}
 
 // Main is the composition root: it builds each part of the platform once, in order (configuration →
 // PostgreSQL → InfluxDB → broker → auth → matching → trace → plan → ingest → HTTP), runs them, and closes them.
@@ -229,6 +247,9 @@ func (m *Main) openBroker() error {
 	if !m.Options.runsIngest() {
 		m.source.NoIngest() // no reading is acknowledged here, since none would be stored
 	}
+	if m.Options.runsRules() && !m.Options.runsIngest() {
+		return errors.New("--only rules needs an external broker (SUILONG_MQTT_URL): the rules take every reading through a subscription of their own")
+	}
 	m.publisher = mqttsub.InlinePublisher{Srv: m.Broker.Server()}
 	return nil
 }
@@ -244,11 +265,13 @@ func (m *Main) clientID() string {
 // openIngest builds ingest's use cases and, where this process runs them, its pipeline, rules and watcher.
 func (m *Main) openIngest() error {
 	m.Ingest.Pub = m.publisher
-	if !m.Options.runsIngest() {
+	role, runs := m.Options.ingestRole()
+	if !runs {
 		return nil
 	}
 	c := m.Cfg
 	cfg := c.Ingest.service(c)
+	cfg.Role = role
 	cfg.StopTimeout = m.Options.DrainTimeout
 	var err error
 	if cfg.TLS, err = c.Broker.clientTLS(); err != nil {
@@ -258,7 +281,7 @@ func (m *Main) openIngest() error {
 	// band or product profile (matching's products).
 	d := worker.Deps{Log: m.Log.With("area", "ingest"), DB: m.DB, Influx: m.Influx, Registry: m.Registry,
 		Products: productProfiles{m.Matching}, Bands: bandSource{m.Trace}, Publisher: m.publisher, Store: m.IngestStore,
-		Readings: m.Readings}
+		Readings: m.Readings, Pool: m.DB}
 	if m.Broker != nil {
 		d.Broker, d.Source = m.Broker.Server(), m.source
 		cfg.MQTTURL = ""

@@ -120,6 +120,7 @@ type IngestConfig struct {
 	SpoolMaxMB int64  `name:"ingest-spool-max-mb" env:"SUILONG_INGEST_SPOOL_MAX_MB" default:"1024" help:"Bound of the spool in MiB; when full, ingest stops acknowledging and the broker holds the messages."`
 
 	ClientID            string        `name:"ingest-client-id" env:"SUILONG_INGEST_CLIENT_ID" help:"MQTT client id of this ingest process on an external broker (default: derived from host and data directory)."`
+	RulesClientID       string        `name:"ingest-rules-client-id" env:"SUILONG_INGEST_RULES_CLIENT_ID" default:"suilong-rules" help:"MQTT client id of the rules' persistent session on an external broker: the same in every --only rules process (only the leader connects)."`
 	SharedGroup         string        `name:"ingest-shared-group" env:"SUILONG_INGEST_SHARED_GROUP" default:"suilong-ingest" help:"Shared-subscription group on an external broker (empty: no sharing)."`
 	DeadLetterRate      float64       `name:"ingest-dead-letter-rate" env:"SUILONG_INGEST_DEAD_LETTER_RATE" default:"1" help:"Dead-letter records one gateway may add per second (beyond the burst); the rest are counted and summed up once a minute."`
 	DeadLetterBurst     int           `name:"ingest-dead-letter-burst" env:"SUILONG_INGEST_DEAD_LETTER_BURST" default:"3000" help:"Dead-letter records one gateway may add at once."`
@@ -150,6 +151,7 @@ func (c IngestConfig) service(cfg *Config) worker.Config {
 		Username:            cfg.MQTTUsername,
 		Password:            cfg.MQTTPassword,
 		ClientID:            c.ClientID,
+		RulesClientID:       c.RulesClientID,
 		Group:               c.SharedGroup,
 	}
 }

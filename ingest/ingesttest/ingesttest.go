@@ -3,11 +3,17 @@
 package ingesttest
 
 import (
+	"bytes"
 	"context"
 	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -226,5 +232,67 @@ func (l Load) Run(tb testing.TB) {
 	}
 	if n := tokenErrors.Load(); n > 0 {
 		tb.Logf("ingesttest: %d publishes failed on a broken connection and were left to paho's resend", n)
+	}
+}
+
+// Mosquitto is a private Mosquitto process on a free port, for tests whose broker settings matter (queues,
+// in-flight windows, TLS); it is killed at cleanup.
+type Mosquitto struct {
+	URL  string // tcp://127.0.0.1:port, or ssl:// with a TLS listener
+	Addr string
+	out  *bytes.Buffer
+}
+
+// StartMosquitto runs Debian's mosquitto with the settings deploy/broker.md gives for real loads (anonymous
+// clients allowed, no persistence) plus extra configuration lines. It skips the test when mosquitto is not
+// installed.
+func StartMosquitto(tb testing.TB, extra string, tls bool) *Mosquitto {
+	tb.Helper()
+	bin, err := exec.LookPath("mosquitto")
+	if err != nil {
+		if _, e := os.Stat("/usr/sbin/mosquitto"); e != nil {
+			tb.Skip("mosquitto is not installed (apt-get install mosquitto)")
+		}
+		bin = "/usr/sbin/mosquitto"
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close()
+	_, port, _ := net.SplitHostPort(addr)
+	conf := filepath.Join(tb.TempDir(), "mosquitto.conf")
+	// "user root": run as root, Mosquitto would otherwise become user mosquitto, who cannot read the test's files.
+	if err := os.WriteFile(conf, fmt.Appendf(nil, `listener %s 127.0.0.1
+allow_anonymous true
+persistence false
+user root
+max_inflight_messages 1000
+max_queued_messages 1000000
+%s
+`, port, extra), 0o644); err != nil {
+		tb.Fatal(err)
+	}
+	m := &Mosquitto{URL: "tcp://" + addr, Addr: addr, out: &bytes.Buffer{}}
+	if tls {
+		m.URL = "ssl://" + addr
+	}
+	cmd := exec.Command(bin, "-c", conf)
+	cmd.Stdout, cmd.Stderr = m.out, m.out
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	if err := cmd.Start(); err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	for deadline := time.Now().Add(10 * time.Second); ; {
+		if c, err := net.Dial("tcp", addr); err == nil {
+			c.Close()
+			return m
+		}
+		if time.Now().After(deadline) {
+			tb.Fatalf("ingesttest: mosquitto did not listen:\n%s", m.out.String())
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 }
