@@ -405,7 +405,23 @@ func (m *Main) Run(ctx context.Context) error {
 		wg.Go(func() { m.gatewayAuth.Run(runCtx, 30*time.Second) })
 	}
 	if m.Options.serves("trace") {
-		wg.Go(func() { m.runPurge(runCtx) })
+		wg.Go(func() {
+			m.schedule(runCtx, "suilong.purge-records", purgeEvery, func(ctx context.Context) error {
+				_, err := m.Trace.Purge(ctx)
+				return err
+			})
+		})
+	}
+	if m.Options.serves("plan") || m.Options.serves("api") {
+		wg.Go(func() {
+			m.schedule(runCtx, "suilong.expired-sessions", time.Hour, func(ctx context.Context) error {
+				n, err := m.Auth.DeleteExpiredSessions(ctx)
+				if n > 0 {
+					m.Log.Info("web: expired sessions deleted", "sessions", n)
+				}
+				return err
+			})
+		})
 	}
 	if m.Worker != nil {
 		wg.Go(func() {
@@ -455,6 +471,24 @@ func (m *Main) Run(ctx context.Context) error {
 	}
 	m.Log.Info("suilong stopped")
 	return serveErr
+}
+
+// schedule runs job every period until ctx ends: once per period across all replicas (pg.RunDue), whichever
+// replica's timer fires first. It looks every period/60 (at most every minute), so that a job another replica
+// would have run is run soon after that replica goes away.
+func (m *Main) schedule(ctx context.Context, name string, every time.Duration, job func(ctx context.Context) error) {
+	t := time.NewTicker(min(every/60, time.Minute))
+	defer t.Stop()
+	for {
+		if _, err := pg.RunDue(ctx, m.DB, name, every, time.Now(), job); err != nil && ctx.Err() == nil {
+			m.Log.Error("scheduled job failed; tried again at the next tick", "job", name, "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
 }
 
 // Close releases what Open or openCore built, in reverse order.

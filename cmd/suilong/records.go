@@ -88,21 +88,3 @@ func (m *Main) ensureInfluxRetention(ctx context.Context) {
 
 // purgeEvery is how often the purge looks for records past their retention.
 const purgeEvery = 6 * time.Hour
-
-// runPurge purges records past their retention now and then, until ctx ends; replicas take turns through the
-// purge's advisory lock.
-func (m *Main) runPurge(ctx context.Context) {
-	t := time.NewTimer(time.Minute)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-		if _, err := m.Trace.Purge(ctx); err != nil && ctx.Err() == nil {
-			m.Log.Error("records: purge failed", "err", err)
-		}
-		t.Reset(purgeEvery)
-	}
-}

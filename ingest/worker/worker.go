@@ -17,7 +17,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	mqtt "github.com/mochi-mqtt/server/v2"
 	"github.com/prometheus/client_golang/prometheus"
@@ -325,11 +324,11 @@ func (s *Worker) maintain(ctx context.Context) {
 			}
 		case <-prune.C:
 			if s.cfg.DeadLetterRetention > 0 {
-				// Every worker schedules it; one at a time does it.
+				// Every worker schedules it; it runs once an hour across them.
 				var n int64
-				_, err := pg.RunOnce(ctx, s.Store.DB(), "suilong.prune-dead-letters", func(ctx context.Context, tx pgx.Tx) error {
+				_, err := pg.RunDue(ctx, s.Store.DB(), "suilong.prune-dead-letters", time.Hour, time.Now(), func(ctx context.Context) error {
 					var err error
-					n, err = ingest.NewStore(tx).PruneDeadLetters(ctx, time.Now().Add(-s.cfg.DeadLetterRetention))
+					n, err = s.Store.PruneDeadLetters(ctx, time.Now().Add(-s.cfg.DeadLetterRetention))
 					return err
 				})
 				if err != nil {

@@ -121,3 +121,29 @@ func (l *Leadership) Release() error {
 	}
 	return nil
 }
+
+// RunDue runs fn when the job named name has not run for every (in any process), under RunOnce's lock, and
+// records that it ran: a job that every replica schedules runs once per period, however many replicas there
+// are and whenever each one's timer fires. It reports whether fn ran. fn's error undoes the record, so the job
+// is tried again at the next tick.
+func RunDue(ctx context.Context, db DB, name string, every time.Duration, now time.Time, fn func(ctx context.Context) error) (bool, error) {
+	ran := false
+	_, err := RunOnce(ctx, db, name, func(ctx context.Context, tx pgx.Tx) error {
+		var last time.Time
+		err := tx.QueryRow(ctx, `SELECT last_run FROM scheduled_jobs WHERE name = $1`, name).Scan(&last)
+		if err != nil && !errors.Is(err, pgx.ErrNoRows) {
+			return err
+		}
+		if err == nil && now.Sub(last) < every {
+			return nil
+		}
+		if err := fn(ctx); err != nil {
+			return err
+		}
+		ran = true
+		_, err = tx.Exec(ctx, `INSERT INTO scheduled_jobs (name, last_run) VALUES ($1, $2)
+			ON CONFLICT (name) DO UPDATE SET last_run = excluded.last_run`, name, now)
+		return err
+	})
+	return ran, err
+}

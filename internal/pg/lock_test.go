@@ -104,3 +104,32 @@ func TestRunOnce(t *testing.T) {
 		t.Fatalf("ran %d times, at most %d at once", ran.Load(), most.Load())
 	}
 }
+
+// A job that two replicas schedule each on its own timer runs once per period: the second replica finds it
+// done; it runs again once the period has passed; a failed run is tried again at the next tick.
+func TestRunDue(t *testing.T) {
+	db := pgtest.New(t)
+	ctx := context.Background()
+	t0 := time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC)
+	runs := 0
+	job := func(context.Context) error { runs++; return nil }
+	for i, at := range []time.Duration{0, time.Minute, 59 * time.Minute, 61 * time.Minute, 62 * time.Minute} {
+		ran, err := pg.RunDue(ctx, db, "test.hourly", time.Hour, t0.Add(at), job)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := i == 0 || i == 3; ran != want {
+			t.Fatalf("tick at +%s ran %v, want %v", at, ran, want)
+		}
+	}
+	if runs != 2 {
+		t.Fatalf("%d runs in 62 minutes of an hourly job, want 2", runs)
+	}
+	failing := func(context.Context) error { return context.DeadlineExceeded }
+	if _, err := pg.RunDue(ctx, db, "test.failing", time.Hour, t0, failing); err == nil {
+		t.Fatal("a failed job reported no error")
+	}
+	if ran, err := pg.RunDue(ctx, db, "test.failing", time.Hour, t0.Add(time.Minute), job); err != nil || !ran {
+		t.Fatalf("the job that failed was not tried again: %v %v", ran, err)
+	}
+}
