@@ -101,6 +101,7 @@ type Main struct {
 	Worker *worker.Worker
 
 	gatewayAuth *mqttauth.Hook
+	dynsec      *mqttauth.DynSec
 	source      *mqttsub.BrokerSource
 	publisher   ingest.Publisher
 	closePub    func()
@@ -170,6 +171,7 @@ func (m *Main) buildDomains() {
 	m.Ingest = ingest.NewService(m.IngestStore, ingest.NewFleet(m.IngestStore, m.Readings, carriage{m.Trace.Store}), nil,
 		m.Log.With("area", "ingest"))
 	m.Ingest.SensorChanged, m.Ingest.GatewayChanged = m.sensorChanged, m.gatewayChanged
+	m.Ingest.Platform = ingest.PlatformClient{User: c.MQTTUsername, Password: c.MQTTPassword}
 }
 
 // Open builds everything serve runs and binds its listeners, so that HTTPAddr and the broker's addresses are
@@ -224,6 +226,13 @@ func (m *Main) openBroker() error {
 		}
 		pp := mqttsub.NewPahoPublisher(c.MQTTURL, m.clientID()+"-pub", c.MQTTUsername, c.MQTTPassword, tc)
 		m.publisher, m.closePub = pp, pp.Close
+		if c.Broker.DynsecUsername != "" {
+			if m.dynsec, err = mqttauth.NewDynSec(c.MQTTURL, c.Broker.DynsecUsername, c.Broker.DynsecPassword, m.clientID()+"-dynsec", tc,
+				m.Log.With("area", "ingest")); err != nil {
+				return err
+			}
+			m.Ingest.CredentialsChanged = m.keepBrokerInStep
+		}
 		return nil
 	}
 	m.gatewayAuth = mqttauth.New(m.IngestStore, c.MQTTUsername, c.MQTTPassword, m.Log)
@@ -252,6 +261,42 @@ func (m *Main) openBroker() error {
 	}
 	m.publisher = mqttsub.InlinePublisher{Srv: m.Broker.Server()}
 	return nil
+}
+
+// keepBrokerInStep tells Mosquitto's dynamic security of a gateway's new password, or of its removal ("").
+func (m *Main) keepBrokerInStep(ctx context.Context, id, password string) {
+	var err error
+	if password == "" {
+		err = m.dynsec.DeleteGateway(ctx, id)
+	} else {
+		err = m.dynsec.SetGateway(ctx, id, password)
+	}
+	if err != nil {
+		m.Log.Error("mqtt dynamic security: the broker did not take the gateway's credentials; reset them again once it answers",
+			"gateway", id, "err", err)
+	}
+}
+
+// reconcileBroker removes from Mosquitto the gateways the registry no longer has, and names those it lacks.
+func (m *Main) reconcileBroker(ctx context.Context) error {
+	var ids []string
+	for off := 0; ; off += 500 {
+		gs, total, err := m.IngestStore.Gateways(ctx, ingest.Page{Limit: 500, Offset: off})
+		if err != nil {
+			return err
+		}
+		for _, g := range gs {
+			ids = append(ids, g.ID)
+		}
+		if off+500 >= total {
+			break
+		}
+	}
+	missing, err := m.dynsec.Reconcile(ctx, ids)
+	if len(missing) > 0 {
+		m.Log.Warn("mqtt dynamic security: these gateways have no account on the broker yet; reset their credentials", "gateways", missing)
+	}
+	return err
 }
 
 // clientID is this process's MQTT client id on an external broker.
@@ -299,7 +344,7 @@ func (m *Main) modules() []api.Module {
 		mods = append(mods, matchingapi.New(matchingapi.Deps{Store: m.Matching, Lots: lotsOfOrder{m.Trace.Store, m.Trace.URIs}.LotsOf}))
 	}
 	if o.serves("ingest") {
-		mods = append(mods, ingestapi.New(m.Ingest))
+		mods = append(mods, ingestapi.New(m.Ingest, c.Broker.HookSecret))
 	}
 	if o.serves("trace") {
 		mods = append(mods, traceapi.New(traceapi.Deps{Service: m.Trace, PublicRate: c.Trace.PublicRate, PublicBurst: c.Trace.PublicBurst,
@@ -412,6 +457,9 @@ func (m *Main) Run(ctx context.Context) error {
 			})
 		})
 	}
+	if m.dynsec != nil {
+		wg.Go(func() { m.schedule(runCtx, "suilong.mqtt-dynsec-reconcile", time.Hour, m.reconcileBroker) })
+	}
 	if m.Options.serves("plan") || m.Options.serves("api") {
 		wg.Go(func() {
 			m.schedule(runCtx, "suilong.expired-sessions", time.Hour, func(ctx context.Context) error {
@@ -495,6 +543,9 @@ func (m *Main) schedule(ctx context.Context, name string, every time.Duration, j
 func (m *Main) Close() error {
 	if m.closePub != nil {
 		m.closePub()
+	}
+	if m.dynsec != nil {
+		m.dynsec.Close()
 	}
 	var err error
 	if m.Broker != nil {

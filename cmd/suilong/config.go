@@ -57,6 +57,10 @@ type BrokerConfig struct {
 	GatewayRate           float64       `name:"mqtt-gateway-rate" env:"SUILONG_MQTT_GATEWAY_RATE" default:"100" help:"Messages per second one gateway may publish to the embedded broker; beyond it the broker reads its messages more slowly (0: no bound)."`
 	GatewayBurst          int           `name:"mqtt-gateway-burst" env:"SUILONG_MQTT_GATEWAY_BURST" default:"1000" help:"Messages a gateway may publish at once above its rate."`
 
+	HookSecret     string `name:"mqtt-hook-secret" env:"SUILONG_MQTT_HOOK_SECRET" help:"Secret an external broker sends (Authorization: Bearer) to ask POST /api/v1/mqtt/auth and /acl about clients (EMQX's HTTP authenticator and authorizer); empty turns the hook off." secret:""`
+	DynsecUsername string `name:"mqtt-dynsec-username" env:"SUILONG_MQTT_DYNSEC_USERNAME" help:"An admin of Mosquitto's dynamic-security plugin on SUILONG_MQTT_URL: when set, gateways' credentials are kept in step there."`
+	DynsecPassword string `name:"mqtt-dynsec-password" env:"SUILONG_MQTT_DYNSEC_PASSWORD" help:"That admin's password." secret:""`
+
 	CAFile     string `name:"mqtt-ca-file" env:"SUILONG_MQTT_CA_FILE" type:"path" help:"CA (PEM) of the broker's certificate for a TLS SUILONG_MQTT_URL (ssl://, mqtts://; default: the system's roots)."`
 	ClientCert string `name:"mqtt-client-cert" env:"SUILONG_MQTT_CLIENT_CERT" type:"path" help:"Client certificate (PEM) the platform presents to a TLS broker."`
 	ClientKey  string `name:"mqtt-client-key" env:"SUILONG_MQTT_CLIENT_KEY" type:"path" help:"Private key (PEM) of the client certificate."`
