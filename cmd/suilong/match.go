@@ -6,6 +6,9 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"runtime"
+	"runtime/pprof"
+	"strings"
 
 	"github.com/suilong/suilong/internal/errs"
 	"github.com/suilong/suilong/matching/solve"
@@ -16,16 +19,29 @@ import (
 type MatchCmd struct {
 	In  string `name:"in" required:"" help:"Instance JSON (products, lanes, offers, demands), or - for standard input." placeholder:"FILE"`
 	Out string `name:"out" default:"-" help:"Where to write the result JSON; - (the default) is standard output." placeholder:"FILE"`
+	// Profile is for finding where a run's time and memory go (make bench-matching, docs/matching-solve.md).
+	Profile string `name:"profile" env:"SUILONG_BENCH_PROFILE" help:"Write CPU and heap profiles of the run to this directory (<input name>.cpu.pprof, .heap.pprof)." placeholder:"DIR"`
 
 	stderr io.Writer // where field errors go; os.Stderr unless a test sets it
 }
 
 // Run reads and validates the instance, solves it and writes the result. An invalid instance gets every
 // field error on its own line and no output file.
-func (c *MatchCmd) Run(g *Globals) error {
+func (c *MatchCmd) Run(g *Globals) (err error) {
 	stderr := c.stderr
 	if stderr == nil {
 		stderr = os.Stderr
+	}
+	if c.Profile != "" {
+		stop, err := c.startProfile()
+		if err != nil {
+			return err
+		}
+		defer func() {
+			if perr := stop(); perr != nil && err == nil {
+				err = perr
+			}
+		}()
 	}
 	in, err := c.read(g)
 	if err != nil {
@@ -91,4 +107,40 @@ func (c *MatchCmd) write(g *Globals, data []byte) error {
 		return err
 	}
 	return os.Rename(tmp.Name(), c.Out)
+}
+
+// startProfile starts a CPU profile in c.Profile; the returned function stops it and writes the heap profile
+// (what is live after a final collection, and every allocation of the run).
+func (c *MatchCmd) startProfile() (stop func() error, err error) {
+	if err := os.MkdirAll(c.Profile, 0o755); err != nil {
+		return nil, err
+	}
+	name := strings.TrimSuffix(filepath.Base(c.In), filepath.Ext(c.In))
+	if c.In == "-" {
+		name = "stdin"
+	}
+	cpu, err := os.Create(filepath.Join(c.Profile, name+".cpu.pprof"))
+	if err != nil {
+		return nil, err
+	}
+	if err := pprof.StartCPUProfile(cpu); err != nil {
+		cpu.Close()
+		return nil, err
+	}
+	return func() error {
+		pprof.StopCPUProfile()
+		if err := cpu.Close(); err != nil {
+			return err
+		}
+		heap, err := os.Create(filepath.Join(c.Profile, name+".heap.pprof"))
+		if err != nil {
+			return err
+		}
+		runtime.GC()
+		if err := pprof.WriteHeapProfile(heap); err != nil {
+			heap.Close()
+			return err
+		}
+		return heap.Close()
+	}, nil
 }
