@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"os"
 	"path/filepath"
+	"reflect"
 	"testing"
 
 	"github.com/suilong/suilong/internal/errs"
@@ -21,7 +22,20 @@ func FuzzDecodeInstance(f *testing.F) {
 		f.Add(b)
 	}
 	f.Add([]byte(`{"products":[{"name":"a","shelf_life_hours":1}],"offers":[{"id":"o","product":"a"}]}`))
+	f.Add([]byte(`{"products":[{"name":"菜心","shelf_life_hours":72}],"lanes":[],"offers":[{"id":"o\u0031","base":"b","product":"菜心","grade":1,` +
+		`"quantity_kg":0,"min_price_per_kg":3.2,"origin":"x","harvested_at":"2026-11-20T06:00:00+08:00","available_from":"2026-11-29T06:00:00.5Z",` +
+		`"certifications":[],"priority_bonus_per_kg":null}],"demands":null}`))
 	f.Fuzz(func(t *testing.T, data []byte) {
+		// The fast path reads a subset of what the general decoder reads, into the same instance.
+		if fast, ok := fastDecode(string(data)); ok {
+			general, err := decodeGeneral(data)
+			switch {
+			case err == nil && !reflect.DeepEqual(fast, general):
+				t.Fatalf("the fast path read another instance:\nfast    %+v\ngeneral %+v", fast, general)
+			case err != nil && fast.Validate() == nil:
+				t.Fatalf("the fast path accepted what the general decoder refuses: %v", err)
+			}
+		}
 		in, err := DecodeInstance(bytes.NewReader(data))
 		if err != nil {
 			if c := errs.CodeOf(err); c != errs.Invalid && c != errs.Unprocessable {
