@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"math/bits"
 	"slices"
-	"strings"
 	"sync"
 )
 
@@ -30,6 +29,8 @@ func (pr *prepared) explain(p *problem, out *outcome) {
 
 func (pr *prepared) explainOffers(p *problem, out *outcome) []Unmatched {
 	var list []Unmatched
+	var none string // the one sentence for every offer of a product nobody asked for
+	var scratch []byte
 	for i := range p.offers {
 		o := &p.offers[i]
 		left := o.o.QuantityKg - out.offerUsed[i]
@@ -38,15 +39,17 @@ func (pr *prepared) explainOffers(p *problem, out *outcome) []Unmatched {
 		}
 		u := Unmatched{ID: o.o.ID, Side: SideOffer, QuantityKg: left}
 		if len(p.demands) == 0 {
-			u.Reasons = []Reason{{Code: ReasonNoDemand, Message: fmt.Sprintf(
-				"无需求：本次没有 %s 的需求 / no demand: no demand for %s in this run", p.product.Name, p.product.Name)}}
+			if none == "" {
+				none = fmt.Sprintf("无需求：本次没有 %s 的需求 / no demand: no demand for %s in this run", p.product.Name, p.product.Name)
+			}
+			u.Reasons = []Reason{{Code: ReasonNoDemand, Message: none}}
 		} else {
 			var t tally
 			for j := range p.demands {
 				d := &p.demands[j]
 				t.add(p, pr.lane(o.origin, d.dest), o, d)
 			}
-			u.Reasons = t.reasons(p, SideOffer)
+			u.Reasons, scratch = t.reasons(scratch, p, SideOffer)
 		}
 		list = append(list, u)
 	}
@@ -55,6 +58,8 @@ func (pr *prepared) explainOffers(p *problem, out *outcome) []Unmatched {
 
 func (pr *prepared) explainDemands(p *problem, out *outcome) []Unmatched {
 	var list []Unmatched
+	var none string
+	var scratch []byte
 	for j := range p.demands {
 		d := &p.demands[j]
 		left := d.d.QuantityKg - out.demandUsed[j]
@@ -63,15 +68,17 @@ func (pr *prepared) explainDemands(p *problem, out *outcome) []Unmatched {
 		}
 		u := Unmatched{ID: d.d.ID, Side: SideDemand, QuantityKg: left}
 		if len(p.offers) == 0 {
-			u.Reasons = []Reason{{Code: ReasonNoOffer, Message: fmt.Sprintf(
-				"无供应：本次没有 %s 的供应 / no offer: no offer of %s in this run", p.product.Name, p.product.Name)}}
+			if none == "" {
+				none = fmt.Sprintf("无供应：本次没有 %s 的供应 / no offer: no offer of %s in this run", p.product.Name, p.product.Name)
+			}
+			u.Reasons = []Reason{{Code: ReasonNoOffer, Message: none}}
 		} else {
 			var t tally
 			for i := range p.offers {
 				o := &p.offers[i]
 				t.add(p, pr.lane(o.origin, d.dest), o, d)
 			}
-			u.Reasons = t.reasons(p, SideDemand)
+			u.Reasons, scratch = t.reasons(scratch, p, SideDemand)
 		}
 		list = append(list, u)
 	}
@@ -146,69 +153,23 @@ func (t *tally) keepTop(c candidate) {
 	t.nTop = min(t.nTop+1, len(t.top))
 }
 
-func (t *tally) reasons(p *problem, side string) []Reason {
-	var out []Reason
-	order := make([]int, 0, len(codesInOrder))
+// reasons lists the tally's reasons, most common first (ties in ruleOrder); b is scratch space for the
+// sentences, returned for the next record.
+func (t *tally) reasons(b []byte, p *problem, side string) ([]Reason, []byte) {
+	var order [len(codesInOrder)]int
+	n := 0
 	for k := range codesInOrder {
 		if t.count[k] > 0 {
-			order = append(order, k)
+			order[n] = k
+			n++
 		}
 	}
-	slices.SortStableFunc(order, func(a, b int) int { return cmp.Compare(t.count[b], t.count[a]) })
-	for _, k := range order {
-		out = append(out, Reason{Code: codesInOrder[k], Partners: t.count[k], Message: t.message(p, side, k)})
+	slices.SortStableFunc(order[:n], func(a, b int) int { return cmp.Compare(t.count[b], t.count[a]) })
+	out := make([]Reason, n)
+	for q, k := range order[:n] {
+		out[q] = Reason{Code: codesInOrder[k], Partners: t.count[k]}
+		out[q].Message, b = t.message(b, p, side, k)
 	}
-	return out
+	return out, b
 }
 
-func (t *tally) message(p *problem, side string, k int) string {
-	n := t.count[k]
-	zhNoun, enNoun := "需求", "demand"
-	if side == SideDemand {
-		zhNoun, enNoun = "供应", "offer"
-	}
-	if n != 1 {
-		enNoun += "s"
-	}
-	code := codesInOrder[k]
-	title := titles[code]
-	if code == ReasonCapacity {
-		var zh, en []string
-		for _, c := range t.top[:t.nTop] {
-			id := c.d.d.ID
-			if side == SideDemand {
-				id = c.o.o.ID
-			}
-			zh = append(zh, fmt.Sprintf("%s（%s 元/公斤）", id, c.v.surplus))
-			en = append(en, fmt.Sprintf("%s (surplus %s CNY/kg)", id, c.v.surplus))
-		}
-		more, moreEn := "", ""
-		if n > t.nTop {
-			more, moreEn = "等", " and others"
-		}
-		if side == SideOffer {
-			return fmt.Sprintf("%s（%d 个%s）：可行需求 %s%s已全部满足 / %s (%d %s): the feasible %s %s%s %s already fully served",
-				title[0], n, zhNoun, strings.Join(zh, "、"), more, title[1], n, enNoun, enNoun, strings.Join(en, ", "), moreEn, isAre(n))
-		}
-		return fmt.Sprintf("%s（%d 个%s）：可行供应 %s%s已全部分配 / %s (%d %s): the feasible %s %s%s %s already fully allocated",
-			title[0], n, zhNoun, strings.Join(zh, "、"), more, title[1], n, enNoun, enNoun, strings.Join(en, ", "), moreEn, isAre(n))
-	}
-	c := t.best[k]
-	var l *Lane
-	if c.lane != nil {
-		l = c.lane.l
-	}
-	ex := example{o: c.o.o, d: c.d.d, lane: l, product: p.product, v: c.v}
-	zh, en := ex.detail(code)
-	if n == 1 {
-		return fmt.Sprintf("%s（1 个%s）：%s / %s (1 %s): %s", title[0], zhNoun, zh, title[1], enNoun, en)
-	}
-	return fmt.Sprintf("%s（%d 个%s）：例如 %s / %s (%d %s): e.g. %s", title[0], n, zhNoun, zh, title[1], n, enNoun, en)
-}
-
-func isAre(n int) string {
-	if n == 1 {
-		return "is"
-	}
-	return "are"
-}
