@@ -172,4 +172,3 @@ func (t *tally) reasons(b []byte, p *problem, side string) ([]Reason, []byte) {
 	}
 	return out, b
 }
-

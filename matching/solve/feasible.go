@@ -188,7 +188,6 @@ type example struct {
 	v       verdict
 }
 
-
 var titles = map[string][2]string{
 	ReasonNoDemand:      {"无需求", "no demand"},
 	ReasonNoOffer:       {"无供应", "no offer"},

@@ -54,6 +54,7 @@ func refHoursText(ns int64) string {
 	}
 	return fmt.Sprintf("%dh", h)
 }
+
 // pairMessage is the sentence for one pair and one rule, e.g. "晚于交货期限：预计 … 到达，晚于 12:00 / late:
 // would arrive …, after deliver-by … (offer o1 from xinluo, demand d7 at jiangnan-market)".
 func (e example) refPairMessage(code string) string {
@@ -147,7 +148,6 @@ func (t *tally) refMessage(p *problem, side string, k int) string {
 	}
 	return fmt.Sprintf("%s（%d 个%s）：例如 %s / %s (%d %s): e.g. %s", title[0], n, zhNoun, zh, title[1], n, enNoun, en)
 }
-
 
 // TestWordingMatchesReference holds the appended sentences to the fmt-based text they replaced: every rule's
 // wording for every pair of random instances (times moved by odd seconds and nanoseconds, so that clocks

@@ -117,7 +117,9 @@ func run(suilong, lemon, lemonMissing string, runs int, dir, only string) error 
 	for r := range runs {
 		for _, s := range todo {
 			steps := []func() error{
-				func() error { return runSuilong(suilong, files[s.Name], filepath.Join(dir, s.Name+".result.json"), su[s.Name]) },
+				func() error {
+					return runSuilong(suilong, files[s.Name], filepath.Join(dir, s.Name+".result.json"), su[s.Name])
+				},
 			}
 			if lemon != "" {
 				steps = append(steps, func() error { return runLemon(lemon, files[s.Name], le[s.Name]) })
