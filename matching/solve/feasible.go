@@ -38,6 +38,7 @@ var ruleOrder = []struct {
 type pOffer struct {
 	o       *Offer
 	origin  int32 // index into the instance's origins
+	rank    int32 // position among all offers in id order
 	grade   int
 	harvest int64
 	avail   int64
@@ -48,6 +49,7 @@ type pOffer struct {
 type pDemand struct {
 	d    *Demand
 	dest int32 // index into the instance's destinations
+	rank int32 // position among all demands in id order
 	// grade is the worst grade accepted.
 	grade int
 	due   int64

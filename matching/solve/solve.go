@@ -102,12 +102,16 @@ func prepare(in *Instance) *prepared {
 	bitsets := make([]uint64, w*(len(offers)+len(demands)))
 	for k, o := range offers {
 		p := byName[o.Product]
-		p.offers = append(p.offers, prepOffer(o, origins[o.Origin], u, bitsets[k*w:(k+1)*w:(k+1)*w]))
+		po := prepOffer(o, origins[o.Origin], u, bitsets[k*w:(k+1)*w:(k+1)*w])
+		po.rank = int32(k)
+		p.offers = append(p.offers, po)
 	}
 	bitsets = bitsets[w*len(offers):]
 	for k, d := range demands {
 		p := byName[d.Product]
-		p.demands = append(p.demands, prepDemand(d, dests[d.Destination], u, bitsets[k*w:(k+1)*w:(k+1)*w]))
+		pd := prepDemand(d, dests[d.Destination], u, bitsets[k*w:(k+1)*w:(k+1)*w])
+		pd.rank = int32(k)
+		p.demands = append(p.demands, pd)
 	}
 	for _, p := range byName {
 		if len(p.offers) > 0 || len(p.demands) > 0 {
@@ -133,7 +137,13 @@ type outcome struct {
 	demandUsed  []int64
 	nodes, arcs int
 	pivots      int
-	unmatched   []Unmatched // filled by explain
+	unmatched   []unmatchedAt // filled by explain
+}
+
+// unmatchedAt is an unmatched record with its index in its product (among the offers or the demands).
+type unmatchedAt struct {
+	Unmatched
+	index int32
 }
 
 // Solve validates in and returns an allocation of maximal total surplus, with the reasons for everything
@@ -152,7 +162,9 @@ func Solve(in *Instance) (*Result, error) {
 	pr := prepare(in)
 	outs := make([]*outcome, len(pr.problems))
 	errsOut := make([]error, len(pr.problems))
-	forEach(len(pr.problems), func(k int) {
+	order := pr.largestFirst()
+	forEach(len(pr.problems), func(n int) {
+		k := order[n]
 		p := pr.problems[k]
 		out, err := pr.optimise(p)
 		if err != nil {
@@ -174,6 +186,19 @@ func Solve(in *Instance) (*Result, error) {
 	r := pr.assemble(outs)
 	r.Stats.Elapsed = time.Since(start)
 	return r, nil
+}
+
+// largestFirst orders the products for the workers, the largest (by offers × demands) first, so that one
+// large product does not start last and leave the other workers idle; each result still goes to its own
+// product's slot.
+func (pr *prepared) largestFirst() []int {
+	order := make([]int, len(pr.problems))
+	for k := range order {
+		order[k] = k
+	}
+	size := func(k int) int { return len(pr.problems[k].offers) * len(pr.problems[k].demands) }
+	slices.SortStableFunc(order, func(a, b int) int { return cmp.Compare(size(b), size(a)) })
+	return order
 }
 
 // forEach runs f(0) … f(n−1) on up to GOMAXPROCS goroutines. Results go to per-index slots, so the
@@ -407,10 +432,16 @@ func (e *tooLarge) Error() string {
 		e.product, e.offers, e.classes, maxArcs)
 }
 
-// assemble merges the products' outcomes into one Result, in id order.
+// assemble merges the products' outcomes into one Result, in id order: records carry their rank among all
+// offers or demands by id, so the merge sorts integers rather than comparing ids.
 func (pr *prepared) assemble(outs []*outcome) *Result {
 	r := &Result{Summary: Summary{Offers: pr.offers, Demands: pr.demands, UnmatchedByReason: map[string]int{}}}
-	var offersUn, demandsUn []Unmatched
+	type ref struct {
+		key  int64 // offer rank × demands + demand rank, or a record's rank
+		p, i int32 // product, and pair or record within its outcome
+	}
+	var pairs, offersUn, demandsUn []ref
+	n := int64(pr.demands)
 	for k, out := range outs {
 		p := pr.problems[k]
 		for _, o := range p.offers {
@@ -419,22 +450,15 @@ func (pr *prepared) assemble(outs []*outcome) *Result {
 		for _, d := range p.demands {
 			r.Summary.DemandedKg += d.d.QuantityKg
 		}
-		for _, pf := range out.pairs {
-			o, d := p.offers[pf.oi].o, p.demands[pf.dj].d
-			l := pr.lane(p.offers[pf.oi].origin, p.demands[pf.dj].dest)
-			r.Allocations = append(r.Allocations, Allocation{
-				OfferID: o.ID, DemandID: d.ID, QuantityKg: pf.kg, SurplusPerKg: pf.surplus,
-				Product: o.Product, MinPricePerKg: o.MinPricePerKg, MaxPricePerKg: d.MaxPricePerKg,
-				LaneCostPerKg: l.l.CostPerKg, BonusPerKg: o.PriorityBonusPerKg, Arrival: time.Unix(0, pf.arrival).UTC(),
-			})
-			r.Objective += Fen(pf.kg) * pf.surplus
-			r.Summary.MatchedKg += pf.kg
+		for q, pf := range out.pairs {
+			pairs = append(pairs, ref{int64(p.offers[pf.oi].rank)*n + int64(p.demands[pf.dj].rank), int32(k), int32(q)})
 		}
-		for _, u := range out.unmatched {
+		for q := range out.unmatched {
+			u := &out.unmatched[q]
 			if u.Side == SideOffer {
-				offersUn = append(offersUn, u)
+				offersUn = append(offersUn, ref{int64(p.offers[u.index].rank), int32(k), int32(q)})
 			} else {
-				demandsUn = append(demandsUn, u)
+				demandsUn = append(demandsUn, ref{int64(p.demands[u.index].rank), int32(k), int32(q)})
 			}
 		}
 		r.Stats.Products++
@@ -442,21 +466,35 @@ func (pr *prepared) assemble(outs []*outcome) *Result {
 		r.Stats.Arcs += out.arcs
 		r.Stats.Pivots += out.pivots
 	}
-	slices.SortFunc(r.Allocations, func(a, b Allocation) int {
-		return cmp.Or(strings.Compare(a.OfferID, b.OfferID), strings.Compare(a.DemandID, b.DemandID))
-	})
-	byID := func(a, b Unmatched) int { return strings.Compare(a.ID, b.ID) }
-	slices.SortFunc(offersUn, byID)
-	slices.SortFunc(demandsUn, byID)
-	r.Unmatched = append(offersUn, demandsUn...)
-	r.Summary.Allocations = len(r.Allocations)
-	r.Summary.UnmatchedOffers = len(offersUn)
-	r.Summary.UnmatchedDemands = len(demandsUn)
-	for _, u := range r.Unmatched {
+	byKey := func(a, b ref) int { return cmp.Compare(a.key, b.key) }
+	slices.SortFunc(pairs, byKey)
+	slices.SortFunc(offersUn, byKey)
+	slices.SortFunc(demandsUn, byKey)
+	r.Allocations = make([]Allocation, len(pairs))
+	for q, x := range pairs {
+		p := pr.problems[x.p]
+		pf := outs[x.p].pairs[x.i]
+		po, pd := &p.offers[pf.oi], &p.demands[pf.dj]
+		o, d := po.o, pd.d
+		r.Allocations[q] = Allocation{
+			OfferID: o.ID, DemandID: d.ID, QuantityKg: pf.kg, SurplusPerKg: pf.surplus,
+			Product: o.Product, MinPricePerKg: o.MinPricePerKg, MaxPricePerKg: d.MaxPricePerKg,
+			LaneCostPerKg: pr.lane(po.origin, pd.dest).l.CostPerKg, BonusPerKg: o.PriorityBonusPerKg, Arrival: time.Unix(0, pf.arrival).UTC(),
+		}
+		r.Objective += Fen(pf.kg) * pf.surplus
+		r.Summary.MatchedKg += pf.kg
+	}
+	r.Unmatched = make([]Unmatched, 0, len(offersUn)+len(demandsUn))
+	for _, x := range append(offersUn, demandsUn...) {
+		u := outs[x.p].unmatched[x.i]
+		r.Unmatched = append(r.Unmatched, u.Unmatched)
 		if len(u.Reasons) > 0 {
 			r.Summary.UnmatchedByReason[u.Reasons[0].Code]++
 		}
 	}
+	r.Summary.Allocations = len(r.Allocations)
+	r.Summary.UnmatchedOffers = len(offersUn)
+	r.Summary.UnmatchedDemands = len(demandsUn)
 	return r
 }
 
@@ -470,7 +508,9 @@ func Greedy(in *Instance) *Result {
 	}
 	pr := prepare(in)
 	outs := make([]*outcome, len(pr.problems))
-	forEach(len(pr.problems), func(k int) {
+	order := pr.largestFirst()
+	forEach(len(pr.problems), func(n int) {
+		k := order[n]
 		p := pr.problems[k]
 		out := pr.greedy(p)
 		pr.explain(p, out)
