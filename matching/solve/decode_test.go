@@ -62,9 +62,9 @@ func TestDecodeValidation(t *testing.T) {
 		{"unknown product", func(m map[string]any) { rec(m, "offers", 0)["product"] = "kale" },
 			[]wantField{{"offers[0].product", `unknown product "kale" (known: choy-sum) (offer o1)`}}},
 		{"negative kg", func(m map[string]any) { rec(m, "offers", 0)["quantity_kg"] = n("-5") },
-			[]wantField{{"offers[0].quantity_kg", "must be between 1 and 1000000000 kg, got -5 (offer o1)"}}},
-		{"zero kg", func(m map[string]any) { rec(m, "demands", 0)["quantity_kg"] = n("0") },
-			[]wantField{{"demands[0].quantity_kg", "got 0 (demand d1)"}}},
+			[]wantField{{"offers[0].quantity_kg", "must be between 0 and 1000000000 kg, got -5 (offer o1)"}}},
+		{"negative demand kg", func(m map[string]any) { rec(m, "demands", 0)["quantity_kg"] = n("-1") },
+			[]wantField{{"demands[0].quantity_kg", "got -1 (demand d1)"}}},
 		{"fractional kg", func(m map[string]any) { rec(m, "offers", 0)["quantity_kg"] = n("12.5") },
 			[]wantField{{"offers[0].quantity_kg", "must be a whole number of kg, not 12.5"}}},
 		{"kg as a string", func(m map[string]any) { rec(m, "offers", 0)["quantity_kg"] = "5000" },
@@ -240,7 +240,7 @@ func TestValidateGoValues(t *testing.T) {
 	}
 	want := []string{
 		`offers[1].id: duplicate id "o1" (also offers[0])`,
-		"offers[1].quantity_kg: must be between 1 and 1000000000 kg, got -3 (offer o1)",
+		"offers[1].quantity_kg: must be between 0 and 1000000000 kg, got -3 (offer o1)",
 		"demands[0].product: is required (demand d1)",
 		"demands[0].deliver_by: is required (RFC 3339, e.g. 2026-11-20T06:00:00Z) (demand d1)",
 	}
@@ -290,5 +290,27 @@ func TestFen(t *testing.T) {
 	}
 	if err := json.Unmarshal([]byte(`{"P": 3.2}`), &v); err != nil || v.P != 320 {
 		t.Errorf("json 3.2 → %d, %v", v.P, err)
+	}
+}
+
+// TestDecodeZeroKg: 0 kg is a valid quantity (DESIGN.md), on both decoding paths; only a negative one is refused.
+func TestDecodeZeroKg(t *testing.T) {
+	m := designJSON(t)
+	rec(m, "offers", 0)["quantity_kg"] = json.Number("0")
+	rec(m, "demands", 0)["quantity_kg"] = json.Number("0")
+	b, err := json.Marshal(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	in, err := DecodeInstance(bytes.NewReader(b))
+	if err != nil {
+		t.Fatalf("0 kg refused: %v", err)
+	}
+	general, err := decodeGeneral(b)
+	if err != nil || !reflect.DeepEqual(in, general) {
+		t.Fatalf("the general decoder reads %+v, %v", general, err)
+	}
+	if in.Offers[0].QuantityKg != 0 || in.Demands[0].QuantityKg != 0 {
+		t.Errorf("quantities %d, %d", in.Offers[0].QuantityKg, in.Demands[0].QuantityKg)
 	}
 }

@@ -200,6 +200,7 @@ var titles = map[string][2]string{
 	ReasonCertification: {"缺少认证", "certification missing"},
 	ReasonPriceGap:      {"价差不足", "price gap"},
 	ReasonCapacity:      {"容量已满", "capacity"},
+	ReasonNoQuantity:    {"无数量", "no quantity"},
 }
 
 func missingCerts(o *Offer, d *Demand) []string {

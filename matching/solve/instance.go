@@ -321,10 +321,11 @@ func (v *validator) grade(field path, g int, who label) {
 	}
 }
 
-// kg returns q when it is valid, else 0, so that totals are only summed over valid quantities.
+// kg returns q when it is valid, else 0, so that totals are only summed over valid quantities. Zero is
+// valid (an offer sold out, a demand already met): such a record is listed unmatched as no_quantity.
 func (v *validator) kg(field path, q int64, who label) int64 {
-	if q <= 0 || q > MaxQuantityKg {
-		v.add(field, "must be between 1 and %d kg, got %d%s", MaxQuantityKg, q, who)
+	if q < 0 || q > MaxQuantityKg {
+		v.add(field, "must be between 0 and %d kg, got %d%s", MaxQuantityKg, q, who)
 		return 0
 	}
 	return q

@@ -31,6 +31,7 @@ const (
 	ReasonCertification = "certification" // the offer lacks a certification the demand requires
 	ReasonPriceGap      = "price_gap"     // surplus per kg ≤ 0
 	ReasonCapacity      = "capacity"      // feasible partners exist, but the optimum gave their kg to better pairs
+	ReasonNoQuantity    = "no_quantity"   // the record has 0 kg (sold out, already met): nothing to match
 )
 
 // Allocation is kilograms of one offer assigned to one demand.

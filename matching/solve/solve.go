@@ -26,6 +26,15 @@ type prepared struct {
 	problems []*problem
 	offers   int
 	demands  int
+	// Records of 0 kg take no part in any product's problem (nor in others' explanations); they are listed
+	// unmatched with the reason no_quantity.
+	zeroOffers, zeroDemands []zeroRecord
+}
+
+// zeroRecord is an offer or demand of 0 kg, with its rank in id order.
+type zeroRecord struct {
+	id   string
+	rank int32
 }
 
 // problem is one product: offers never meet demands of another product, so each product is solved alone.
@@ -101,6 +110,10 @@ func prepare(in *Instance) *prepared {
 	w := u.words()
 	bitsets := make([]uint64, w*(len(offers)+len(demands)))
 	for k, o := range offers {
+		if o.QuantityKg == 0 {
+			pr.zeroOffers = append(pr.zeroOffers, zeroRecord{o.ID, int32(k)})
+			continue
+		}
 		p := byName[o.Product]
 		po := prepOffer(o, origins[o.Origin], u, bitsets[k*w:(k+1)*w:(k+1)*w])
 		po.rank = int32(k)
@@ -108,6 +121,10 @@ func prepare(in *Instance) *prepared {
 	}
 	bitsets = bitsets[w*len(offers):]
 	for k, d := range demands {
+		if d.QuantityKg == 0 {
+			pr.zeroDemands = append(pr.zeroDemands, zeroRecord{d.ID, int32(k)})
+			continue
+		}
 		p := byName[d.Product]
 		pd := prepDemand(d, dests[d.Destination], u, bitsets[k*w:(k+1)*w:(k+1)*w])
 		pd.rank = int32(k)
@@ -466,6 +483,13 @@ func (pr *prepared) assemble(outs []*outcome) *Result {
 		r.Stats.Arcs += out.arcs
 		r.Stats.Pivots += out.pivots
 	}
+	// A record of 0 kg is its own explanation (p = −1: not in any product).
+	for q, z := range pr.zeroOffers {
+		offersUn = append(offersUn, ref{int64(z.rank), -1, int32(q)})
+	}
+	for q, z := range pr.zeroDemands {
+		demandsUn = append(demandsUn, ref{int64(z.rank), -1, int32(q)})
+	}
 	byKey := func(a, b ref) int { return cmp.Compare(a.key, b.key) }
 	slices.SortFunc(pairs, byKey)
 	slices.SortFunc(offersUn, byKey)
@@ -485,9 +509,17 @@ func (pr *prepared) assemble(outs []*outcome) *Result {
 		r.Summary.MatchedKg += pf.kg
 	}
 	r.Unmatched = make([]Unmatched, 0, len(offersUn)+len(demandsUn))
-	for _, x := range append(offersUn, demandsUn...) {
-		u := outs[x.p].unmatched[x.i]
-		r.Unmatched = append(r.Unmatched, u.Unmatched)
+	for n, x := range append(offersUn, demandsUn...) {
+		var u Unmatched
+		switch {
+		case x.p >= 0:
+			u = outs[x.p].unmatched[x.i].Unmatched
+		case n < len(offersUn):
+			u = noQuantity(SideOffer, pr.zeroOffers[x.i].id)
+		default:
+			u = noQuantity(SideDemand, pr.zeroDemands[x.i].id)
+		}
+		r.Unmatched = append(r.Unmatched, u)
 		if len(u.Reasons) > 0 {
 			r.Summary.UnmatchedByReason[u.Reasons[0].Code]++
 		}
@@ -496,6 +528,15 @@ func (pr *prepared) assemble(outs []*outcome) *Result {
 	r.Summary.UnmatchedOffers = len(offersUn)
 	r.Summary.UnmatchedDemands = len(demandsUn)
 	return r
+}
+
+// noQuantity is the explanation of a record of 0 kg.
+func noQuantity(side, id string) Unmatched {
+	msg := "无数量：供应 " + id + " 为 0 公斤，没有可分配的数量 / no quantity: offer " + id + " has 0 kg, nothing to allocate"
+	if side == SideDemand {
+		msg = "无数量：需求 " + id + " 为 0 公斤，没有需要满足的数量 / no quantity: demand " + id + " has 0 kg, nothing to serve"
+	}
+	return Unmatched{ID: id, Side: side, Reasons: []Reason{{Code: ReasonNoQuantity, Message: msg}}}
 }
 
 // Greedy is the baseline the optimiser is measured against: it takes the feasible pairs by surplus per kg,
