@@ -96,6 +96,9 @@ func run(suilong, lemon, lemonMissing string, runs int, dir, only string) error 
 			fmt.Println("LEMON:", lemonMissing)
 		}
 	}
+	if gnuTime == "" {
+		fmt.Println("peak memory: /usr/bin/time (GNU time) is missing, so the figures include this process's own memory")
+	}
 	fmt.Printf("generating %d instances in %s\n", len(todo), dir)
 	files := map[string]string{}
 	for _, s := range todo {
@@ -112,6 +115,18 @@ func run(suilong, lemon, lemonMissing string, runs int, dir, only string) error 
 	su, le := map[string]*outcome{}, map[string]*outcome{}
 	for _, s := range todo {
 		su[s.Name], le[s.Name] = &outcome{}, &outcome{}
+	}
+	// One untimed run of each program first, so that neither pays for loading its binary from disk.
+	if len(todo) > 0 {
+		warm := todo[0]
+		if err := runSuilong(suilong, files[warm.Name], filepath.Join(dir, warm.Name+".result.json"), &outcome{}); err != nil {
+			return err
+		}
+		if lemon != "" {
+			if err := runLemon(lemon, files[warm.Name], &outcome{}); err != nil {
+				return err
+			}
+		}
 	}
 	fmt.Printf("running: %d rounds; in each, every instance by both programs (which goes first alternates)\n", runs)
 	for r := range runs {
@@ -138,15 +153,42 @@ func run(suilong, lemon, lemonMissing string, runs int, dir, only string) error 
 	return report(todo, su, le, lemon != "", runs)
 }
 
-// measure runs cmd to the end and returns its wall time and peak resident set.
+// measure runs cmd to the end and returns its wall time and peak resident set. The peak comes from GNU
+// time (-f %M), which forks the program from its own small process: the kernel counts, in a child's peak,
+// the memory of the process it was started from, and Go starts children sharing this process's memory
+// (which holds the largest instance), so the resource usage Go reports would include it. Without
+// /usr/bin/time the peak is Go's figure, and says so.
 func measure(cmd *exec.Cmd) (sample, error) {
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
+	var rssFile string
+	if gnuTime != "" {
+		f, err := os.CreateTemp("", "bench-rss-*")
+		if err != nil {
+			return sample{}, err
+		}
+		f.Close()
+		rssFile = f.Name()
+		defer os.Remove(rssFile)
+		cmd.Args = append([]string{gnuTime, "-f", "%M", "-o", rssFile, "--"}, cmd.Args...)
+		cmd.Path = gnuTime
+	}
 	t0 := time.Now()
 	err := cmd.Run()
 	wall := time.Since(t0)
 	if err != nil {
 		return sample{}, fmt.Errorf("%s: %w\n%s", strings.Join(cmd.Args, " "), err, tail(stderr.String()))
+	}
+	if rssFile != "" {
+		b, err := os.ReadFile(rssFile)
+		if err != nil {
+			return sample{}, err
+		}
+		var kb int64
+		if _, err := fmt.Sscan(string(b), &kb); err != nil {
+			return sample{}, fmt.Errorf("GNU time wrote %q: %w", b, err)
+		}
+		return sample{wall: wall, rss: kb * 1024}, nil
 	}
 	ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage)
 	if !ok {
@@ -154,6 +196,15 @@ func measure(cmd *exec.Cmd) (sample, error) {
 	}
 	return sample{wall: wall, rss: ru.Maxrss * 1024}, nil // Linux reports kilobytes
 }
+
+// gnuTime is /usr/bin/time when it is GNU time, which measure runs the programs under.
+var gnuTime = func() string {
+	out, err := exec.Command("/usr/bin/time", "-f", "%M", "true").CombinedOutput()
+	if err != nil || len(bytes.TrimSpace(out)) == 0 {
+		return ""
+	}
+	return "/usr/bin/time"
+}()
 
 func tail(s string) string {
 	if len(s) > 2000 {
