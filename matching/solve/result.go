@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"io"
+	"runtime"
 	"slices"
 	"strconv"
 	"time"
@@ -153,12 +154,7 @@ func EncodeResult(w io.Writer, r *Result) error {
 		e.raw("[]")
 	} else {
 		e.raw("[")
-		for i := range r.Allocations {
-			if i > 0 {
-				e.raw(",")
-			}
-			e.allocation(&r.Allocations[i])
-		}
+		e.items(len(r.Allocations), func(c *resultWriter, i int) { c.allocation(&r.Allocations[i]) })
 		e.raw("\n  ]")
 	}
 	e.raw(",\n  \"unmatched\": ")
@@ -166,12 +162,7 @@ func EncodeResult(w io.Writer, r *Result) error {
 		e.raw("[]")
 	} else {
 		e.raw("[")
-		for i := range r.Unmatched {
-			if i > 0 {
-				e.raw(",")
-			}
-			e.unmatched(&r.Unmatched[i])
-		}
+		e.items(len(r.Unmatched), func(c *resultWriter, i int) { c.unmatched(&r.Unmatched[i]) })
 		e.raw("\n  ]")
 	}
 	s := &r.Summary
@@ -225,6 +216,48 @@ type resultWriter struct {
 
 func (e *resultWriter) raw(s string) { e.buf = append(e.buf, s...) }
 
+// items writes the n records of a list, comma-separated. A long list is encoded in chunks on up to
+// GOMAXPROCS goroutines, a few chunks at a time so that memory stays bounded, and written in order: the
+// bytes are those of one goroutine writing them all.
+func (e *resultWriter) items(n int, item func(c *resultWriter, i int)) {
+	const perChunk = 1024
+	workers := runtime.GOMAXPROCS(0)
+	if workers == 1 || n <= perChunk {
+		for i := range n {
+			if i > 0 {
+				e.raw(",")
+			}
+			item(e, i)
+			e.maybeFlush()
+		}
+		return
+	}
+	chunks := (n + perChunk - 1) / perChunk
+	batch := make([]resultWriter, 4*workers)
+	for first := 0; first < chunks; first += len(batch) {
+		k := min(len(batch), chunks-first)
+		forEach(k, func(q int) {
+			c := resultWriter{buf: batch[q].buf[:0]} // a local writer: the batch's slots share cache lines
+			for i := (first + q) * perChunk; i < min((first+q+1)*perChunk, n); i++ {
+				if i > 0 {
+					c.raw(",")
+				}
+				item(&c, i)
+			}
+			batch[q].buf = c.buf
+		})
+		for q := range k {
+			if e.w == nil {
+				e.buf = append(e.buf, batch[q].buf...)
+				continue
+			}
+			if e.flush() == nil {
+				_, e.err = e.w.Write(batch[q].buf)
+			}
+		}
+	}
+}
+
 func (e *resultWriter) int(n int64) { e.buf = strconv.AppendInt(e.buf, n, 10) }
 
 func (e *resultWriter) fen(f Fen) { e.buf = f.append(e.buf) }
@@ -263,7 +296,6 @@ func (e *resultWriter) allocation(a *Allocation) {
 	e.field("arrival")
 	e.time(a.Arrival)
 	e.raw("\n    }")
-	e.maybeFlush()
 }
 
 func (e *resultWriter) unmatched(u *Unmatched) {
@@ -278,7 +310,6 @@ func (e *resultWriter) unmatched(u *Unmatched) {
 	e.field("reason_codes")
 	e.list(u.Reasons, func(r *Reason) string { return r.Code })
 	e.raw("\n    }")
-	e.maybeFlush()
 }
 
 func (e *resultWriter) list(rs []Reason, text func(*Reason) string) {
@@ -306,7 +337,7 @@ func (e *resultWriter) time(t time.Time) {
 }
 
 func (e *resultWriter) maybeFlush() {
-	if len(e.buf) >= 1<<16 {
+	if e.w != nil && len(e.buf) >= 1<<16 {
 		_ = e.flush()
 	}
 }

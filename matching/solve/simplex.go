@@ -137,32 +137,42 @@ func (g *network) solve() error {
 func (g *network) mix() (restore func()) {
 	m := len(g.src)
 	skip := max(m/len(g.parent), 3)
-	perm := make([]int32, m) // perm[position] = the caller's arc
-	pos := make([]int32, m)  // pos[arc] = its position
+	pos := make([]int32, m) // pos[arc] = its position
 	for k, i, j := 0, 0, 0; k < m; k++ {
-		perm[i], pos[k] = int32(k), int32(i)
+		pos[k] = int32(i)
 		if i += skip; i >= m {
 			j++
 			i = j
 		}
 	}
-	apply := func(to []int32) {
-		src, dst, capa, cost, flow, state := g.src, g.dst, g.capa, g.cost, g.flow, g.state
-		g.src, g.dst = make([]int32, m), make([]int32, m)
-		g.capa, g.cost, g.flow = make([]int64, m), make([]int64, m), make([]int64, m)
-		g.state = make([]int8, m)
-		for k := range m {
-			p := to[k]
-			g.src[p], g.dst[p], g.capa[p], g.cost[p], g.flow[p], g.state[p] = src[k], dst[k], capa[k], cost[k], flow[k], state[k]
-		}
-		for u := range g.pred {
-			if g.pred[u] >= 0 {
-				g.pred[u] = to[g.pred[u]]
-			}
+	src, dst, capa, cost, flow, state := g.src, g.dst, g.capa, g.cost, g.flow, g.state
+	g.src, g.dst = make([]int32, m), make([]int32, m)
+	g.capa, g.cost, g.flow = make([]int64, m), make([]int64, m), make([]int64, m)
+	g.state = make([]int8, m)
+	for k, p := range pos {
+		g.src[p], g.dst[p], g.capa[p], g.cost[p], g.flow[p], g.state[p] = src[k], dst[k], capa[k], cost[k], flow[k], state[k]
+	}
+	for u, e := range g.pred {
+		if e >= 0 {
+			g.pred[u] = pos[e]
 		}
 	}
-	apply(pos)
-	return func() { apply(perm) }
+	return func() {
+		for k, p := range pos {
+			flow[k], state[k] = g.flow[p], g.state[p]
+		}
+		// The tree arcs' numbers go back to the caller's: the position's arc is the one whose pos it is.
+		back := g.src // no longer needed as arcs: reused as the inverse of pos
+		for k, p := range pos {
+			back[p] = int32(k)
+		}
+		for u, e := range g.pred {
+			if e >= 0 {
+				g.pred[u] = back[e]
+			}
+		}
+		g.src, g.dst, g.capa, g.cost, g.flow, g.state = src, dst, capa, cost, flow, state
+	}
 }
 
 func (g *network) findEntering() int32 {
