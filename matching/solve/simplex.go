@@ -394,4 +394,3 @@ func (g *network) rehang(in, uIn, vIn, uOut, join int32) {
 		}
 	}
 }
-
