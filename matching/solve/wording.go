@@ -10,36 +10,89 @@ import (
 // thousands of records with several reasons each, and fmt.Sprintf took most of the time of explaining them.
 // TestWordingMatchesReference holds these functions to the text of the fmt-based originals.
 
-// Beijing time for the Chinese text; a fixed zone, so that no time zone database is needed.
-var beijing = time.FixedZone("CST", 8*3600)
-
-// appendClock writes the time of day, with seconds only when there are any: a second can decide a rule.
-func appendClock(b []byte, t time.Time) []byte {
-	if t.Second() != 0 || t.Nanosecond() != 0 {
-		return t.AppendFormat(b, "15:04:05.999999999")
-	}
-	return t.AppendFormat(b, "15:04")
+// The instants in the sentences are written by hand rather than with time.Format: a large pool words
+// hundreds of thousands of them. civil gives the calendar fields of Unix nanoseconds ns shifted by off
+// seconds (Validate keeps times in 2000–2199, where ns is positive).
+type civil struct {
+	year, month, day, hour, min, sec, nsec int64
 }
 
+func civilOf(ns int64, off int64) civil {
+	secs := ns/1e9 + off
+	c := civil{nsec: ns % 1e9}
+	days := secs / 86400
+	rest := secs % 86400
+	c.hour, c.min, c.sec = rest/3600, rest%3600/60, rest%60
+	// Days since 1970-01-01 to a proleptic Gregorian date (H. Hinnant, "chrono-Compatible Low-Level Date
+	// Algorithms").
+	z := days + 719468
+	era := z / 146097
+	doe := z - era*146097
+	yoe := (doe - doe/1460 + doe/36524 - doe/146096) / 365
+	doy := doe - (365*yoe + yoe/4 - yoe/100)
+	mp := (5*doy + 2) / 153
+	c.day = doy - (153*mp+2)/5 + 1
+	c.month = mp + 3
+	if c.month > 12 {
+		c.month -= 12
+	}
+	c.year = yoe + era*400
+	if c.month <= 2 {
+		c.year++
+	}
+	return c
+}
+
+// appendDate writes 2006-01-02 followed by sep.
+func (c civil) appendDate(b []byte, sep byte) []byte {
+	b = strconv.AppendInt(b, c.year, 10)
+	b = append2(append(b, '-'), c.month)
+	return append(append2(append(b, '-'), c.day), sep)
+}
+
+// appendClock writes the time of day, with seconds only when there are any: a second can decide a rule.
+// It is time.Format's "15:04" or "15:04:05.999999999".
+func (c civil) appendClock(b []byte) []byte {
+	b = append2(append(append2(b, c.hour), ':'), c.min)
+	if c.sec == 0 && c.nsec == 0 {
+		return b
+	}
+	b = append2(append(b, ':'), c.sec)
+	if c.nsec == 0 {
+		return b
+	}
+	var frac [9]byte
+	n := c.nsec
+	for k := 8; k >= 0; k-- {
+		frac[k] = byte('0' + n%10)
+		n /= 10
+	}
+	end := 9
+	for frac[end-1] == '0' {
+		end--
+	}
+	return append(append(b, '.'), frac[:end]...)
+}
+
+const beijingOffset = 8 * 3600 // seconds; China has no daylight saving time
+
 func appendZhTime(b []byte, ns int64) []byte {
-	t := time.Unix(0, ns).In(beijing)
-	return appendClock(t.AppendFormat(b, "2006-01-02 "), t)
+	c := civilOf(ns, beijingOffset)
+	return c.appendClock(c.appendDate(b, ' '))
 }
 
 // appendZhTimeNear writes t, dropping the date when it is the same Beijing day as ref.
 func appendZhTimeNear(b []byte, ns, ref int64) []byte {
-	t, r := time.Unix(0, ns).In(beijing), time.Unix(0, ref).In(beijing)
-	ty, tm, td := t.Date()
-	ry, rm, rd := r.Date()
-	if ty == ry && tm == rm && td == rd {
-		return appendClock(b, t)
+	t, r := civilOf(ns, beijingOffset), civilOf(ref, beijingOffset)
+	if t.year == r.year && t.month == r.month && t.day == r.day {
+		return t.appendClock(b)
 	}
-	return appendZhTime(b, ns)
+	return t.appendClock(t.appendDate(b, ' '))
 }
 
 func appendEnTime(b []byte, ns int64) []byte {
-	t := time.Unix(0, ns).UTC()
-	return append(appendClock(t.AppendFormat(b, "2006-01-02T"), t), 'Z')
+	c := civilOf(ns, 0)
+	return append(c.appendClock(c.appendDate(b, 'T')), 'Z')
 }
 
 // appendHours writes a duration in hours, exactly: minutes and seconds appear when they are not zero, so

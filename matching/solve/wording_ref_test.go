@@ -11,6 +11,9 @@ import (
 	"time"
 )
 
+// Beijing time for the Chinese text; a fixed zone, so that no time zone database is needed.
+var beijing = time.FixedZone("CST", 8*3600)
+
 // clock is the time of day, with seconds only when there are any: a second can decide a rule.
 func refClock(t time.Time) string {
 	if t.Second() != 0 || t.Nanosecond() != 0 {
@@ -161,6 +164,37 @@ func TestWordingMatchesReference(t *testing.T) {
 		}
 	}
 	rng := rand.New(rand.NewPCG(11, 12))
+	// Instants over the whole range Validate allows, on whole minutes, whole seconds and with fractions.
+	lo, hi := minTime.UnixNano(), maxTime.UnixNano()-1
+	for k := range 20000 {
+		ns := lo + rng.Int64N(hi-lo)
+		switch k % 4 {
+		case 0:
+			ns -= ns % int64(time.Minute)
+		case 1:
+			ns -= ns % int64(time.Second)
+		case 2:
+			ns -= ns % int64(time.Millisecond)
+		}
+		ref := ns + rng.Int64N(int64(48*time.Hour)) - int64(24*time.Hour)
+		if got, want := string(appendZhTime(nil, ns)), refZhTime(ns); got != want {
+			t.Fatalf("zh time %d = %q, want %q", ns, got, want)
+		}
+		if got, want := string(appendEnTime(nil, ns)), refEnTime(ns); got != want {
+			t.Fatalf("en time %d = %q, want %q", ns, got, want)
+		}
+		if got, want := string(appendZhTimeNear(nil, ns, ref)), refZhTimeNear(ns, ref); got != want {
+			t.Fatalf("zh time %d near %d = %q, want %q", ns, ref, got, want)
+		}
+	}
+	for _, ns := range []int64{lo, hi, time.Date(2000, 2, 29, 23, 59, 59, 999999999, time.UTC).UnixNano(), time.Date(2100, 3, 1, 0, 0, 0, 1, time.UTC).UnixNano()} {
+		if got, want := string(appendZhTime(nil, ns)), refZhTime(ns); got != want {
+			t.Errorf("zh time %d = %q, want %q", ns, got, want)
+		}
+		if got, want := string(appendEnTime(nil, ns)), refEnTime(ns); got != want {
+			t.Errorf("en time %d = %q, want %q", ns, got, want)
+		}
+	}
 	compared := map[string]int{}
 	defer func() {
 		if compared[ReasonCapacity] == 0 {
