@@ -314,3 +314,58 @@ func TestDecodeZeroKg(t *testing.T) {
 		t.Errorf("quantities %d, %d", in.Offers[0].QuantityKg, in.Demands[0].QuantityKg)
 	}
 }
+
+// TestDecodeInTwoHalves: a large text read in two halves gives the instance the one-pass read gives,
+// wherever the cut falls (in every list, next to strings holding "}", "},{" and field names); and a cut in
+// the wrong list is refused rather than read wrongly.
+func TestDecodeInTwoHalves(t *testing.T) {
+	in := genInstance(5, genConfig{Offers: 400, Demands: 400, Products: 3, Origins: 3, Dests: 4, LaneShare: 1, MinKg: 1, MaxKg: 900})
+	for i := range in.Offers {
+		if i%7 == 0 {
+			in.Offers[i].Base = "b},{buyer: x}" // no quote: that would need an escape, which the fast path leaves alone
+		}
+	}
+	for j := range in.Demands {
+		if j%5 == 0 {
+			in.Demands[j].Buyer = "base:} , {"
+		}
+	}
+	compact, err := json.Marshal(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var indented bytes.Buffer
+	if err := EncodeInstance(&indented, in); err != nil {
+		t.Fatal(err)
+	}
+	for _, text := range []string{string(compact), indented.String()} {
+		whole, ok := fastDecode(text)
+		if !ok || !reflect.DeepEqual(whole, in) {
+			t.Fatal("the one-pass read failed")
+		}
+		read := 0
+		for near := 0; near < len(text); near += len(text)/300 + 1 {
+			split, ok := fastDecodeSplit(text, near)
+			if !ok {
+				continue
+			}
+			read++
+			if !reflect.DeepEqual(split, in) {
+				t.Fatalf("cut near %d: another instance", near)
+			}
+		}
+		if read < 250 {
+			t.Errorf("only %d of 300 cuts were read in two halves", read)
+		}
+	}
+	// The demands' fields in a list called offers: the one-pass read refuses the text, and so must the split.
+	bad := strings.Replace(string(compact), `"demands":`, `"offers":`, 1)
+	if _, ok := fastDecode(bad); ok {
+		t.Fatal("a repeated list was read")
+	}
+	for near := len(bad) / 2; near < len(bad); near += 997 {
+		if _, ok := fastDecodeSplit(bad, near); ok {
+			t.Fatalf("cut near %d: a text the one-pass read refuses was read", near)
+		}
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"strings"
 	"testing"
 
 	"github.com/suilong/suilong/internal/errs"
@@ -34,6 +35,20 @@ func FuzzDecodeInstance(f *testing.F) {
 				t.Fatalf("the fast path read another instance:\nfast    %+v\ngeneral %+v", fast, general)
 			case err != nil && fast.Validate() == nil:
 				t.Fatalf("the fast path accepted what the general decoder refuses: %v", err)
+			}
+		}
+		// So does reading it in two halves, wherever the cut falls.
+		if text := string(data); !strings.Contains(text, "\\") {
+			for _, near := range []int{0, len(text) / 3, len(text) / 2} {
+				split, ok := fastDecodeSplit(text, near)
+				if !ok {
+					continue
+				}
+				if general, err := decodeGeneral(data); err == nil && !reflect.DeepEqual(split, general) {
+					t.Fatalf("the two halves read another instance (cut near %d)", near)
+				} else if err != nil && split.Validate() == nil {
+					t.Fatalf("the two halves accepted what the general decoder refuses: %v", err)
+				}
 			}
 		}
 		in, err := DecodeInstance(bytes.NewReader(data))
