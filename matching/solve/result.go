@@ -210,9 +210,9 @@ func EncodeResult(w io.Writer, r *Result) error {
 
 // resultWriter appends JSON text to a buffer and hands it to w in blocks of about 64 KB.
 type resultWriter struct {
-	w     io.Writer
-	buf   []byte
-	err   error
+	w       io.Writer
+	buf     []byte
+	err     error
 	batches [2][]resultWriter // the chunks' writers, kept for the next list
 }
 

@@ -2,12 +2,12 @@ package solve
 
 import (
 	"cmp"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"runtime"
 	"slices"
 	"sort"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -261,22 +261,32 @@ type class struct {
 }
 
 func classesOf(p *problem) (classes []*class, byDest map[int32][]int) {
-	index := map[string]int{}
-	var key strings.Builder
+	// A class's key: the first word of the required set inline (64 certifications cover every real
+	// instance), any further words as text.
+	type classKey struct {
+		dest  int32
+		grade int
+		req   uint64
+		more  string
+	}
+	index := map[classKey]int{}
 	for j := range p.demands {
 		d := &p.demands[j]
-		key.Reset()
-		key.WriteString(strconv.Itoa(int(d.dest)))
-		key.WriteByte('/')
-		key.WriteString(strconv.Itoa(d.grade))
-		for _, w := range d.req {
-			key.WriteByte('/')
-			key.WriteString(strconv.FormatUint(w, 16))
+		key := classKey{dest: d.dest, grade: d.grade}
+		if len(d.req) > 0 {
+			key.req = d.req[0]
 		}
-		k, ok := index[key.String()]
+		if len(d.req) > 1 {
+			b := make([]byte, 0, 8*(len(d.req)-1))
+			for _, w := range d.req[1:] {
+				b = binary.LittleEndian.AppendUint64(b, w)
+			}
+			key.more = string(b)
+		}
+		k, ok := index[key]
 		if !ok {
 			k = len(classes)
-			index[key.String()] = k
+			index[key] = k
 			classes = append(classes, &class{dest: d.dest, grade: d.grade, req: d.req})
 		}
 		classes[k].members = append(classes[k].members, int32(j))
