@@ -46,7 +46,7 @@ func (c *MatchCmd) Run(g *Globals) (err error) {
 	}
 	tuneGC()
 	t0 := time.Now()
-	in, err := c.read(g)
+	r, err := c.solve(g)
 	if err != nil {
 		if e := errs.As(err); e != nil && len(e.Fields) > 0 {
 			for _, f := range e.Fields {
@@ -56,12 +56,8 @@ func (c *MatchCmd) Run(g *Globals) (err error) {
 		}
 		return err
 	}
+	read := time.Since(t0) - r.Stats.Elapsed
 	t1 := time.Now()
-	r, err := solve.Solve(in)
-	if err != nil {
-		return err
-	}
-	t2 := time.Now()
 	if err := c.write(g, func(w io.Writer) error { return solve.EncodeResult(w, r) }); err != nil {
 		return err
 	}
@@ -70,7 +66,7 @@ func (c *MatchCmd) Run(g *Globals) (err error) {
 		"matched_kg", s.MatchedKg, "offered_kg", s.OfferedKg, "demanded_kg", s.DemandedKg,
 		"unmatched_offers", s.UnmatchedOffers, "unmatched_demands", s.UnmatchedDemands,
 		"products", r.Stats.Products, "arcs", r.Stats.Arcs, "pivots", r.Stats.Pivots, "elapsed", r.Stats.Elapsed,
-		"read", t1.Sub(t0), "write", time.Since(t2), "out", c.Out)
+		"read", read, "write", time.Since(t1), "out", c.Out)
 	return nil
 }
 
@@ -86,16 +82,19 @@ func tuneGC() {
 	}
 }
 
-func (c *MatchCmd) read(g *Globals) (*solve.Instance, error) {
-	if c.In == "-" {
-		return solve.DecodeInstance(g.Stdin)
+// solve reads and solves the instance.
+func (c *MatchCmd) solve(g *Globals) (*solve.Result, error) {
+	r := g.Stdin
+	if c.In != "-" {
+		f, err := os.Open(c.In)
+		if err != nil {
+			return nil, err
+		}
+		defer f.Close()
+		r = f
 	}
-	f, err := os.Open(c.In)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	return solve.DecodeInstance(f)
+	_, res, err := solve.DecodeAndSolve(r)
+	return res, err
 }
 
 // write replaces the output file whole (a temporary file renamed over it), so that a failed run never

@@ -369,3 +369,26 @@ func TestDecodeInTwoHalves(t *testing.T) {
 		}
 	}
 }
+
+// TestDecodeAndSolve: one call gives what DecodeInstance and Solve give, and the same errors.
+func TestDecodeAndSolve(t *testing.T) {
+	b, err := os.ReadFile("testdata/reasons/instance.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	in, r, err := DecodeAndSolve(bytes.NewReader(b))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := Solve(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.Stats.Elapsed, want.Stats.Elapsed = 0, 0
+	if !reflect.DeepEqual(r, want) {
+		t.Error("DecodeAndSolve and Solve differ")
+	}
+	if _, _, err := DecodeAndSolve(strings.NewReader(`{"offers": [{"id": 1}]}`)); errs.CodeOf(err) != errs.Unprocessable || len(errs.As(err).Fields) == 0 {
+		t.Errorf("an invalid instance: %v", err)
+	}
+}

@@ -1,6 +1,7 @@
 package solve
 
 import (
+	"io"
 	"cmp"
 	"encoding/binary"
 	"errors"
@@ -176,6 +177,21 @@ func Solve(in *Instance) (*Result, error) {
 	if err := in.Validate(); err != nil {
 		return nil, err
 	}
+	return solveValid(in, start)
+}
+
+// DecodeAndSolve reads an instance as DecodeInstance does and solves it as Solve does, validating it once
+// rather than twice: what `suilong match` does with a file.
+func DecodeAndSolve(r io.Reader) (*Instance, *Result, error) {
+	in, err := DecodeInstance(r)
+	if err != nil {
+		return nil, nil, err
+	}
+	res, err := solveValid(in, time.Now())
+	return in, res, err
+}
+
+func solveValid(in *Instance, start time.Time) (*Result, error) {
 	pr := prepare(in)
 	outs := make([]*outcome, len(pr.problems))
 	errsOut := make([]error, len(pr.problems))
