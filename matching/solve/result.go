@@ -378,12 +378,20 @@ func (e *resultWriter) flush() error {
 func appendJSONString(dst []byte, s string, html bool) []byte {
 	ascii := true
 	for i := 0; i < len(s); i++ {
-		switch c := s[i]; {
-		case c < 0x20 || c == '"' || c == '\\' || html && (c == '<' || c == '>' || c == '&'):
+		switch jsonByte[s[i]] {
+		case 0:
+		case byteEscaped:
 			return appendQuoted(dst, s, html)
-		case c == 0xe2 && i+2 < len(s) && s[i+1] == 0x80 && s[i+2]&^1 == 0xa8: // U+2028, U+2029
-			return appendQuoted(dst, s, html)
-		case c >= 0x80:
+		case byteHTML:
+			if html {
+				return appendQuoted(dst, s, html)
+			}
+		case byteE2:
+			if i+2 < len(s) && s[i+1] == 0x80 && s[i+2]&^1 == 0xa8 { // U+2028, U+2029
+				return appendQuoted(dst, s, html)
+			}
+			ascii = false
+		default:
 			ascii = false
 		}
 	}
@@ -394,6 +402,30 @@ func appendJSONString(dst []byte, s string, html bool) []byte {
 	dst = append(dst, s...)
 	return append(dst, '"')
 }
+
+// jsonByte classifies bytes for appendJSONString: 0 is copied as it is.
+var jsonByte = func() (t [256]uint8) {
+	for c := range 256 {
+		switch {
+		case c < 0x20 || c == '"' || c == '\\':
+			t[c] = byteEscaped
+		case c == '<' || c == '>' || c == '&':
+			t[c] = byteHTML
+		case c == 0xe2:
+			t[c] = byteE2
+		case c >= 0x80:
+			t[c] = byteNonASCII
+		}
+	}
+	return t
+}()
+
+const (
+	byteEscaped uint8 = 1 + iota
+	byteHTML
+	byteE2
+	byteNonASCII
+)
 
 func appendQuoted(dst []byte, s string, html bool) []byte {
 	var b bytes.Buffer
