@@ -350,7 +350,9 @@ func (pr *prepared) optimise(p *problem) (*outcome, error) {
 	slices.Sort(dests)
 
 	root := int32(no + nd)
-	g := newNetwork(no+nd+1, min(2*(no+nd)+no*len(classes)/2, 1<<22), root) // a hint, capped: the count is only known after
+	g := networks.Get().(*network)
+	defer networks.Put(g)
+	g.reset(no+nd+1, min(2*(no+nd)+no*len(classes)/2, 1<<22), root) // a hint, capped: the count is only known after
 	for i := range p.offers {
 		g.addArc(int32(i), root, inf, 0) // arc i: offer i unsold
 	}
