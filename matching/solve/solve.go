@@ -1,11 +1,11 @@
 package solve
 
 import (
-	"io"
 	"cmp"
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"io"
 	"runtime"
 	"slices"
 	"sort"
