@@ -226,27 +226,31 @@ func (g *network) findEntering() int32 {
 	src, dst, cost, state, pi := g.src[:m], g.dst[:m], g.cost[:m], g.state[:m], g.pi
 	var best int64
 	in := int32(-1)
-	cnt := g.block
-	// From where the last search stopped to the end, then from the start back to it. A tree arc's state
-	// is 0, so it prices at 0 and never enters; no branch is needed to skip it.
+	left := g.block // arcs left in the current block
+	// From where the last search stopped to the end, then from the start back to it, a block at a time (a
+	// block may run on across the wrap). A tree arc's state is 0, so it prices at 0 and never enters; no
+	// branch is needed to skip it.
 	lo, hi := g.nextArc, m
 	for range 2 {
-		for e := lo; e < hi; e++ {
-			c := int64(state[e]) * (cost[e] + pi[src[e]] - pi[dst[e]])
-			if c < best {
-				best, in = c, int32(e)
-			}
-			cnt--
-			if cnt == 0 {
-				if in >= 0 {
-					if e++; e == m {
-						e = 0
-					}
-					g.nextArc = e
-					return in
+		for e := lo; e < hi; {
+			n := min(left, hi-e)
+			for end := e + n; e < end; e++ {
+				c := int64(state[e]) * (cost[e] + pi[src[e]] - pi[dst[e]])
+				if c < best {
+					best, in = c, int32(e)
 				}
-				cnt = g.block
 			}
+			if left -= n; left > 0 {
+				break // the range ended inside the block, which goes on in the next range
+			}
+			if in >= 0 {
+				if e == m {
+					e = 0
+				}
+				g.nextArc = e
+				return in
+			}
+			left = g.block
 		}
 		lo, hi = 0, g.nextArc
 	}
