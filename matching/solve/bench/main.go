@@ -45,7 +45,8 @@ var goals = map[string]struct {
 
 type sample struct {
 	wall time.Duration
-	rss  int64 // peak resident set, bytes
+	cpu  time.Duration // user + system
+	rss  int64         // peak resident set, bytes
 }
 
 type outcome struct {
@@ -170,7 +171,7 @@ func measure(cmd *exec.Cmd) (sample, error) {
 		f.Close()
 		rssFile = f.Name()
 		defer os.Remove(rssFile)
-		cmd.Args = append([]string{gnuTime, "-f", "%M", "-o", rssFile, "--"}, cmd.Args...)
+		cmd.Args = append([]string{gnuTime, "-f", "%M %U %S", "-o", rssFile, "--"}, cmd.Args...)
 		cmd.Path = gnuTime
 	}
 	t0 := time.Now()
@@ -185,16 +186,18 @@ func measure(cmd *exec.Cmd) (sample, error) {
 			return sample{}, err
 		}
 		var kb int64
-		if _, err := fmt.Sscan(string(b), &kb); err != nil {
+		var user, sys float64
+		if _, err := fmt.Sscan(string(b), &kb, &user, &sys); err != nil {
 			return sample{}, fmt.Errorf("GNU time wrote %q: %w", b, err)
 		}
-		return sample{wall: wall, rss: kb * 1024}, nil
+		return sample{wall: wall, cpu: time.Duration((user + sys) * float64(time.Second)), rss: kb * 1024}, nil
 	}
 	ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage)
 	if !ok {
 		return sample{}, errors.New("no resource usage on this system")
 	}
-	return sample{wall: wall, rss: ru.Maxrss * 1024}, nil // Linux reports kilobytes
+	cpu := time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+	return sample{wall: wall, cpu: cpu, rss: ru.Maxrss * 1024}, nil // Linux reports kilobytes
 }
 
 // gnuTime is /usr/bin/time when it is GNU time, which measure runs the programs under.
@@ -278,6 +281,10 @@ func medians(o *outcome) (time.Duration, int64) {
 	return w, r
 }
 
+func medianCPU(o *outcome) time.Duration {
+	return median(o.samples, func(s sample) time.Duration { return s.cpu }, func(a, b time.Duration) int { return int(a - b) })
+}
+
 func spread(o *outcome) string {
 	lo, hi := o.samples[0].wall, o.samples[0].wall
 	for _, s := range o.samples {
@@ -323,12 +330,17 @@ func report(todo []shape, su, le map[string]*outcome, withLemon bool, runs int) 
 		fmt.Println(row)
 	}
 	fmt.Println()
+	fmt.Println("wall time range over the runs, and median CPU time (user + system: less disturbed by the machine's other work):")
 	for _, s := range todo {
-		fmt.Printf("%-7s Suilong %s (result %s)", s.Name, spread(su[s.Name]), mb(su[s.Name].outBytes))
+		fmt.Printf("%-7s Suilong %s, CPU %s (result %s)", s.Name, spread(su[s.Name]), dur(medianCPU(su[s.Name])), mb(su[s.Name].outBytes))
 		if withLemon {
-			fmt.Printf(", LEMON %s", spread(le[s.Name]))
+			fmt.Printf("; LEMON %s, CPU %s; CPU Suilong/LEMON %.2f", spread(le[s.Name]), dur(medianCPU(le[s.Name])),
+				float64(medianCPU(su[s.Name]))/float64(medianCPU(le[s.Name])))
 		}
 		fmt.Println()
+	}
+	if la, err := os.ReadFile("/proc/loadavg"); err == nil {
+		fmt.Printf("load average at the end: %s", la)
 	}
 	fmt.Println()
 	for _, s := range todo {
