@@ -392,3 +392,24 @@ func TestDecodeAndSolve(t *testing.T) {
 		t.Errorf("an invalid instance: %v", err)
 	}
 }
+
+// TestValidateLargeAtOnce: a large instance, checked offers and demands at once, reports exactly the errors of
+// one pass, in the same order.
+func TestValidateLargeAtOnce(t *testing.T) {
+	in := genInstance(9, genConfig{Offers: 3000, Demands: 3000, Products: 4, Origins: 3, Dests: 4, LaneShare: 1, MinKg: 1, MaxKg: 900})
+	for k := 0; k < 3000; k += 97 {
+		in.Offers[k].QuantityKg = -int64(k)
+		in.Offers[k].Grade = 0
+		in.Demands[k].Product = "kale"
+		in.Demands[(k+5)%3000].ID = in.Demands[k].ID
+	}
+	in.Offers[17].ID = in.Offers[3].ID
+	at := errs.As(in.Validate())
+	old := parallelValidateFrom
+	parallelValidateFrom = 1 << 30
+	defer func() { parallelValidateFrom = old }()
+	one := errs.As(in.Validate())
+	if at == nil || len(at.Fields) < 100 || !reflect.DeepEqual(at.Fields, one.Fields) {
+		t.Fatalf("checked at once: %d errors; in one pass: %d", len(at.Fields), len(one.Fields))
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -201,6 +202,26 @@ func (v *validator) instance(in *Instance) {
 			v.add(r.dot("transit_hours"), "must be between 0 and %d hours, got %d (lane %s → %s)", MaxHours, l.TransitHours, l.Origin, l.Destination)
 		}
 	}
+	// The offers and the demands are independent: a large instance checks them at once, each side into its
+	// own list, joined in the order one pass would have found them.
+	if len(in.Offers)+len(in.Demands) >= parallelValidateFrom {
+		d := &validator{skip: v.skip}
+		var wg sync.WaitGroup
+		wg.Go(func() { d.demands(in, products) })
+		v.offers(in, products)
+		wg.Wait()
+		v.fe = append(v.fe, d.fe...)
+		return
+	}
+	v.offers(in, products)
+	v.demands(in, products)
+}
+
+// parallelValidateFrom is the number of records from which the two sides are checked at once; a variable
+// so that a test can compare with one pass.
+var parallelValidateFrom = 4096
+
+func (v *validator) offers(in *Instance, products map[string]int) {
 	var total int64
 	ids := make(map[string]int, len(in.Offers))
 	for i := range in.Offers {
@@ -225,8 +246,11 @@ func (v *validator) instance(in *Instance) {
 	if total > MaxTotalKg {
 		v.add(recordPath("offers", -1), "total quantity %d kg exceeds %d kg", total, MaxTotalKg)
 	}
-	total = 0
-	ids = make(map[string]int, len(in.Demands))
+}
+
+func (v *validator) demands(in *Instance, products map[string]int) {
+	var total int64
+	ids := make(map[string]int, len(in.Demands))
 	for i := range in.Demands {
 		d := &in.Demands[i]
 		r := recordPath("demands", i)
