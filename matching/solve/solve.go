@@ -69,8 +69,10 @@ func prepare(in *Instance) *prepared {
 	for i := range in.Demands {
 		demands[i] = &in.Demands[i]
 	}
+	var sorting sync.WaitGroup // the two sorts at once
+	sorting.Go(func() { slices.SortFunc(demands, func(a, b *Demand) int { return strings.Compare(a.ID, b.ID) }) })
 	slices.SortFunc(offers, func(a, b *Offer) int { return strings.Compare(a.ID, b.ID) })
-	slices.SortFunc(demands, func(a, b *Demand) int { return strings.Compare(a.ID, b.ID) })
+	sorting.Wait()
 	// Indices are handed out in id order, so they too are independent of the input's order.
 	for _, o := range offers {
 		if _, ok := origins[o.Origin]; !ok {
