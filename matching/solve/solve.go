@@ -206,6 +206,7 @@ func solveValid(in *Instance, start time.Time) (*Result, error) {
 			errsOut[k] = fmt.Errorf("product %s: %w", p.product.Name, err)
 			return
 		}
+		out.sortPairs()
 		pr.explain(p, out)
 		outs[k] = out
 	})
@@ -479,16 +480,16 @@ func (e *tooLarge) Error() string {
 		e.product, e.offers, e.classes, maxArcs)
 }
 
-// assemble merges the products' outcomes into one Result, in id order: records carry their rank among all
-// offers or demands by id, so the merge sorts integers rather than comparing ids.
+// assemble merges the products' outcomes into one Result, in id order. Records carry their rank among all
+// offers or demands by id, and each product's pairs are sorted by offer and demand (sortPairs), so the merge
+// places everything by rank without comparing ids or sorting again.
 func (pr *prepared) assemble(outs []*outcome) *Result {
 	r := &Result{Summary: Summary{Offers: pr.offers, Demands: pr.demands, UnmatchedByReason: map[string]int{}}}
-	type ref struct {
-		key  int64 // offer rank × demands + demand rank, or a record's rank
-		p, i int32 // product, and pair or record within its outcome
-	}
-	var pairs, offersUn, demandsUn []ref
-	n := int64(pr.demands)
+	// Per rank: where its pairs or its explanation are. p is the product + 1; −1 a record of 0 kg; 0 none.
+	type at struct{ p, from, to int32 }
+	pairsOf := make([]at, pr.offers)
+	unOffer, unDemand := make([]at, pr.offers), make([]at, pr.demands)
+	pairs, unmatched := 0, len(pr.zeroOffers)+len(pr.zeroDemands)
 	for k, out := range outs {
 		p := pr.problems[k]
 		for _, o := range p.offers {
@@ -497,67 +498,86 @@ func (pr *prepared) assemble(outs []*outcome) *Result {
 		for _, d := range p.demands {
 			r.Summary.DemandedKg += d.d.QuantityKg
 		}
-		for q, pf := range out.pairs {
-			pairs = append(pairs, ref{int64(p.offers[pf.oi].rank)*n + int64(p.demands[pf.dj].rank), int32(k), int32(q)})
+		for q := 0; q < len(out.pairs); {
+			oi := out.pairs[q].oi
+			end := q + 1
+			for end < len(out.pairs) && out.pairs[end].oi == oi {
+				end++
+			}
+			pairsOf[p.offers[oi].rank] = at{int32(k) + 1, int32(q), int32(end)}
+			q = end
 		}
+		pairs += len(out.pairs)
 		for q := range out.unmatched {
 			u := &out.unmatched[q]
 			if u.Side == SideOffer {
-				offersUn = append(offersUn, ref{int64(p.offers[u.index].rank), int32(k), int32(q)})
+				unOffer[p.offers[u.index].rank] = at{p: int32(k) + 1, from: int32(q)}
 			} else {
-				demandsUn = append(demandsUn, ref{int64(p.demands[u.index].rank), int32(k), int32(q)})
+				unDemand[p.demands[u.index].rank] = at{p: int32(k) + 1, from: int32(q)}
 			}
 		}
+		unmatched += len(out.unmatched)
 		r.Stats.Products++
 		r.Stats.Nodes += out.nodes
 		r.Stats.Arcs += out.arcs
 		r.Stats.Pivots += out.pivots
 	}
-	// A record of 0 kg is its own explanation (p = −1: not in any product).
 	for q, z := range pr.zeroOffers {
-		offersUn = append(offersUn, ref{int64(z.rank), -1, int32(q)})
+		unOffer[z.rank] = at{p: -1, from: int32(q)}
 	}
 	for q, z := range pr.zeroDemands {
-		demandsUn = append(demandsUn, ref{int64(z.rank), -1, int32(q)})
+		unDemand[z.rank] = at{p: -1, from: int32(q)}
 	}
-	byKey := func(a, b ref) int { return cmp.Compare(a.key, b.key) }
-	slices.SortFunc(pairs, byKey)
-	slices.SortFunc(offersUn, byKey)
-	slices.SortFunc(demandsUn, byKey)
-	r.Allocations = make([]Allocation, len(pairs))
-	for q, x := range pairs {
-		p := pr.problems[x.p]
-		pf := outs[x.p].pairs[x.i]
-		po, pd := &p.offers[pf.oi], &p.demands[pf.dj]
-		o, d := po.o, pd.d
-		r.Allocations[q] = Allocation{
-			OfferID: o.ID, DemandID: d.ID, QuantityKg: pf.kg, SurplusPerKg: pf.surplus,
-			Product: o.Product, MinPricePerKg: o.MinPricePerKg, MaxPricePerKg: d.MaxPricePerKg,
-			LaneCostPerKg: pr.lane(po.origin, pd.dest).l.CostPerKg, BonusPerKg: o.PriorityBonusPerKg, Arrival: time.Unix(0, pf.arrival).UTC(),
+	r.Allocations = make([]Allocation, 0, pairs)
+	for _, x := range pairsOf {
+		if x.p == 0 {
+			continue
 		}
-		r.Objective += Fen(pf.kg) * pf.surplus
-		r.Summary.MatchedKg += pf.kg
+		p, out := pr.problems[x.p-1], outs[x.p-1]
+		for _, pf := range out.pairs[x.from:x.to] {
+			po, pd := &p.offers[pf.oi], &p.demands[pf.dj]
+			o, d := po.o, pd.d
+			r.Allocations = append(r.Allocations, Allocation{
+				OfferID: o.ID, DemandID: d.ID, QuantityKg: pf.kg, SurplusPerKg: pf.surplus,
+				Product: o.Product, MinPricePerKg: o.MinPricePerKg, MaxPricePerKg: d.MaxPricePerKg,
+				LaneCostPerKg: pr.lane(po.origin, pd.dest).l.CostPerKg, BonusPerKg: o.PriorityBonusPerKg, Arrival: time.Unix(0, pf.arrival).UTC(),
+			})
+			r.Objective += Fen(pf.kg) * pf.surplus
+			r.Summary.MatchedKg += pf.kg
+		}
 	}
-	r.Unmatched = make([]Unmatched, 0, len(offersUn)+len(demandsUn))
-	for n, x := range append(offersUn, demandsUn...) {
-		var u Unmatched
-		switch {
-		case x.p >= 0:
-			u = outs[x.p].unmatched[x.i].Unmatched
-		case n < len(offersUn):
-			u = noQuantity(SideOffer, pr.zeroOffers[x.i].id)
-		default:
-			u = noQuantity(SideDemand, pr.zeroDemands[x.i].id)
-		}
-		r.Unmatched = append(r.Unmatched, u)
-		if len(u.Reasons) > 0 {
-			r.Summary.UnmatchedByReason[u.Reasons[0].Code]++
+	r.Unmatched = make([]Unmatched, 0, unmatched)
+	for side, list := range [][]at{unOffer, unDemand} {
+		for _, x := range list {
+			var u Unmatched
+			switch {
+			case x.p > 0:
+				u = outs[x.p-1].unmatched[x.from].Unmatched
+			case x.p == 0:
+				continue
+			case side == 0:
+				u = noQuantity(SideOffer, pr.zeroOffers[x.from].id)
+			default:
+				u = noQuantity(SideDemand, pr.zeroDemands[x.from].id)
+			}
+			r.Unmatched = append(r.Unmatched, u)
+			if side == 0 {
+				r.Summary.UnmatchedOffers++
+			} else {
+				r.Summary.UnmatchedDemands++
+			}
+			if len(u.Reasons) > 0 {
+				r.Summary.UnmatchedByReason[u.Reasons[0].Code]++
+			}
 		}
 	}
 	r.Summary.Allocations = len(r.Allocations)
-	r.Summary.UnmatchedOffers = len(offersUn)
-	r.Summary.UnmatchedDemands = len(demandsUn)
 	return r
+}
+
+// sortPairs orders a product's pairs by offer, then demand: by id, as indices are handed out in id order.
+func (out *outcome) sortPairs() {
+	slices.SortFunc(out.pairs, func(a, b pairFlow) int { return cmp.Or(cmp.Compare(a.oi, b.oi), cmp.Compare(a.dj, b.dj)) })
 }
 
 // noQuantity is the explanation of a record of 0 kg.
@@ -584,6 +604,7 @@ func Greedy(in *Instance) *Result {
 		k := order[n]
 		p := pr.problems[k]
 		out := pr.greedy(p)
+		out.sortPairs()
 		pr.explain(p, out)
 		outs[k] = out
 	})
