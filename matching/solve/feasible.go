@@ -202,20 +202,3 @@ var titles = map[string][2]string{
 	ReasonCapacity:      {"容量已满", "capacity"},
 	ReasonNoQuantity:    {"无数量", "no quantity"},
 }
-
-func missingCerts(o *Offer, d *Demand) []string {
-	var out []string
-	for _, r := range d.RequiredCertifications {
-		found := false
-		for _, c := range o.Certifications {
-			if c == r {
-				found = true
-				break
-			}
-		}
-		if !found {
-			out = append(out, r)
-		}
-	}
-	return out
-}

@@ -2,6 +2,7 @@ package solve
 
 import (
 	"fmt"
+	"slices"
 	"strconv"
 	"time"
 )
@@ -128,6 +129,21 @@ func appendJoin(b []byte, items []string, sep string) []byte {
 	return b
 }
 
+// appendMissing writes the certifications d requires and o lacks, in d's order (missingCerts, without a list).
+func appendMissing(b []byte, o *Offer, d *Demand, sep string) []byte {
+	n := 0
+	for _, r := range d.RequiredCertifications {
+		if !slices.Contains(o.Certifications, r) {
+			if n > 0 {
+				b = append(b, sep...)
+			}
+			b = append(b, r...)
+			n++
+		}
+	}
+	return b
+}
+
 // pairMessage is the sentence for one pair and one rule, e.g. "晚于交货期限：预计 … 到达，晚于 12:00 / late:
 // would arrive …, after deliver-by … (offer o1 from xinluo, demand d7 at jiangnan-market)".
 func (e example) pairMessage(code string) string {
@@ -177,7 +193,7 @@ func (e example) appendZh(b []byte, code string) []byte {
 		return append(appendInt(b, d.MinGrade), " 级及以上"...)
 	case ReasonCertification:
 		b = append(append(append(b, "需求 "...), d.ID...), " 要求 "...)
-		b = append(append(append(appendJoin(b, missingCerts(o, d), "、"), "，供应 "...), o.ID...), " 持有 "...)
+		b = append(append(append(appendMissing(b, o, d, "、"), "，供应 "...), o.ID...), " 持有 "...)
 		if len(o.Certifications) == 0 {
 			return append(b, "无"...)
 		}
@@ -216,7 +232,7 @@ func (e example) appendEn(b []byte, code string) []byte {
 		return append(appendInt(b, d.MinGrade), " or better"...)
 	case ReasonCertification:
 		b = append(append(append(b, "demand "...), d.ID...), " requires certification "...)
-		b = append(append(append(appendJoin(b, missingCerts(o, d), ", "), ", offer "...), o.ID...), " has "...)
+		b = append(append(append(appendMissing(b, o, d, ", "), ", offer "...), o.ID...), " has "...)
 		if len(o.Certifications) == 0 {
 			return append(b, "none"...)
 		}

@@ -283,3 +283,20 @@ func checkTally(t *testing.T, tl *tally, p *problem, side string, tallied map[st
 		}
 	}
 }
+
+func missingCerts(o *Offer, d *Demand) []string {
+	var out []string
+	for _, r := range d.RequiredCertifications {
+		found := false
+		for _, c := range o.Certifications {
+			if c == r {
+				found = true
+				break
+			}
+		}
+		if !found {
+			out = append(out, r)
+		}
+	}
+	return out
+}
