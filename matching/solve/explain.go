@@ -353,10 +353,19 @@ func (t *tally) reasons(b []byte, p *problem, side string) ([]Reason, []byte) {
 		}
 	}
 	slices.SortStableFunc(order[:n], func(a, b int) int { return cmp.Compare(t.count[b], t.count[a]) })
+	// The record's sentences are written one after the other and become one string, which each reason's
+	// message is a part of: one allocation per record rather than one per reason.
 	out := make([]Reason, n)
+	var ends [len(codesInOrder)]int
+	b = b[:0]
 	for q, k := range order[:n] {
-		out[q] = Reason{Code: codesInOrder[k], Partners: t.count[k]}
-		out[q].Message, b = t.message(b, p, side, k)
+		b = t.appendMessage(b, p, side, k)
+		ends[q] = len(b)
+	}
+	all, start := string(b), 0
+	for q, k := range order[:n] {
+		out[q] = Reason{Code: codesInOrder[k], Partners: t.count[k], Message: all[start:ends[q]]}
+		start = ends[q]
 	}
 	return out, b
 }

@@ -251,6 +251,12 @@ func (e example) appendEn(b []byte, code string) []byte {
 // message is the sentence for reason k of one record's tally, e.g. "晚于交货期限（3 个需求）：例如 … / late (3
 // demands): e.g. …"; b is scratch space, returned for the next message.
 func (t *tally) message(b []byte, p *problem, side string, k int) (string, []byte) {
+	b = t.appendMessage(b[:0], p, side, k)
+	return string(b), b
+}
+
+// appendMessage appends the sentence of message to b.
+func (t *tally) appendMessage(b []byte, p *problem, side string, k int) []byte {
 	n := t.count[k]
 	zhNoun, enNoun := "需求", "demand"
 	if side == SideDemand {
@@ -258,7 +264,7 @@ func (t *tally) message(b []byte, p *problem, side string, k int) (string, []byt
 	}
 	code := codesInOrder[k]
 	title := titles[code]
-	b = append(append(b[:0], title[0]...), "（"...)
+	b = append(append(b, title[0]...), "（"...)
 	b = append(append(append(appendInt(b, n), " 个"...), zhNoun...), "）："...)
 	head := func(b []byte) []byte {
 		b = append(append(append(b, " / "...), title[1]...), " ("...)
@@ -299,7 +305,7 @@ func (t *tally) message(b []byte, p *problem, side string, k int) (string, []byt
 			b = append(append(b, ' '), isAre(n)...)
 			b = append(b, " already fully allocated"...)
 		}
-		return string(b), b
+		return b
 	}
 	c := t.best[k]
 	var l *Lane
@@ -314,8 +320,7 @@ func (t *tally) message(b []byte, p *problem, side string, k int) (string, []byt
 	if n != 1 {
 		b = append(b, "e.g. "...)
 	}
-	b = ex.appendEn(b, code)
-	return string(b), b
+	return ex.appendEn(b, code)
 }
 
 // partner is the id of the candidate on the other side from side.
