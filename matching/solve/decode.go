@@ -41,7 +41,9 @@ func readAll(r io.Reader) (string, error) {
 			b.Grow(int(st.Size()) + 1) // +1: io.Copy's last read, at end of file, needs room to see it
 		}
 	}
-	if _, err := io.Copy(&b, r); err != nil {
+	// Large reads (a file's WriteTo would copy it 32 KB at a time); the reader is wrapped so that io.Copy
+	// uses the buffer rather than a WriteTo of r's own.
+	if _, err := io.CopyBuffer(&b, struct{ io.Reader }{r}, make([]byte, 1<<20)); err != nil {
 		return "", err
 	}
 	return b.String(), nil
