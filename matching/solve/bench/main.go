@@ -171,7 +171,7 @@ func measure(cmd *exec.Cmd) (sample, error) {
 		f.Close()
 		rssFile = f.Name()
 		defer os.Remove(rssFile)
-		cmd.Args = append([]string{gnuTime, "-f", "%M %U %S", "-o", rssFile, "--"}, cmd.Args...)
+		cmd.Args = append([]string{gnuTime, "-f", "%M", "-o", rssFile, "--"}, cmd.Args...)
 		cmd.Path = gnuTime
 	}
 	t0 := time.Now()
@@ -180,23 +180,23 @@ func measure(cmd *exec.Cmd) (sample, error) {
 	if err != nil {
 		return sample{}, fmt.Errorf("%s: %w\n%s", strings.Join(cmd.Args, " "), err, tail(stderr.String()))
 	}
+	ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage)
+	if !ok {
+		return sample{}, errors.New("no resource usage on this system")
+	}
+	// User and system time of the process (and of GNU time's child, which it waits for), to the microsecond.
+	cpu := time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 	if rssFile != "" {
 		b, err := os.ReadFile(rssFile)
 		if err != nil {
 			return sample{}, err
 		}
 		var kb int64
-		var user, sys float64
-		if _, err := fmt.Sscan(string(b), &kb, &user, &sys); err != nil {
+		if _, err := fmt.Sscan(string(b), &kb); err != nil {
 			return sample{}, fmt.Errorf("GNU time wrote %q: %w", b, err)
 		}
-		return sample{wall: wall, cpu: time.Duration((user + sys) * float64(time.Second)), rss: kb * 1024}, nil
+		return sample{wall: wall, cpu: cpu, rss: kb * 1024}, nil
 	}
-	ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage)
-	if !ok {
-		return sample{}, errors.New("no resource usage on this system")
-	}
-	cpu := time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 	return sample{wall: wall, cpu: cpu, rss: ru.Maxrss * 1024}, nil // Linux reports kilobytes
 }
 
