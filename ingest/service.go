@@ -31,7 +31,7 @@ type Service struct {
 	// Platform is the platform's own client on an external broker (BrokerAuthenticate).
 	Platform PlatformClient
 	Log      *slog.Logger
-	Now            func() time.Time
+	Now      func() time.Time
 }
 
 // NewService returns the service; fleet nil lets staff see everything and bases and buyers nothing.
