@@ -112,7 +112,7 @@ type SensorStatus struct {
 
 // Attention reports whether the asset needs a look: an open alarm, a temperature out of band, a gateway
 // offline.
-func (a *AssetStatus) Attention() bool {
+func (a AssetStatus) Attention() bool {
 	if a.Open > 0 {
 		return true
 	}

@@ -20,6 +20,8 @@ import (
 	"github.com/suilong/suilong/api"
 	"github.com/suilong/suilong/api/ingestapi"
 	"github.com/suilong/suilong/api/matchingapi"
+	"github.com/suilong/suilong/api/notifyapi"
+	"github.com/suilong/suilong/api/opsapi"
 	"github.com/suilong/suilong/api/planapi"
 	"github.com/suilong/suilong/api/traceapi"
 	"github.com/suilong/suilong/api/web"
@@ -33,14 +35,16 @@ import (
 	"github.com/suilong/suilong/internal/influx"
 	"github.com/suilong/suilong/internal/pg"
 	"github.com/suilong/suilong/matching"
+	"github.com/suilong/suilong/notify"
 	"github.com/suilong/suilong/plan"
 	"github.com/suilong/suilong/trace"
 	"github.com/suilong/suilong/trace/influxread"
 )
 
-// Parts are what --only chooses among. "api" serves every area's HTTP routes; an area's name serves its own;
-// "ingest" also runs the ingest pipeline, which nothing else does.
-var Parts = []string{"api", "matching", "ingest", "trace", "plan"}
+// Parts are what --only chooses among. "api" serves every area's HTTP routes; an area's name serves its own
+// ("ops": the duty officers' console and the notification routes); "ingest" also runs the ingest pipeline,
+// which nothing else does.
+var Parts = []string{"api", "matching", "ingest", "trace", "plan", "ops"}
 
 // Options are serve's choices beyond the configuration.
 type Options struct {
@@ -61,7 +65,8 @@ func (o Options) serves(area string) bool {
 func (o Options) runsIngest() bool { return len(o.Only) == 0 || slices.Contains(o.Only, "ingest") }
 
 // Main is the composition root: it builds each part of the platform once, in order (configuration →
-// PostgreSQL → InfluxDB → broker → auth → matching → trace → plan → ingest → HTTP), runs them, and closes them.
+// PostgreSQL → InfluxDB → broker → auth → matching → trace → plan → console and notifications → ingest → HTTP),
+// runs them, and closes them.
 // Every command uses it: serve builds all of it (Open), the others the domains only (openCore). Nothing else
 // builds a part, so no part exists twice.
 type Main struct {
@@ -81,8 +86,13 @@ type Main struct {
 	Trace       *trace.Service
 	Plan        *plan.Service
 	IngestStore *ingest.Store
+	// Console is the duty officers' view of the cold chain; Notify keeps channels and rules and delivers.
+	Console *ingest.Console
+	Notify  *notify.Service
 	// Ingest is the running pipeline, rules and their watcher; nil where this process does not run ingest.
 	Ingest *service.Service
+	// Latest keeps each sensor's latest durable reading for the console; nil where ingest does not run.
+	Latest *ingest.Latest
 
 	gatewayAuth *mqttauth.Hook
 	source      *mqttsub.BrokerSource
@@ -122,7 +132,8 @@ func (m *Main) openCore(ctx context.Context, migrate bool) error {
 	return nil
 }
 
-// buildDomains builds auth, the web, matching, trace and plan on the open connections, in that order.
+// buildDomains builds auth, the web, matching, trace, plan, the console and notifications on the open
+// connections, in that order.
 func (m *Main) buildDomains() {
 	c := m.Cfg
 	m.Auth = auth.NewStore(m.DB)
@@ -147,6 +158,15 @@ func (m *Main) buildDomains() {
 		Compliance:   complianceAdapter{m.Trace},
 		Assets:       assetsCount{m.IngestStore},
 	}, m.Log.With("area", "plan"))
+	m.Console = ingest.NewConsole(m.IngestStore, productProfiles{m.Matching}, cargo{m.Trace.Store})
+	o := c.Ops
+	allow, _ := notify.ParseAllow(o.AllowNets) // checked by Open
+	m.Notify = notify.New(notify.Config{Poll: o.Poll, SendTimeout: o.SendTimeout, RetryBase: o.RetryBase, RetryMax: o.RetryMax,
+		MaxAttempts: o.MaxAttempts, ConsoleURL: strings.TrimSuffix(c.PublicBaseURL, "/")}, notify.Deps{
+		DB: m.DB, Events: alarmFeed{m.IngestStore}, Alarms: alarmFeed{m.IngestStore},
+		Guard: &notify.Guard{AllowHTTP: o.AllowHTTP, Allow: allow}, Registry: m.Registry, Log: m.Log.With("area", "notify"),
+		SMTP: notify.SMTPConfig{Host: o.SMTPHost, Port: o.SMTPPort, Username: o.SMTPUsername, Password: o.SMTPPassword,
+			From: o.SMTPFrom, TLS: o.SMTPTLS, Timeout: o.SendTimeout}})
 }
 
 // Open builds everything serve runs and binds its listeners, so that HTTPAddr and the broker's addresses are
@@ -157,6 +177,9 @@ func (m *Main) Open(ctx context.Context) error {
 		if !slices.Contains(Parts, p) {
 			return fmt.Errorf("--only %q: no such part (%s)", p, strings.Join(Parts, ", "))
 		}
+	}
+	if _, err := notify.ParseAllow(c.Ops.AllowNets); err != nil {
+		return fmt.Errorf("--notify-allow-nets: %w", err)
 	}
 	for _, p := range c.TrustedProxies {
 		if net.ParseIP(p) == nil {
@@ -253,8 +276,12 @@ func (m *Main) openIngest() error {
 		d.Broker, d.Source = m.Broker.Server(), m.source
 		cfg.MQTTURL = ""
 	}
-	m.Ingest, err = service.New(cfg, d)
-	return err
+	if m.Ingest, err = service.New(cfg, d); err != nil {
+		return err
+	}
+	m.Latest = ingest.NewLatest(m.DB, m.Registry, m.Log.With("area", "ingest"))
+	m.Ingest.Pipeline.Latest = m.Latest
+	return nil
 }
 
 // modules are the HTTP modules this process serves: the web's sign-in always, each area's routes where it is
@@ -281,6 +308,10 @@ func (m *Main) modules() []api.Module {
 	}
 	if o.serves("plan") {
 		mods = append(mods, planapi.New(planapi.Deps{Plan: m.Plan, Site: m.Web}))
+	}
+	if o.serves("ops") {
+		mods = append(mods, notifyapi.New(m.Notify), opsapi.New(opsapi.Deps{Site: m.Web, Console: m.Console, Notify: m.Notify,
+			Series: m.Readings, GatewayChanged: m.gatewayChanged, Refresh: c.Ops.Refresh}))
 	}
 	return mods
 }
@@ -381,6 +412,10 @@ func (m *Main) Run(ctx context.Context) error {
 				errc <- fmt.Errorf("ingest: %w", err)
 			}
 		})
+		wg.Go(func() { m.Latest.Run(runCtx, time.Second) })
+	}
+	if m.Cfg.Ops.Deliver {
+		wg.Go(func() { m.Notify.Run(runCtx) })
 	}
 	if m.Options.Sim {
 		wg.Go(func() {
