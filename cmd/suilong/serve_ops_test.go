@@ -23,7 +23,9 @@ import (
 	"github.com/suilong/suilong/internal/auth"
 	"github.com/suilong/suilong/internal/auth/authtest"
 	"github.com/suilong/suilong/internal/browsertest"
+	"github.com/suilong/suilong/internal/errs"
 	"github.com/suilong/suilong/internal/pg"
+	"github.com/suilong/suilong/internal/pg/pgtest"
 )
 
 // hookReceiver is a webhook endpoint of a notification channel: it checks every signature with the secret.
@@ -380,5 +382,58 @@ func TestOpsConsoleEndToEnd(t *testing.T) {
 		if !strings.Contains(metrics, want) {
 			t.Errorf("metrics lack %s", want)
 		}
+	}
+}
+
+// A restart between an alarm and its notification still notifies once: a serve that does not deliver stores
+// the excursion raised by readings over MQTT, and stops; two serves then start on the same database, both
+// delivering, and the dispatcher's webhook gets the alarm exactly once.
+func TestNotificationAfterRestartExactlyOnce(t *testing.T) {
+	w := newOpsWorld(t, "--no-notify-deliver")
+	w.notifications(t, "1h")
+	w.excursion(t)
+	id := w.alarm(t)
+	time.Sleep(time.Second) // a delivering process would have sent it by now
+	w.ts.Stop(t)
+	if n := len(w.dispatcherHook.got()); n != 0 {
+		t.Fatalf("a serve with --no-notify-deliver sent %d messages", n)
+	}
+	flags := []string{"--database-url", w.ts.Cfg.DatabaseURL, "--notify-allow-http", "--notify-allow-nets", "127.0.0.0/8", "--notify-poll", "100ms"}
+	a, b := startServe(t, flags...), startServe(t, flags...)
+	if a.Cfg.DatabaseURL != w.ts.Cfg.DatabaseURL || b.Cfg.DatabaseURL != w.ts.Cfg.DatabaseURL {
+		t.Fatal("the restarted serves use another database")
+	}
+	ingesttest.Eventually(t, 20*time.Second, "the notification after the restart", func() bool { return w.dispatcherHook.count("alarm.raised") >= 1 })
+	time.Sleep(2 * time.Second)
+	if got := w.dispatcherHook.got(); len(got) != 1 {
+		t.Fatalf("the webhook got %v", got)
+	}
+	var rows, attempts int
+	if err := w.db.QueryRow(context.Background(), `SELECT count(*), coalesce(sum(attempts), 0) FROM notification_deliveries WHERE alarm_id = $1`, id).
+		Scan(&rows, &attempts); err != nil || rows != 1 || attempts != 1 {
+		t.Fatalf("%d deliveries with %d attempts (%v)", rows, attempts, err)
+	}
+}
+
+// `suilong admin create-user` makes web accounts for carriers (logistics companies) too, who sign in to the
+// console; a gateway operator's organisation still gets none.
+func TestCreateUserForACarrier(t *testing.T) {
+	dbURL := pgtest.CreateDB(t)
+	if _, err := run(t, "", "migrate", "--database-url", dbURL); err != nil {
+		t.Fatal(err)
+	}
+	for _, o := range [][2]string{{"龙岩闽运冷链物流有限公司", "carrier"}, {"gateway vendor", "gateway"}} {
+		if _, err := run(t, "", "admin", "create-org", "--database-url", dbURL, "--name", o[0], "--role", o[1]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	t.Setenv("SUILONG_ADMIN_PASSWORD", "dispatcher password 1")
+	out, err := run(t, "", "admin", "create-user", "--database-url", dbURL, "--org", "龙岩闽运冷链物流有限公司", "--name", "dispatch", "--city", "longyan")
+	if err != nil || !strings.Contains(out, `created user "dispatch" (carrier`) {
+		t.Fatalf("carrier user: %q %v", out, err)
+	}
+	_, err = run(t, "", "admin", "create-user", "--database-url", dbURL, "--org", "gateway vendor", "--name", "vendor", "--city", "longyan")
+	if e := errs.As(err); e == nil || len(e.Fields) != 1 || e.Fields[0].Field != "org" {
+		t.Fatalf("user of a gateway organisation: %v", err)
 	}
 }
