@@ -2,6 +2,7 @@ package opsapi
 
 import (
 	"cmp"
+	"html/template"
 	"net/http"
 	"slices"
 
@@ -22,6 +23,7 @@ type fleetView struct {
 	// Totals over the assets shown.
 	Total, NeedAttention, OpenAlarms, OutOfBand, Offline int
 	Failing                                              []notify.Channel
+	Cards                                                template.HTML
 }
 
 func (m *Module) fleetPage(c *gin.Context) {
@@ -79,5 +81,6 @@ func (m *Module) fleetPage(c *gin.Context) {
 		}
 	}
 	v.Total = len(assets)
+	v.Cards = fleetCards(v.Assets, m.d.Now())
 	m.pages.Render(c, http.StatusOK, "ops-fleet", v)
 }
