@@ -222,8 +222,20 @@ func fits(t *testing.T, br *browsertest.Browser, width int, page string) {
 func TestOpsConsoleEndToEnd(t *testing.T) {
 	w := newOpsWorld(t, "--ops-refresh", "20s")
 	w.notifications(t, "3s")
+	// A channel whose receiver is gone keeps failing, and the console says so.
+	var dead struct {
+		Channel struct{ ID int64 } `json:"channel"`
+	}
+	w.must(t, "POST", "/api/v1/notification-channels", w.minyunKey, map[string]any{"kind": "webhook", "name": "旧调度系统",
+		"url": "http://127.0.0.1:9/gone", "secret": "s"}, 201, &dead)
+	w.must(t, "POST", "/api/v1/notification-rules", w.minyunKey, map[string]any{"channel_id": dead.Channel.ID}, 201, nil)
 	w.excursion(t)
 	id := w.alarm(t)
+	ingesttest.Eventually(t, 30*time.Second, "the gone receiver's channel failing", func() bool {
+		var ch struct{ Failing bool }
+		w.must(t, "GET", fmt.Sprintf("/api/v1/notification-channels/%d", dead.Channel.ID), w.minyunKey, nil, 200, &ch)
+		return ch.Failing
+	})
 	defer func() {
 		if t.Failed() {
 			t.Logf("serve's log:\n%s", w.ts.Logs)
@@ -246,7 +258,7 @@ func TestOpsConsoleEndToEnd(t *testing.T) {
 		t.Fatalf("the other carrier lists %d channels", list.Total)
 	}
 	w.must(t, "GET", fmt.Sprintf("/api/v1/notification-deliveries?alarm_id=%d", id), w.minyunKey, nil, 200, &list)
-	if list.Total != 1 {
+	if list.Total != 2 { // its dispatcher's and its gone receiver's; the duty office's escalation is not its own
 		t.Fatalf("the carrier's delivery log holds %d deliveries of its alarm", list.Total)
 	}
 
@@ -263,6 +275,9 @@ func TestOpsConsoleEndToEnd(t *testing.T) {
 		}
 		if strings.Contains(text, w.store) || br.Text(t, "#open-count") != "1" || br.Count(t, "meta[http-equiv=refresh][content='20']") != 1 {
 			t.Errorf("%s fleet: %.600s", vp.name, text)
+		}
+		if f := br.Text(t, "#failing-channels"); !strings.Contains(f, "旧调度系统") || !strings.Contains(f, "连续失败") {
+			t.Errorf("%s fleet does not show the failing channel: %s", vp.name, f)
 		}
 		if n := br.Count(t, "script"); n != 0 {
 			t.Errorf("%d scripts on the console", n)
@@ -308,7 +323,8 @@ func TestOpsConsoleEndToEnd(t *testing.T) {
 		br.Screenshot(t, vp.name+"-gateways")
 
 		br.Open(t, w.ts.URL+"/ops/channels")
-		if chs := br.Text(t, "#channels"); !strings.Contains(chs, "闽运调度") || strings.Contains(chs, "t0k3n") || strings.Contains(chs, "协作办值班") {
+		if chs := br.Text(t, "#channels"); !strings.Contains(chs, "闽运调度") || !strings.Contains(chs, "token=***") || strings.Contains(chs, "t0k3n") ||
+			strings.Contains(chs, "协作办值班") {
 			t.Errorf("%s channels: %s", vp.name, chs)
 		}
 		br.Screenshot(t, vp.name+"-channels")
