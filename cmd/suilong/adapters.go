@@ -179,7 +179,7 @@ func (c cargo) OnBoard(ctx context.Context, assetIDs []string) (map[string][]ing
 	out := map[string][]ingest.Load{}
 	for _, l := range lots {
 		out[l.AssetID] = append(out[l.AssetID], ingest.Load{LotCode: l.Code, Product: l.Product, ProductZH: l.ProductZH,
-			QuantityKg: l.QuantityKg, Since: l.Since, Band: ingest.Band{MinC: l.Band.MinC, MaxC: l.Band.MaxC}})
+			QuantityKg: l.QuantityKg, Since: l.Since, Band: l.Band})
 	}
 	return out, nil
 }
