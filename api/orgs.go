@@ -56,7 +56,7 @@ func (h *orgs) list(c *gin.Context) {
 	role := auth.Role(c.Query("role"))
 	if role != "" && !role.Valid() {
 		rest.Problem(c, &errs.Error{Code: errs.Invalid, Message: "bad filter",
-			Fields: []errs.FieldError{{Field: "role", Message: "must be one of admin, coordinator, base, buyer, gateway"}}})
+			Fields: []errs.FieldError{{Field: "role", Message: "must be one of " + auth.RoleNames()}}})
 		return
 	}
 	items, total, err := h.store.Orgs(c, role, page.Limit, page.Offset)

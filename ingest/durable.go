@@ -39,6 +39,9 @@ func (p *Pipeline) write(b *batch) {
 	for _, ack := range b.acks {
 		ack()
 	}
+	if p.Latest != nil {
+		p.Latest.Note(b.lines)
+	}
 	now := p.Now()
 	for _, ts := range b.newest {
 		p.m.DelaySeconds.Observe(max(0, float64(now.UnixNano()-ts)/1e9))

@@ -133,6 +133,8 @@ type Pipeline struct {
 	Now func() time.Time
 	// OnDurable, when set, is called with the newest reading time of each durable message (benchmarks).
 	OnDurable func(newest []int64, at time.Time)
+	// Latest, when set, is told each durable batch's lines (sensor_latest, for the console).
+	Latest *Latest
 
 	qmu      sync.RWMutex
 	closed   bool

@@ -20,6 +20,8 @@ import (
 	"github.com/suilong/suilong/api"
 	"github.com/suilong/suilong/api/ingestapi"
 	"github.com/suilong/suilong/api/matchingapi"
+	"github.com/suilong/suilong/api/notifyapi"
+	"github.com/suilong/suilong/api/opsapi"
 	"github.com/suilong/suilong/api/planapi"
 	"github.com/suilong/suilong/api/traceapi"
 	"github.com/suilong/suilong/api/web"
@@ -34,20 +36,21 @@ import (
 	"github.com/suilong/suilong/internal/influx"
 	"github.com/suilong/suilong/internal/pg"
 	"github.com/suilong/suilong/matching"
+	"github.com/suilong/suilong/notify"
 	"github.com/suilong/suilong/plan"
 	"github.com/suilong/suilong/trace"
 )
 
-// Parts are what --only chooses among. "api" serves every area's HTTP routes; an area's name serves its own;
-// "ingest" also stores readings (the pipeline), and "rules" runs the cold-chain rules when this process holds
-// their leadership. Without --only a process does all of it. With several ingest workers on an external broker,
-// the workers run --only ingest and two or more processes --only rules (one leads, the others stand by):
-// docs/scale.md.
-var Parts = []string{"api", "matching", "ingest", "trace", "plan", "rules"}
+// Parts are what --only chooses among. "api" serves every area's HTTP routes; an area's name serves its own
+// ("ops": the duty officers' console and the notification routes); "ingest" also stores readings (the
+// pipeline), and "rules" runs the cold-chain rules when this process holds their leadership. Without --only a
+// process does all of it. With several ingest workers on an external broker, the workers run --only ingest and
+// two or more processes --only rules (one leads, the others stand by): docs/scale.md.
+var Parts = []string{"api", "matching", "ingest", "trace", "plan", "ops", "rules"}
 
 // Options are serve's choices beyond the configuration (its flags).
 type Options struct {
-	Only         []string      `help:"Run only these parts (comma-separated: api, matching, ingest, trace, plan, rules); default all. api serves every area's HTTP routes; ingest stores readings (e.g. --only ingest for ingest workers on a shared subscription); rules runs the cold-chain rules while this process leads them (one leader, the others stand by)." env:"SUILONG_ONLY"`
+	Only         []string      `help:"Run only these parts (comma-separated: api, matching, ingest, trace, plan, ops, rules); default all. api serves every area's HTTP routes; ingest stores readings (e.g. --only ingest for ingest workers on a shared subscription); rules runs the cold-chain rules while this process leads them (one leader, the others stand by)." env:"SUILONG_ONLY"`
 	Sim          bool          `help:"Also run the gateway simulator against the demo gateways, so readings keep arriving (make run)." env:"SUILONG_SIM"`
 	NoMigrate    bool          `help:"Do not apply migrations at start." env:"SUILONG_NO_MIGRATE"`
 	DrainTimeout time.Duration `default:"20s" help:"How long a stop may take: HTTP requests drain and ingest makes durable what it took, at the same time (what is not durable by then stays unacknowledged at the broker)." env:"SUILONG_DRAIN_TIMEOUT"`
@@ -75,7 +78,8 @@ func (o Options) ingestRole() (worker.Role, bool) {
 }
 
 // Main is the composition root: it builds each part of the platform once, in order (configuration →
-// PostgreSQL → InfluxDB → broker → auth → matching → trace → plan → ingest → HTTP), runs them, and closes them.
+// PostgreSQL → InfluxDB → broker → auth → matching → trace → plan → console and notifications → ingest → HTTP),
+// runs them, and closes them.
 // Every command uses it: serve builds all of it (Open), the others the domains only (openCore). Nothing else
 // builds a part, so no part exists twice.
 type Main struct {
@@ -97,8 +101,13 @@ type Main struct {
 	IngestStore *ingest.Store
 	// Ingest is ingest's use cases (the registry, alarms, readings, who sees what).
 	Ingest *ingest.Service
+	// Console is the duty officers' view of the cold chain; Notify keeps channels and rules and delivers.
+	Console *ingest.Console
+	Notify  *notify.Service
 	// Worker is the running pipeline, rules and their watcher; nil where this process does not run ingest.
 	Worker *worker.Worker
+	// Latest keeps each sensor's latest durable reading for the console; nil where ingest does not store.
+	Latest *ingest.Latest
 
 	gatewayAuth *mqttauth.Hook
 	dynsec      *mqttauth.DynSec
@@ -139,8 +148,8 @@ func (m *Main) openCore(ctx context.Context, migrate bool) error {
 	return nil
 }
 
-// buildDomains builds auth, the web, matching, trace, plan and ingest's use cases on the open connections, in
-// that order.
+// buildDomains builds auth, the web, matching, trace, plan, ingest's use cases, the console and notifications on
+// the open connections, in that order.
 func (m *Main) buildDomains() {
 	c := m.Cfg
 	m.Auth = auth.NewStore(m.DB)
@@ -172,6 +181,16 @@ func (m *Main) buildDomains() {
 		m.Log.With("area", "ingest"))
 	m.Ingest.SensorChanged, m.Ingest.GatewayChanged = m.sensorChanged, m.gatewayChanged
 	m.Ingest.Platform = ingest.PlatformClient{User: c.MQTTUsername, Password: c.MQTTPassword}
+	m.Console = ingest.NewConsole(m.IngestStore, productProfiles{m.Matching}, cargo{m.Trace.Store})
+	m.Console.Changes = m.Ingest
+	o := c.Ops
+	allow, _ := notify.ParseAllow(o.AllowNets) // checked by Open
+	m.Notify = notify.New(notify.Config{Poll: o.Poll, SendTimeout: o.SendTimeout, RetryBase: o.RetryBase, RetryMax: o.RetryMax,
+		MaxAttempts: o.MaxAttempts, ConsoleURL: strings.TrimSuffix(c.PublicBaseURL, "/")}, notify.Deps{
+		DB: m.DB, Events: alarmFeed{m.IngestStore}, Alarms: alarmFeed{m.IngestStore},
+		Guard: &notify.Guard{AllowHTTP: o.AllowHTTP, Allow: allow}, Registry: m.Registry, Log: m.Log.With("area", "notify"),
+		SMTP: notify.SMTPConfig{Host: o.SMTPHost, Port: o.SMTPPort, Username: o.SMTPUsername, Password: o.SMTPPassword,
+			From: o.SMTPFrom, TLS: o.SMTPTLS, Timeout: o.SendTimeout}})
 }
 
 // Open builds everything serve runs and binds its listeners, so that HTTPAddr and the broker's addresses are
@@ -182,6 +201,9 @@ func (m *Main) Open(ctx context.Context) error {
 		if !slices.Contains(Parts, p) {
 			return fmt.Errorf("--only %q: no such part (%s)", p, strings.Join(Parts, ", "))
 		}
+	}
+	if _, err := notify.ParseAllow(c.Ops.AllowNets); err != nil {
+		return fmt.Errorf("--notify-allow-nets: %w", err)
 	}
 	for _, p := range c.TrustedProxies {
 		if net.ParseIP(p) == nil {
@@ -331,8 +353,14 @@ func (m *Main) openIngest() error {
 		d.Broker, d.Source = m.Broker.Server(), m.source
 		cfg.MQTTURL = ""
 	}
-	m.Worker, err = worker.New(cfg, d)
-	return err
+	if m.Worker, err = worker.New(cfg, d); err != nil {
+		return err
+	}
+	if m.Worker.Pipeline != nil { // the processes that store readings
+		m.Latest = ingest.NewLatest(m.DB, m.Registry, m.Log.With("area", "ingest"))
+		m.Worker.Pipeline.Latest = m.Latest
+	}
+	return nil
 }
 
 // modules are the HTTP modules this process serves: the web's sign-in always, each area's routes where it is
@@ -355,6 +383,10 @@ func (m *Main) modules() []api.Module {
 	}
 	if o.serves("trace") {
 		mods = append(mods, m.recordModules()...)
+	}
+	if o.serves("ops") {
+		mods = append(mods, notifyapi.New(m.Notify), opsapi.New(opsapi.Deps{Site: m.Web, Console: m.Console, Notify: m.Notify,
+			Series: m.Readings, Refresh: c.Ops.Refresh}))
 	}
 	return mods
 }
@@ -477,6 +509,10 @@ func (m *Main) Run(ctx context.Context) error {
 				errc <- fmt.Errorf("ingest: %w", err)
 			}
 		})
+		wg.Go(func() { m.Latest.Run(runCtx, time.Second) })
+	}
+	if m.Cfg.Ops.Deliver {
+		wg.Go(func() { m.Notify.Run(runCtx) })
 	}
 	if m.Options.Sim {
 		wg.Go(func() {

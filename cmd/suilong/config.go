@@ -38,6 +38,7 @@ type Config struct {
 	Matching MatchingConfig `embed:"" group:"Matching"`
 	Trace    TraceConfig    `embed:"" group:"Traceability"`
 	Plan     PlanConfig     `embed:"" group:"Plan"`
+	Ops      OpsConfig      `embed:"" group:"Console and notifications"`
 }
 
 // BrokerConfig is the MQTT configuration beyond the broker's address (flags "mqtt-…", variables SUILONG_MQTT_*).
@@ -201,4 +202,26 @@ type TraceConfig struct {
 type PlanConfig struct {
 	SessionIdle time.Duration `name:"plan-session-idle" env:"SUILONG_PLAN_SESSION_IDLE" default:"1h" help:"A dashboard session ends after this long without a request."`
 	SessionMax  time.Duration `name:"plan-session-max" env:"SUILONG_PLAN_SESSION_MAX" default:"12h" help:"A dashboard session ends this long after sign-in, whatever happens."`
+}
+
+// OpsConfig is the duty officers' console and the notifications (flags "ops-", "notify-", "smtp-"; variables
+// SUILONG_OPS_*, SUILONG_NOTIFY_*, SUILONG_SMTP_*).
+type OpsConfig struct {
+	Refresh time.Duration `name:"ops-refresh" env:"SUILONG_OPS_REFRESH" default:"30s" help:"How often the console's fleet page reloads itself."`
+
+	Deliver     bool          `name:"notify-deliver" env:"SUILONG_NOTIFY_DELIVER" default:"true" negatable:"" help:"This process plans, escalates and sends notifications (any number of processes may; they share the work)."`
+	Poll        time.Duration `name:"notify-poll" env:"SUILONG_NOTIFY_POLL" default:"1s" help:"How often new alarm changes, due escalations and due deliveries are looked for."`
+	SendTimeout time.Duration `name:"notify-send-timeout" env:"SUILONG_NOTIFY_SEND_TIMEOUT" default:"10s" help:"Longest one delivery attempt may take."`
+	RetryBase   time.Duration `name:"notify-retry-base" env:"SUILONG_NOTIFY_RETRY_BASE" default:"30s" help:"Delay before the first retry of a failed delivery; it doubles with each failure."`
+	RetryMax    time.Duration `name:"notify-retry-max" env:"SUILONG_NOTIFY_RETRY_MAX" default:"30m" help:"Longest delay between two attempts of a delivery."`
+	MaxAttempts int           `name:"notify-max-attempts" env:"SUILONG_NOTIFY_MAX_ATTEMPTS" default:"10" help:"Attempts before a delivery is given up as failed."`
+	AllowHTTP   bool          `name:"notify-allow-http" env:"SUILONG_NOTIFY_ALLOW_HTTP" help:"Accept plain http URLs for webhooks and group robots (default: https only)."`
+	AllowNets   []string      `name:"notify-allow-nets" env:"SUILONG_NOTIFY_ALLOW_NETS" help:"Internal networks (addresses or CIDRs, comma-separated) that webhook and robot URLs may reach; by default only public addresses may."`
+
+	SMTPHost     string `name:"smtp-host" env:"SUILONG_SMTP_HOST" help:"Mail server of email channels (empty: email channels cannot deliver)."`
+	SMTPPort     int    `name:"smtp-port" env:"SUILONG_SMTP_PORT" default:"587" help:"Port of the mail server."`
+	SMTPUsername string `name:"smtp-username" env:"SUILONG_SMTP_USERNAME" help:"User name at the mail server (empty: no authentication)."`
+	SMTPPassword string `name:"smtp-password" env:"SUILONG_SMTP_PASSWORD" help:"Password at the mail server." secret:""`
+	SMTPFrom     string `name:"smtp-from" env:"SUILONG_SMTP_FROM" help:"Sender of alarm emails, e.g. 穗龙冷链 <alarms@example.cn>."`
+	SMTPTLS      string `name:"smtp-tls" env:"SUILONG_SMTP_TLS" default:"starttls" enum:"starttls,tls,none" help:"starttls (required), tls (implicit, port 465) or none (a relay on this host)."`
 }

@@ -539,6 +539,24 @@ ensure_chromium() {
 	setv SUILONG_CHROMIUM "$c" chosen
 }
 
+# mailpit, the SMTP server the email tests send to (built once from the Go module proxy, like influxd).
+MAILPIT_VERSION=v1.33.1
+ensure_mailpit() {
+	local bin=${SUILONG_MAILPIT_BIN:-$SL_ROOT/bin/tools/mailpit}
+	if [ ! -x "$bin" ]; then
+		have go || die "Go is needed to build mailpit (go install github.com/axllent/mailpit@$MAILPIT_VERSION)"
+		say "mailpit: building $MAILPIT_VERSION into bin/tools/ for the email tests (once; log: var/log/mailpit-build.log)"
+		mkdir -p "$SL_ROOT/bin/tools"
+		if ! (cd "$SL_ROOT/bin/tools" && GOBIN="$SL_ROOT/bin/tools" GOFLAGS="" \
+			go install "github.com/axllent/mailpit@$MAILPIT_VERSION") >"$SL_LOG/mailpit-build.log" 2>&1; then
+			tail -n 20 "$SL_LOG/mailpit-build.log" >&2 || true
+			die "building mailpit failed; see var/log/mailpit-build.log"
+		fi
+		bin=$SL_ROOT/bin/tools/mailpit
+	fi
+	setv SUILONG_MAILPIT_BIN "$bin" chosen
+}
+
 # ---------------------------------------------------------------- main
 
 write_env() {
@@ -590,6 +608,7 @@ done
 if [ "$TEST" = 1 ]; then
 	ensure_test_mosquitto
 	ensure_chromium
+	ensure_mailpit
 fi
 write_env
 say "services ready in $((SECONDS - T0)) s; settings written to var/suilong.env"
