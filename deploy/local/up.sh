@@ -315,11 +315,11 @@ ensure_influxd_bin() {
 
 influx_ping() { curl -fsS -m 3 -o /dev/null "$1/ping" 2>/dev/null; }
 
-# wait_influx URL PID: up to WAIT seconds for /ping, giving up early when the process dies.
+# wait_influx URL PID: up to WAIT seconds for PID to answer /ping, giving up early when the process dies.
 wait_influx() {
 	local deadline=$((SECONDS + WAIT))
 	while [ "$SECONDS" -lt "$deadline" ]; do
-		influx_ping "$1" && return 0
+		influx_ping "$1" && pid_listens "$2" "${1##*:}" && return 0
 		if ! pid_alive "$2" influxd; then
 			tail -n 15 "$SL_LOG/influxd.log" >&2 || true
 			return 1
@@ -410,6 +410,14 @@ ensure_influx() {
 		if ! wait_influx "$url" "$pid"; then
 			kill "$pid" 2>/dev/null || true
 			forget influxd
+			# Another program (another checkout's influxd, starting too) took the port first: once more, elsewhere.
+			if [ -z "${SUILONG_INFLUX_PORT:-}" ] && [ "${SL_INFLUX_RETRY:-0}" -lt 3 ] &&
+				tail -n 5 "$SL_LOG/influxd.log" | grep -q 'address already in use'; then
+				SL_INFLUX_RETRY=$((${SL_INFLUX_RETRY:-0} + 1))
+				say "InfluxDB: port $port was taken while influxd started; trying another"
+				ensure_influx
+				return
+			fi
 			die "influxd did not answer at $url/ping within $WAIT s; see var/log/influxd.log"
 		fi
 	fi
