@@ -65,6 +65,9 @@ func (p *Pipeline) writeReadings(b *batch) ([]refusedLine, bool) {
 				p.m.WriteSeconds.Observe(p.Now().Sub(start).Seconds())
 				p.m.writtenDirect.Add(float64(b.n - len(refused)))
 				p.writeSucceeded()
+				if p.Late != nil {
+					p.Late.Note(b.lines)
+				}
 				return refused, true
 			}
 			p.writeFailed(err, "spooling readings locally", b.n)

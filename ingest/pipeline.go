@@ -135,6 +135,8 @@ type Pipeline struct {
 	OnDurable func(newest []int64, at time.Time)
 	// Latest, when set, is told each durable batch's lines (sensor_latest, for the console).
 	Latest *Latest
+	// Late, when set, is told of every batch stored in InfluxDB, to find the readings that arrived late.
+	Late *Late
 
 	qmu      sync.RWMutex
 	closed   bool

@@ -80,7 +80,10 @@ type Lot struct {
 	BuyerOrgID *int64 `json:"buyer_org_id,omitempty"`
 	// Band is the product's temperature band when the lot was registered: the lot's compliance is judged
 	// against it for the whole journey, whatever the product profile says later.
-	Band      Band      `json:"band"`
+	Band Band `json:"band"`
+	// Revision changes whenever something the lot's report shows changes (its events, its details, late
+	// readings in its legs): a report kept in memory is good while the revision stays.
+	Revision  int64     `json:"-"`
 	CreatedAt time.Time `json:"created_at"`
 }
 

@@ -103,7 +103,8 @@ func (s *Service) record(ctx context.Context, r *Report) (*Record, error) {
 			Base: l.BaseName, County: l.County, HarvestedAt: utc(l.HarvestedAt), Certifications: l.Certifications, CertificateNo: l.CertificateNo,
 			ShelfLifeHours: l.ShelfLifeHours},
 		Certificate: l.Certificate, Band: l.Band, State: r.Custody.State, Legs: []RecordLeg{},
-		Handovers: r.Compliance.Handovers, Excursions: r.Compliance.Excursions, Verdict: r.Compliance.Verdict,
+		// copies: the report may be shared (kept in memory) and the record changes these
+		Handovers: slices.Clone(r.Compliance.Handovers), Excursions: slices.Clone(r.Compliance.Excursions), Verdict: r.Compliance.Verdict,
 	}
 	if !r.Custody.ReceivedAt.IsZero() {
 		rec.ReceivedAt = ptr(utc(r.Custody.ReceivedAt))

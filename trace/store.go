@@ -26,7 +26,7 @@ func NewStore(db pg.DB) *Store { return &Store{db: db, Now: time.Now} }
 const lotColumns = `l.id, l.code, l.org_id, coalesce(o.name, ''), l.product, l.product_zh, l.variety, l.grade, l.quantity_kg,
 	l.base_name, l.county, l.harvested_at, l.certifications, l.certificate_no, coalesce(l.gtin, ''), l.order_id, l.buyer_org_id,
 	l.band_min_c, l.band_max_c, l.created_at, coalesce(l.shelf_life_hours, 0), l.certificate_commitment, l.certificate_basis,
-	l.certificate_issuer, l.certificate_date`
+	l.certificate_issuer, l.certificate_date, l.revision`
 
 func scanLot(row pgx.Row, extra ...any) (Lot, error) {
 	var l Lot
@@ -35,7 +35,7 @@ func scanLot(row pgx.Row, extra ...any) (Lot, error) {
 	err := row.Scan(append([]any{&l.ID, &l.Code, &l.OrgID, &l.OrgName, &l.Product, &l.ProductZH, &l.Variety, &l.Grade, &l.QuantityKg,
 		&l.BaseName, &l.County, &l.HarvestedAt, &certs, &l.CertificateNo, &l.GTIN, &l.OrderID, &l.BuyerOrgID,
 		&l.Band.MinC, &l.Band.MaxC, &l.CreatedAt, &l.ShelfLifeHours, &l.Certificate.Commitment, &l.Certificate.Basis,
-		&l.Certificate.Issuer, &day}, extra...)...)
+		&l.Certificate.Issuer, &day, &l.Revision}, extra...)...)
 	if day != nil {
 		// A date column arrives as midnight UTC; the day is a day in China.
 		l.Certificate.Date = &DateOnly{time.Date(day.Year(), day.Month(), day.Day(), 0, 0, 0, 0, CST)}
@@ -107,6 +107,16 @@ func (s *Store) CreateLot(ctx context.Context, r LotRecord) (Lot, error) {
 func (s *Store) Lot(ctx context.Context, id int64) (Lot, error) {
 	l, err := scanLot(s.db.QueryRow(ctx, `SELECT `+lotColumns+` FROM lots l LEFT JOIN orgs o ON o.id = l.org_id WHERE l.id = $1`, id))
 	return l, pg.Err(err, "lot")
+}
+
+// LotRevision returns the id and the revision of the lot with the public code. Errors: NotFound.
+func (s *Store) LotRevision(ctx context.Context, code string) (id, revision int64, err error) {
+	code, ok := NormalizeCode(code)
+	if !ok {
+		return 0, 0, errs.E(errs.NotFound, "lot not found")
+	}
+	err = s.db.QueryRow(ctx, `SELECT id, revision FROM lots WHERE code = $1`, code).Scan(&id, &revision)
+	return id, revision, pg.Err(err, "lot")
 }
 
 // LotByCode returns a lot by its public code. Errors: NotFound.

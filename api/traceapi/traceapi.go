@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/gin-gonic/gin"
+	lru "github.com/hashicorp/golang-lru/v2"
 	"golang.org/x/time/rate"
 
 	"github.com/suilong/suilong/api/rest"
@@ -35,6 +36,7 @@ type Deps struct {
 type Module struct {
 	d       Deps
 	limiter *rest.Limiter
+	pages   *lru.Cache[renderKey, renderedPage]
 }
 
 // New returns the module.
@@ -45,7 +47,8 @@ func New(d Deps) *Module {
 	if d.PublicBurst <= 0 {
 		d.PublicBurst = 20
 	}
-	return &Module{d: d, limiter: rest.NewLimiter(rate.Limit(d.PublicRate), d.PublicBurst)}
+	pages, _ := lru.New[renderKey, renderedPage](2048) // two languages of the reports the service keeps
+	return &Module{d: d, limiter: rest.NewLimiter(rate.Limit(d.PublicRate), d.PublicBurst), pages: pages}
 }
 
 var (

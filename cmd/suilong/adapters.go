@@ -69,6 +69,23 @@ func (b bandSource) Band(ctx context.Context, assetID string, at time.Time) (ing
 	return b.s.BandIn(ctx, assetID, at)
 }
 
+// lateReadings is ingest.LateSink into traceability.
+type lateReadings struct{ s *trace.Service }
+
+func (l lateReadings) ReadingsArrivedLate(ctx context.Context, rs []ingest.AssetReadings) error {
+	out := make([]trace.ReadingsLate, len(rs))
+	for i, r := range rs {
+		out[i] = trace.ReadingsLate{AssetID: r.AssetID, From: r.From, To: r.To}
+	}
+	return l.s.ReadingsArrivedLate(ctx, out)
+}
+
+// lateHorizon is how old a reading must be, as ingest stores it, for traceability to hear of it: older than
+// the summaries can reach (Settle), with a minute's margin for the servers' clocks.
+func lateHorizon(settle time.Duration) time.Duration {
+	return max(settle/2, settle-time.Minute)
+}
+
 // carriage is ingest.Carriage from traceability: which assets carried an organisation's lots, and when (their
 // legs), for the fleet view of the ingest routes.
 type carriage struct{ s *trace.Store }

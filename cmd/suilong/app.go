@@ -108,6 +108,8 @@ type Main struct {
 	Worker *worker.Worker
 	// Latest keeps each sensor's latest durable reading for the console; nil where ingest does not store.
 	Latest *ingest.Latest
+	// Late tells traceability of readings stored late; nil where ingest does not store.
+	Late *ingest.Late
 
 	gatewayAuth *mqttauth.Hook
 	dynsec      *mqttauth.DynSec
@@ -142,6 +144,7 @@ func (m *Main) openCore(ctx context.Context, migrate bool) error {
 	m.Registry = prometheus.NewRegistry()
 	m.Registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	m.Influx = influx.New(influx.Config{URL: m.Cfg.InfluxURL, Token: m.Cfg.InfluxToken, Org: m.Cfg.InfluxOrg, Bucket: m.Cfg.InfluxBucket})
+	m.Registry.MustRegister(m.Influx.Collector())
 	m.Readings = influxw.NewStore(m.Influx)
 	m.IngestStore = ingest.NewStore(db)
 	m.buildDomains()
@@ -167,7 +170,7 @@ func (m *Main) buildDomains() {
 	m.Trace = trace.NewService(trace.NewStore(m.DB), productProfiles{m.Matching}, assetsAdapter{m.IngestStore}, m.Matching,
 		m.Readings,
 		trace.NewURIs(c.PublicBaseURL), m.Registry, m.Log.With("area", "trace"))
-	m.Trace.Settle = c.Trace.Settle
+	m.Trace.Settle, m.Trace.VerifyEvery = c.Trace.Settle, c.Trace.VerifyEvery
 	m.wireRecords()
 	m.Plan = plan.NewService(plan.NewStore(m.DB), plan.Sources{
 		Matching:     matchingTotals{m.Matching},
@@ -359,6 +362,8 @@ func (m *Main) openIngest() error {
 	if m.Worker.Pipeline != nil { // the processes that store readings
 		m.Latest = ingest.NewLatest(m.DB, m.Registry, m.Log.With("area", "ingest"))
 		m.Worker.Pipeline.Latest = m.Latest
+		m.Late = ingest.NewLate(lateReadings{m.Trace}, lateHorizon(c.Trace.Settle), m.Registry, m.Log.With("area", "ingest"))
+		m.Worker.Pipeline.Late = m.Late
 	}
 	return nil
 }
@@ -509,7 +514,10 @@ func (m *Main) Run(ctx context.Context) error {
 				errc <- fmt.Errorf("ingest: %w", err)
 			}
 		})
-		wg.Go(func() { m.Latest.Run(runCtx, time.Second) })
+		if m.Latest != nil { // a store worker, not rules only
+			wg.Go(func() { m.Latest.Run(runCtx, time.Second) })
+			wg.Go(func() { m.Late.Run(runCtx, time.Second) })
+		}
 	}
 	if m.Cfg.Ops.Deliver {
 		wg.Go(func() { m.Notify.Run(runCtx) })

@@ -193,6 +193,7 @@ type TraceConfig struct {
 	PublicRate  float64       `name:"trace-public-rate" env:"SUILONG_TRACE_PUBLIC_RATE" default:"2" help:"Public lot pages and QR codes: requests per second allowed per client IP."`
 	PublicBurst int           `name:"trace-public-burst" env:"SUILONG_TRACE_PUBLIC_BURST" default:"20" help:"Public lot pages and QR codes: burst allowed per client IP."`
 	Settle      time.Duration `name:"trace-settle" env:"SUILONG_TRACE_SETTLE" default:"10m" help:"Readings younger than this are read live rather than from a leg's stored summary."`
+	VerifyEvery time.Duration `name:"trace-verify-every" env:"SUILONG_TRACE_VERIFY_EVERY" default:"1h" help:"How long a leg's stored summary and a delivered lot's report kept in memory are trusted before InfluxDB is asked again whether readings came late that ingest did not tell of."`
 	Retention   time.Duration `name:"records-retention" env:"SUILONG_RECORDS_RETENTION" default:"17520h" help:"How long cold-chain records are kept after a lot's delivery (at least 2 years, 17520h; longer for a product whose shelf life + 6 months is longer). InfluxDB's retention policy, the dead letter and the purge follow it."`
 	EPCISSchema string        `name:"epcis-schema" env:"SUILONG_EPCIS_SCHEMA" type:"path" help:"GS1's EPCIS-JSON-Schema.json, against which captured EPCIS documents are validated (default: shared/epcis/ beside the checkout); without it capture is off."`
 }

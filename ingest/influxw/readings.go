@@ -26,10 +26,15 @@ type Store struct {
 	// MaxOutside bounds the out-of-band readings of one query: a lot kept at the wrong temperature for a month
 	// would otherwise pull every reading.
 	MaxOutside int
+	// InfluxQL sends the summaries (Series, Outside, Fingerprint) as InfluxQL rather than Flux: on for InfluxDB
+	// 1.x (influx.Client.V1), where it is native and tens of times faster.
+	InfluxQL bool
 }
 
 // NewStore returns the store on c's bucket.
-func NewStore(c *influx.Client) *Store { return &Store{Writer: New(c), c: c, MaxOutside: 500_000} }
+func NewStore(c *influx.Client) *Store {
+	return &Store{Writer: New(c), c: c, MaxOutside: 500_000, InfluxQL: c.V1()}
+}
 
 var (
 	_ ingest.Readings    = (*Store)(nil)
@@ -90,6 +95,9 @@ func (s *Store) SeriesOf(ctx context.Context, assetID string, f ingest.SeriesFil
 	if !to.After(from) {
 		return nil, nil
 	}
+	if s.InfluxQL {
+		return s.seriesQL(ctx, assetID, f.SensorID, []ingest.Span{{From: from, To: to}}, every)
+	}
 	return s.aggregate(ctx, s.source(assetID, f.SensorID, from, to, nil), every)
 }
 
@@ -98,6 +106,9 @@ func (s *Store) SeriesOf(ctx context.Context, assetID string, f ingest.SeriesFil
 func (s *Store) SeriesIn(ctx context.Context, assetID string, f ingest.SeriesFilter, spans []ingest.Span, every time.Duration) ([]coldchain.Window, error) {
 	if len(spans) == 0 {
 		return nil, nil
+	}
+	if s.InfluxQL {
+		return s.seriesQL(ctx, assetID, f.SensorID, spans, every)
 	}
 	return s.aggregate(ctx, s.source(assetID, f.SensorID, spans[0].From, spans[len(spans)-1].To, spans), every)
 }
@@ -150,6 +161,9 @@ func (s *Store) Outside(ctx context.Context, assetID string, from, to time.Time,
 	if len(cond) == 0 || !to.After(from) {
 		return nil, nil
 	}
+	if s.InfluxQL {
+		return s.outsideQL(ctx, assetID, from, to, band)
+	}
 	q := s.source(assetID, "", from, to, nil) + `
   |> filter(fn: (r) => ` + strings.Join(cond, " or ") + `)
   |> group()
@@ -179,6 +193,9 @@ func (s *Store) Outside(ctx context.Context, assetID string, from, to time.Time,
 func (s *Store) Fingerprint(ctx context.Context, assetID string, from, to time.Time) (int64, float64, error) {
 	if !to.After(from) {
 		return 0, 0, nil
+	}
+	if s.InfluxQL {
+		return s.fingerprintQL(ctx, assetID, from, to)
 	}
 	q := "data = " + s.source(assetID, "", from, to, nil) + ` |> group()
 data |> count() |> yield(name: "count")
