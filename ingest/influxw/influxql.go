@@ -42,7 +42,8 @@ func qlDuration(d time.Duration) string {
 }
 
 // seriesQL is Series over the spans (sorted, apart): one statement per span in one request, and a window two
-// spans share summarises the readings of both.
+// spans share summarises the readings of both. As Flux's aggregateWindow does, the first window starts at the
+// range's start, not before it.
 func (s *Store) seriesQL(ctx context.Context, assetID, sensorID string, spans []ingest.Span, every time.Duration) ([]coldchain.Window, error) {
 	if every < time.Millisecond {
 		return nil, errs.E(errs.Invalid, "windows of %s are shorter than InfluxDB's millisecond", every)
@@ -73,6 +74,9 @@ func (s *Store) seriesQL(ctx context.Context, assetID, sensorID string, spans []
 			continue
 		}
 		out = append(out, w)
+	}
+	if len(out) > 0 && out[0].Start.Before(spans[0].From) {
+		out[0].Start = spans[0].From.UTC()
 	}
 	return out, nil
 }

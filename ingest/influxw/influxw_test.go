@@ -142,6 +142,11 @@ func testSensorSpansOutsideAndSamples(t *testing.T, s *influxw.Store) {
 	if err != nil || len(ws) != 1 || ws[0].Count != 7 || ws[0].MinC != 1 || ws[0].MaxC != 4.1 {
 		t.Fatalf("two spans: %+v %v", ws, err)
 	}
+	// A range that starts inside a window: its first window starts with the range, the next on the grid.
+	ws, err = s.Series(ctx, "TRK-1", at(5), at(30), 10*time.Minute)
+	if err != nil || len(ws) != 3 || !ws[0].Start.Equal(at(5)) || ws[0].Count != 10 || !ws[1].Start.Equal(at(10)) {
+		t.Fatalf("a range from 10:05: %+v %v", ws, err)
+	}
 	// Above 9.5 °C: sensor B from 10:46 on (5 + 4.6) up to 10:59; oldest first across both sensors.
 	out, err := s.Outside(ctx, "TRK-1", at(0), at(60), band(0, 9.5))
 	if err != nil {
