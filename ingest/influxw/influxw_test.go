@@ -242,3 +242,26 @@ func testCallerTextIsData(t *testing.T, s *influxw.Store) {
 		t.Errorf("TRK-1 has %d readings after all that, want 122", n)
 	}
 }
+
+// With authentication on (SUILONG_INFLUX_TOKEN=user:password), reads work in either language with the right
+// password and fail, as errors, with a wrong one.
+func TestReadsWithAuthentication(t *testing.T) {
+	srv := influxtest.StartWith(t, influxtest.Options{Auth: true})
+	ic := srv.Client(t, "coldchain")
+	s := influxw.NewStore(ic)
+	ctx := context.Background()
+	if err := s.WriteLines(ctx, []byte(line("TRK-1", "TRK-1-A", at(0), 3, "")+line("TRK-1", "TRK-1-A", at(1), 5, ""))); err != nil {
+		t.Fatal(err)
+	}
+	wrong := influxw.NewStore(influx.New(influx.Config{URL: ic.URL, Token: srv.User + ":not-the-password", Bucket: ic.Bucket}))
+	for _, ql := range []bool{true, false} {
+		s.InfluxQL, wrong.InfluxQL = ql, ql
+		ws, err := s.Series(ctx, "TRK-1", at(0), at(10), time.Hour)
+		if err != nil || len(ws) != 1 || ws[0].Count != 2 || ws[0].MaxC != 5 {
+			t.Errorf("influxql %v: %+v %v", ql, ws, err)
+		}
+		if _, err := wrong.Series(ctx, "TRK-1", at(0), at(10), time.Hour); err == nil {
+			t.Errorf("influxql %v: a wrong password read the readings", ql)
+		}
+	}
+}
