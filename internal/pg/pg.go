@@ -9,6 +9,8 @@ import (
 	"fmt"
 	"io/fs"
 	"log/slog"
+	"runtime"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -38,11 +40,30 @@ var (
 //go:embed migrations/*.sql
 var migrations embed.FS
 
-// Open connects a pool and checks that the server answers.
-func Open(ctx context.Context, url string) (*pgxpool.Pool, error) {
+// Open connects a pool of the default size (see OpenPool) and checks that the server answers.
+func Open(ctx context.Context, url string) (*pgxpool.Pool, error) { return OpenPool(ctx, url, 0) }
+
+// DefaultMaxConns is the pool size when neither the setting nor the URL gives one: four connections per CPU
+// this process may use, at least 8. A request holds a connection only while its statements run, and the time
+// between them (HTTP, JSON, the network) is the server's to use for other connections' statements; pgx's own
+// default (the CPU count, at least 4) left PostgreSQL idle while requests queued for a connection.
+func DefaultMaxConns() int32 { return int32(max(8, 4*runtime.GOMAXPROCS(0))) }
+
+// OpenPool connects a pool of at most maxConns connections and checks that the server answers. maxConns > 0
+// wins over a pool_max_conns in the URL, which wins over DefaultMaxConns.
+func OpenPool(ctx context.Context, url string, maxConns int32) (*pgxpool.Pool, error) {
 	cfg, err := pgxpool.ParseConfig(url)
 	if err != nil {
 		return nil, fmt.Errorf("parse database url: %w", err)
+	}
+	switch {
+	case maxConns > 0:
+		cfg.MaxConns = maxConns
+	case !strings.Contains(url, "pool_max_conns"):
+		cfg.MaxConns = DefaultMaxConns()
+	}
+	if cfg.MinConns > cfg.MaxConns {
+		cfg.MinConns = cfg.MaxConns
 	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
