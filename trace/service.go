@@ -331,12 +331,8 @@ func (s *Service) BandIn(ctx context.Context, assetID string, t time.Time) (Band
 	if err != nil {
 		return Band{}, false, err
 	}
-	bands := make([]Band, len(lots))
-	for i, l := range lots {
-		bands[i] = l.Band
-	}
-	b, _ := Intersect(bands...)
-	return b, !b.IsZero(), nil
+	b, ok := BandOf(lots)
+	return b, ok, nil
 }
 
 type metrics struct {

@@ -66,8 +66,10 @@ type Main struct {
 	Options Options
 	Version string
 
-	Registry    *prometheus.Registry
-	DB          *pgxpool.Pool
+	Registry *prometheus.Registry
+	DB       *pgxpool.Pool
+	// IngestDB is ingest's own pool (SUILONG_DATABASE_INGEST_MAX_CONNS), opened by Open; nil where ingest shares DB.
+	IngestDB    *pgxpool.Pool
 	Influx      *influx.Client
 	Readings    *influxw.Store
 	Broker      *broker.Broker // nil with an external broker
@@ -83,6 +85,7 @@ type Main struct {
 	Worker *worker.Worker
 
 	gatewayAuth *mqttauth.Hook
+	ingestBands bandSource // what ingest's rules ask of traceability, on ingest's pool
 	source      *mqttsub.BrokerSource
 	publisher   ingest.Publisher
 	closePub    func()
@@ -101,7 +104,10 @@ func NewMain(cfg *Config, log *slog.Logger, o Options) *Main {
 // openCore builds what every command needs: PostgreSQL (migrated when migrate is set), InfluxDB, auth, and the
 // domains matching, trace and plan.
 func (m *Main) openCore(ctx context.Context, migrate bool) error {
-	db, err := pg.Open(ctx, m.Cfg.DatabaseURL)
+	if m.Cfg.DatabaseMaxConns < 0 || m.Cfg.DatabaseIngestMaxConns < 0 {
+		return errors.New("--database-max-conns and --database-ingest-max-conns must not be negative")
+	}
+	db, err := pg.OpenPool(ctx, m.Cfg.DatabaseURL, int32(m.Cfg.DatabaseMaxConns))
 	if err != nil {
 		return fmt.Errorf("%w (set SUILONG_DATABASE_URL, or run deploy/local/up.sh)", err)
 	}
@@ -172,6 +178,13 @@ func (m *Main) Open(ctx context.Context) error {
 	if err := m.openCore(ctx, !o.NoMigrate); err != nil {
 		return err
 	}
+	if n := c.DatabaseIngestMaxConns; n > 0 {
+		db, err := pg.OpenPool(ctx, c.DatabaseURL, int32(n))
+		if err != nil {
+			return fmt.Errorf("ingest's pool: %w", err)
+		}
+		m.IngestDB = db
+	}
 	if err := m.openBroker(); err != nil {
 		return err
 	}
@@ -203,7 +216,7 @@ func (m *Main) openBroker() error {
 		m.publisher, m.closePub = pp, pp.Close
 		return nil
 	}
-	m.gatewayAuth = mqttauth.New(m.IngestStore, c.MQTTUsername, c.MQTTPassword, m.Log)
+	m.gatewayAuth = mqttauth.New(ingest.NewStore(m.ingestDB()), c.MQTTUsername, c.MQTTPassword, m.Log)
 	m.source = mqttsub.NewBrokerSource()
 	for _, col := range m.source.Collectors() {
 		if err := m.Registry.Register(col); err != nil {
@@ -250,16 +263,26 @@ func (m *Main) openIngest() error {
 		return err
 	}
 	// Bands come from what a truck or store carries (trace's lots and their products), else the asset's own
-	// band or product profile (matching's products).
-	d := worker.Deps{Log: m.Log.With("area", "ingest"), DB: m.DB, Influx: m.Influx, Registry: m.Registry,
-		Products: productProfiles{m.Matching}, Bands: bandSource{m.Trace}, Publisher: m.publisher, Store: m.IngestStore,
-		Readings: m.Readings}
+	// band or product profile (matching's products). Every look-up of ingest goes through its own pool.
+	db := m.ingestDB()
+	m.ingestBands = bandSource{trace.NewStore(db)}
+	d := worker.Deps{Log: m.Log.With("area", "ingest"), DB: db, Influx: m.Influx, Registry: m.Registry,
+		Products: productProfiles{matching.NewStore(db)}, Bands: m.ingestBands, Publisher: m.publisher,
+		Store: ingest.NewStore(db), Readings: m.Readings}
 	if m.Broker != nil {
 		d.Broker, d.Source = m.Broker.Server(), m.source
 		cfg.MQTTURL = ""
 	}
 	m.Worker, err = worker.New(cfg, d)
 	return err
+}
+
+// ingestDB is the pool ingest's look-ups and writes use: its own, or the main one.
+func (m *Main) ingestDB() *pgxpool.Pool {
+	if m.IngestDB != nil {
+		return m.IngestDB
+	}
+	return m.DB
 }
 
 // modules are the HTTP modules this process serves: the web's sign-in always, each area's routes where it is
@@ -433,6 +456,9 @@ func (m *Main) Close() error {
 	}
 	if m.Influx != nil {
 		m.Influx.Close()
+	}
+	if m.IngestDB != nil {
+		m.IngestDB.Close()
 	}
 	if m.DB != nil {
 		m.DB.Close()
