@@ -185,6 +185,7 @@ func (m *Main) Open(ctx context.Context) error {
 		}
 		m.IngestDB = db
 	}
+	m.Log.Info("database pools", "max_conns", m.DB.Config().MaxConns, "ingest_max_conns", c.DatabaseIngestMaxConns)
 	if err := m.openBroker(); err != nil {
 		return err
 	}

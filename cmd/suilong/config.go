@@ -17,7 +17,7 @@ import (
 type Config struct {
 	DatabaseURL string `name:"database-url" env:"SUILONG_DATABASE_URL" default:"postgres://postgres@127.0.0.1:5432/suilong?sslmode=disable" help:"PostgreSQL URL." secret:""`
 	// The pools: see pg.OpenPool and docs/performance.md.
-	DatabaseMaxConns       int      `name:"database-max-conns" env:"SUILONG_DATABASE_MAX_CONNS" default:"0" help:"Most connections of the main PostgreSQL pool (HTTP routes, matching, trace, plan); 0: pool_max_conns in SUILONG_DATABASE_URL when it has one, else 4 per CPU and at least 8. Set, it wins over the URL's."`
+	DatabaseMaxConns       int      `name:"database-max-conns" env:"SUILONG_DATABASE_MAX_CONNS" default:"0" help:"Most connections of the main PostgreSQL pool (HTTP routes, matching, trace, plan); 0: pool_max_conns in SUILONG_DATABASE_URL when it has one, else 8 per CPU and at least 16. Set, it wins over the URL's."`
 	DatabaseIngestMaxConns int      `name:"database-ingest-max-conns" env:"SUILONG_DATABASE_INGEST_MAX_CONNS" default:"4" help:"Connections of ingest's own pool (the registry and band look-ups, alarms, the dead letter, gateways' logins to the embedded broker), apart from the main one so that HTTP load cannot starve them; 0: ingest shares the main pool."`
 	InfluxURL              string   `name:"influx-url" env:"SUILONG_INFLUX_URL" default:"http://127.0.0.1:8086" help:"InfluxDB URL (1.8 with Flux, or 2.x)."`
 	InfluxToken            string   `name:"influx-token" env:"SUILONG_INFLUX_TOKEN" help:"InfluxDB token (2.x), or user:password (1.8)." secret:""`

@@ -44,8 +44,8 @@ func TestPoolSizeSettings(t *testing.T) {
 			}
 		})
 	}
-	if pg.DefaultMaxConns() < 8 {
-		t.Fatalf("default pool %d, want at least 8", pg.DefaultMaxConns())
+	if pg.DefaultMaxConns() < 16 {
+		t.Fatalf("default pool %d, want at least 16", pg.DefaultMaxConns())
 	}
 }
 
