@@ -131,6 +131,7 @@ func (m *Main) openCore(ctx context.Context, migrate bool) error {
 func (m *Main) buildDomains() {
 	c := m.Cfg
 	m.Auth = auth.NewStore(m.DB)
+	m.Auth.CacheKeys(c.APIKeyCache)
 	m.Web = web.New(web.Deps{
 		Auth:          m.Auth,
 		Sessions:      auth.SessionPolicy{Idle: c.Plan.SessionIdle, Absolute: c.Plan.SessionMax},

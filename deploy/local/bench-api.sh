@@ -10,7 +10,8 @@
 #      into the same table at 8 and 32 clients (the database's own ceiling);
 #   3. (the public page /t/{code} is measured here once its cache lands: see bench_public_page below).
 # It prints the ratios and writes them to var/bench/api-<time>.txt. wrk and pgbench come from Debian's packages,
-# installed when missing (as root). Knobs: BENCH_SECONDS (default 15 per measurement), BENCH_DEMANDS (100000).
+# installed when missing (as root). Knobs: BENCH_SECONDS (default 15 per measurement), BENCH_DEMANDS (100000),
+# BENCH_ONLY=reads or writes (one half; the report then leaves the other's lines out).
 
 set -euo pipefail
 SL_PROG=bench-api
@@ -19,6 +20,9 @@ SL_PROG=bench-api
 cd "$SL_ROOT"
 
 SECONDS_EACH=${BENCH_SECONDS:-15}
+ONLY=${BENCH_ONLY:-}
+case $ONLY in "" | reads | writes) ;; *) die "BENCH_ONLY must be reads or writes" ;; esac
+runs() { [ -z "$ONLY" ] || [ "$ONLY" = "$1" ]; }
 BIG=${BENCH_DEMANDS:-100000}
 [ -n "${SUILONG_DATABASE_URL:-}" ] || die "SUILONG_DATABASE_URL is not set: run me through deploy/local/with.sh (make bench-api)"
 
@@ -38,6 +42,7 @@ OUT_DIR=$SL_VAR/bench
 mkdir -p "$OUT_DIR"
 WORK=$(mktemp -d "$OUT_DIR/run.XXXXXX")
 SERVE_PID=
+TOTAL=
 cleanup() {
 	if [ -n "$SERVE_PID" ]; then
 		kill "$SERVE_PID" 2>/dev/null || true
@@ -118,39 +123,43 @@ pgb() {
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
 
 # 1. Reads: a page of the big buyer's demands, of the demo-sized one's, and the trivial request.
-say "measuring reads (${SECONDS_EACH}s each)"
-wrk_run trivial-8 8 "$BIG_KEY" "/api/v1/orgs/$BIG_ID"
-wrk_run list-big-8 8 "$BIG_KEY" "/api/v1/demands?limit=50"
-wrk_run list-demo-8 8 "$DEMO_KEY" "/api/v1/demands?limit=50"
-NEXT=$(curl -fsS -H "Authorization: Bearer $BIG_KEY" "$BASE/api/v1/demands?limit=50" | sed -E 's/.*"next":"([^"]*)".*/\1/')
-wrk_run list-big-after-8 8 "$BIG_KEY" "/api/v1/demands?limit=50&after=$NEXT"
-wrk_run list-big-32 32 "$BIG_KEY" "/api/v1/demands?limit=50"
-TOTAL=$(curl -fsS -H "Authorization: Bearer $BIG_KEY" "$BASE/api/v1/demands?limit=1" | sed -E 's/.*"total":([0-9]+),"total_capped":(true|false).*/\1 capped=\2/')
+if runs reads; then
+	say "measuring reads (${SECONDS_EACH}s each)"
+	wrk_run trivial-8 8 "$BIG_KEY" "/api/v1/orgs/$BIG_ID"
+	wrk_run list-big-8 8 "$BIG_KEY" "/api/v1/demands?limit=50"
+	wrk_run list-demo-8 8 "$DEMO_KEY" "/api/v1/demands?limit=50"
+	NEXT=$(curl -fsS -H "Authorization: Bearer $BIG_KEY" "$BASE/api/v1/demands?limit=50" | sed -E 's/.*"next":"([^"]*)".*/\1/')
+	wrk_run list-big-after-8 8 "$BIG_KEY" "/api/v1/demands?limit=50&after=$NEXT"
+	wrk_run list-big-32 32 "$BIG_KEY" "/api/v1/demands?limit=50"
+	TOTAL=$(curl -fsS -H "Authorization: Bearer $BIG_KEY" "$BASE/api/v1/demands?limit=1" | sed -E 's/.*"total":([0-9]+),"total_capped":(true|false).*/\1 capped=\2/')
+fi
 
 # 2. Writes (after the reads, whose buyers they would outnumber): the same one-row INSERT from pgbench, then through the API.
-cat >"$WORK/insert.sql" <<EOF
-INSERT INTO demands (org_id, product, min_grade, quantity_kg, max_price_fen, destination, deliver_by)
-VALUES ($W_ID, 'choy-sum', 2, 500, 500, 'jiangnan-market', '2026-12-21T04:00:00Z');
-EOF
-cat >"$WORK/post.lua" <<'EOF'
-wrk.method = "POST"
-wrk.headers["Content-Type"] = "application/json"
-wrk.body = '{"product":"choy-sum","min_grade":2,"quantity_kg":500,"max_price_per_kg":5.00,' ..
-	'"destination":"jiangnan-market","deliver_by":"2026-12-21T04:00:00Z"}'
-EOF
-say "measuring writes (${SECONDS_EACH}s each)"
-# The machine is shared: the baseline is measured just before and just after the API, and their mean taken.
-mean() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.0f", (a + b) / 2 }'; }
-A=$(pgb pgbench-insert-8a 8 "$WORK/insert.sql")
-wrk_run post-8 8 "$W_KEY" /api/v1/demands "$WORK/post.lua"
-B=$(pgb pgbench-insert-8b 8 "$WORK/insert.sql")
-PGB8=$(mean "$A" "$B")
-PGB8_RANGE="$A–$B"
-A=$(pgb pgbench-insert-32a 32 "$WORK/insert.sql")
-wrk_run post-32 32 "$W_KEY" /api/v1/demands "$WORK/post.lua"
-B=$(pgb pgbench-insert-32b 32 "$WORK/insert.sql")
-PGB32=$(mean "$A" "$B")
-PGB32_RANGE="$A–$B"
+if runs writes; then
+	cat >"$WORK/insert.sql" <<-EOF
+	INSERT INTO demands (org_id, product, min_grade, quantity_kg, max_price_fen, destination, deliver_by)
+	VALUES ($W_ID, 'choy-sum', 2, 500, 500, 'jiangnan-market', '2026-12-21T04:00:00Z');
+	EOF
+	cat >"$WORK/post.lua" <<-'EOF'
+	wrk.method = "POST"
+	wrk.headers["Content-Type"] = "application/json"
+	wrk.body = '{"product":"choy-sum","min_grade":2,"quantity_kg":500,"max_price_per_kg":5.00,' ..
+		'"destination":"jiangnan-market","deliver_by":"2026-12-21T04:00:00Z"}'
+	EOF
+	say "measuring writes (${SECONDS_EACH}s each)"
+	# The machine is shared: the baseline is measured just before and just after the API, and their mean taken.
+	mean() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.0f", (a + b) / 2 }'; }
+	A=$(pgb pgbench-insert-8a 8 "$WORK/insert.sql")
+	wrk_run post-8 8 "$W_KEY" /api/v1/demands "$WORK/post.lua"
+	B=$(pgb pgbench-insert-8b 8 "$WORK/insert.sql")
+	PGB8=$(mean "$A" "$B")
+	PGB8_RANGE="$A–$B"
+	A=$(pgb pgbench-insert-32a 32 "$WORK/insert.sql")
+	wrk_run post-32 32 "$W_KEY" /api/v1/demands "$WORK/post.lua"
+	B=$(pgb pgbench-insert-32b 32 "$WORK/insert.sql")
+	PGB32=$(mean "$A" "$B")
+	PGB32_RANGE="$A–$B"
+fi
 
 # 3. The public page (/t/{code}): to be measured here, against the same trivial request, once the leg
 # summaries' cache lands (issue 17, goal 1).
@@ -160,13 +169,16 @@ bench_public_page
 REPORT=$OUT_DIR/api-$(date -u +%Y%m%dT%H%M%SZ).txt
 {
 	echo "make bench-api, $(date -u +%Y-%m-%dT%H:%M:%SZ), $(nproc) CPUs (load average $(cut -d' ' -f1-3 /proc/loadavg)), ${SECONDS_EACH}s per measurement, $(./bin/suilong version 2>/dev/null | head -n1)"
-	echo "serve: ${POOL:-pool from the machine}; buyer with $BIG demands (GET /demands total: $TOTAL)"
+	echo "serve: ${POOL:-pool from the machine}; buyer with $BIG demands${TOTAL:+ (GET /demands total: $TOTAL)}"
+	if runs writes; then
 	echo
 	printf '%-58s %12s %12s %8s\n' "writes" "req/s" "baseline" "ratio"
 	printf '%-58s %12s %12s %8s\n' "POST /api/v1/demands vs pgbench one-row INSERT, 8 conns" "$(rps post-8)" "$PGB8" "$(ratio "$(rps post-8)" "$PGB8")"
 	printf '%-58s %12s %12s %8s\n' "POST /api/v1/demands vs pgbench one-row INSERT, 32 conns" "$(rps post-32)" "$PGB32" "$(ratio "$(rps post-32)" "$PGB32")"
 	printf '  pgbench before–after: %s tps at 8, %s at 32; POST latency p50/p99: %s/%s ms at 8, %s/%s ms at 32\n' \
 		"$PGB8_RANGE" "$PGB32_RANGE" "$(lat post-8 50)" "$(lat post-8 99)" "$(lat post-32 50)" "$(lat post-32 99)"
+	fi
+	if runs reads; then
 	echo
 	printf '%-58s %9s %9s %9s %8s\n' "reads (8 conns unless said)" "req/s" "p50 ms" "p99 ms" "p50/base"
 	B=$(lat trivial-8 50)
@@ -178,6 +190,7 @@ REPORT=$OUT_DIR/api-$(date -u +%Y%m%dT%H%M%SZ).txt
 		n=${r%%:*}
 		printf '%-58s %9s %9s %9s %8s\n' "${r#*:}" "$(rps "$n")" "$(lat "$n" 50)" "$(lat "$n" 99)" "$(ratio "$(lat "$n" 50)" "$B")"
 	done
+	fi
 	echo
 	echo "public page /t/{code}: not measured yet (see bench_public_page in deploy/local/bench-api.sh)"
 } | tee "$REPORT"

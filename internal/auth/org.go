@@ -19,8 +19,9 @@ type Org struct {
 
 // Store keeps organisations, API keys and (see user.go) coordinator accounts in PostgreSQL.
 type Store struct {
-	db  pg.DB
-	Now func() time.Time
+	db   pg.DB
+	Now  func() time.Time
+	keys *keyCache // nil: no cache (CacheKeys)
 }
 
 // NewStore returns a store on db.
