@@ -373,21 +373,18 @@ func (s *Store) GetRun(ctx context.Context, p auth.Principal, id int64) (Run, er
 		}
 		return Run{}, pg.Err(err, "run")
 	}
-	allocs, _, err := s.Allocations(ctx, p, AllocationFilter{RunID: &id, Page: Page{Limit: 500}})
-	if err != nil {
-		return Run{}, err
-	}
-	// A run may propose more allocations than a page holds; read them all.
-	for off := len(allocs); off < run.Summary.Allocations; {
-		more, _, err := s.Allocations(ctx, p, AllocationFilter{RunID: &id, Page: Page{Limit: 500, Offset: off}})
+	// A run may propose more allocations than a page holds; read them all, page after page by cursor.
+	var allocs []Allocation
+	for page := (Page{Limit: pg.MaxLimit}); ; {
+		more, _, err := s.Allocations(ctx, p, AllocationFilter{RunID: &id, Page: page})
 		if err != nil {
 			return Run{}, err
 		}
-		if len(more) == 0 {
+		allocs = append(allocs, more...)
+		if len(more) < pg.MaxLimit {
 			break
 		}
-		allocs = append(allocs, more...)
-		off += len(more)
+		page.After = pg.Cursor(more[len(more)-1].PageKey()...)
 	}
 	run.Allocations = allocs
 	return run, nil
