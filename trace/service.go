@@ -152,7 +152,14 @@ func (s *Service) Lot(ctx context.Context, p auth.Principal, id int64) (Lot, err
 // Lots lists the lots the caller may see: its own (as base or buyer), or all for staff.
 func (s *Service) Lots(ctx context.Context, p auth.Principal, f LotFilter) ([]Lot, int, error) {
 	f.OwnerOrBuyer = nil
-	if !p.Staff() {
+	// Only bases register lots and only buyers buy them, so each sees one side, read through that side's index.
+	switch {
+	case p.Staff():
+	case p.Role == auth.RoleBase && (f.OrgID == nil || *f.OrgID == p.OrgID):
+		f.OrgID = &p.OrgID
+	case p.Role == auth.RoleBuyer && (f.BuyerOrgID == nil || *f.BuyerOrgID == p.OrgID):
+		f.BuyerOrgID = &p.OrgID
+	default:
 		f.OwnerOrBuyer = &p.OrgID
 	}
 	return s.Store.Lots(ctx, f)

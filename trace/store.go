@@ -103,6 +103,7 @@ func (s *Store) LotByCode(ctx context.Context, code string) (Lot, error) {
 type LotFilter struct {
 	OwnerOrBuyer *int64
 	OrgID        *int64
+	BuyerOrgID   *int64 // the lots an organisation buys
 	OrderID      *int64
 	Product      string
 	Limit        int
@@ -118,16 +119,15 @@ func (l Lot) PageKey() []any { return []any{l.ID} }
 func (s *Store) Lots(ctx context.Context, f LotFilter) ([]Lot, int, error) {
 	where, args := []string{"true"}, []any{}
 	arg := func(v any) string { args = append(args, v); return "$" + strconv.Itoa(len(args)) }
-	from := "lots l"
-	if f.OwnerOrBuyer != nil {
-		// The lots an organisation owns, then those it buys that it does not own: each part comes in id order
-		// from its own index, so a page reads only its rows (an OR of the two would read all of them).
+	if f.OwnerOrBuyer != nil { // read whole before a page is taken: OrgID or BuyerOrgID read only the page
 		p := arg(*f.OwnerOrBuyer)
-		from = "(SELECT * FROM lots WHERE org_id = " + p + " UNION ALL SELECT * FROM lots WHERE buyer_org_id = " + p +
-			" AND org_id <> " + p + ") l"
+		where = append(where, "(l.org_id = "+p+" OR l.buyer_org_id = "+p+")")
 	}
 	if f.OrgID != nil {
 		where = append(where, "l.org_id = "+arg(*f.OrgID))
+	}
+	if f.BuyerOrgID != nil {
+		where = append(where, "l.buyer_org_id = "+arg(*f.BuyerOrgID))
 	}
 	if f.OrderID != nil {
 		where = append(where, "l.order_id = "+arg(*f.OrderID))
@@ -135,7 +135,7 @@ func (s *Store) Lots(ctx context.Context, f LotFilter) ([]Lot, int, error) {
 	if f.Product != "" {
 		where = append(where, "l.product = "+arg(f.Product))
 	}
-	q := pg.Query{Cols: lotColumns, From: from, Joins: ` LEFT JOIN orgs o ON o.id = l.org_id`, Where: where, Args: args,
+	q := pg.Query{Cols: lotColumns, From: "lots l", Joins: ` LEFT JOIN orgs o ON o.id = l.org_id`, Where: where, Args: args,
 		Key: "l.id", Desc: true}
 	var after int64
 	sql, args, err := q.Page(pg.Page{Limit: f.Limit, Offset: f.Offset, After: f.After}, &after)
