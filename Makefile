@@ -7,6 +7,7 @@ LDFLAGS := -X main.version=$(VERSION)
 WITH := deploy/local/with.sh
 
 # What `make test` and `make bench` cover, e.g. PKGS=./ingest/...; extra `go test` flags, e.g. GOTEST_FLAGS=-v.
+# BENCH_ARGS go to the matching bench (matching/solve/bench/main.go: -runs, -only, -dir).
 PKGS ?= ./...
 GOTEST_FLAGS ?=
 # Short fuzz runs after the suite passes: space-separated PACKAGE:FuzzFunc (the two decoders of outside input);
@@ -61,8 +62,8 @@ bench-api: build ## the API under load (wrk, pgbench): POST /demands vs pgbench 
 bench-ingest: ## ingest benchmarks, services up
 	@$(WITH) --quiet -- $(GO) test -run='^$$' -bench=. -benchmem ./ingest/...
 
-bench-matching: ## matching benchmarks, services up
-	@$(WITH) --quiet -- $(GO) test -run='^$$' -bench=. -benchmem ./matching/...
+bench-matching: ## suilong match against LEMON's network simplex, whole processes (BENCH_ARGS='-runs 5 -only 50k')
+	@GO=$(GO) matching/solve/bench/bench.sh $(BENCH_ARGS)
 
 image: ## build the container image localhost/suilong:latest with podman, nothing pulled (IMAGE=name:tag to rename)
 	@VERSION=$(VERSION) deploy/image/build.sh $(IMAGE)

@@ -51,7 +51,7 @@ func (h *orgs) list(c *gin.Context) {
 	role := auth.Role(c.Query("role"))
 	if role != "" && !role.Valid() {
 		rest.Problem(c, &errs.Error{Code: errs.Invalid, Message: "bad filter",
-			Fields: []errs.FieldError{{Field: "role", Message: "must be one of admin, coordinator, base, buyer, gateway"}}})
+			Fields: []errs.FieldError{{Field: "role", Message: "must be one of " + auth.RoleNames()}}})
 		return
 	}
 	rest.ListPage(c, func(p rest.PageReq) ([]auth.Org, int, error) { return h.store.Orgs(c, role, p) })

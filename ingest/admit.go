@@ -59,7 +59,9 @@ func (p *Pipeline) process(w *workerState, m *Message) {
 	}
 	if gw, ok := gatewayOf(m.Topic, TopicStatus); ok {
 		p.m.statusMessages.Inc()
-		p.status(gw, m.Payload, now)
+		if p.writer != nil { // the processes that store readings record statuses too
+			p.status(gw, m.Payload, now)
+		}
 		if m.Ack != nil {
 			m.Ack()
 		}
@@ -86,7 +88,7 @@ func (p *Pipeline) process(w *workerState, m *Message) {
 				continue
 			}
 			info, reason := p.cache.Lookup(ctx, r.SensorID)
-			if reason == ReasonRegistryDown && p.holdSpool != nil {
+			if reason == ReasonRegistryDown && p.holdSpool != nil && p.writer != nil {
 				w.held = append(w.held, encodeHeld(m.Topic, received, r.raw))
 				p.m.Held.Inc()
 				continue
@@ -125,6 +127,16 @@ func (p *Pipeline) process(w *workerState, m *Message) {
 			}
 		}
 		p.m.Accepted.Add(float64(n))
+	}
+	if p.writer == nil {
+		// The rules have seen the readings, which is all this process does with them: the ingest workers store
+		// them and their dead letters. A crash before the rules' state is saved is covered by the restore, which
+		// reads the stored readings back.
+		if m.Ack != nil {
+			m.Ack()
+		}
+		p.pending.Add(-1)
+		return
 	}
 
 	p.mu.Lock()

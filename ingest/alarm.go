@@ -154,6 +154,9 @@ func (s *Store) ApplyAlarms(ctx context.Context, views []rules.Alarm) ([]Alarm, 
 				if err != nil {
 					return pg.Err(err, "alarm")
 				}
+				if err := logAlarmChanges(ctx, tx, nil, a, s.Now()); err != nil {
+					return err
+				}
 				changed = append(changed, a)
 				continue
 			case err != nil:
@@ -167,6 +170,10 @@ func (s *Store) ApplyAlarms(ctx context.Context, views []rules.Alarm) ([]Alarm, 
 				v.SensorID, v.Kind, v.Start, v.AssetID, status, v.RaisedAt, ended, peak, lo, hi, dm, s.Now()))
 			if err != nil {
 				return pg.Err(err, "alarm")
+			}
+			before := Alarm{Status: oldStatus, EndedAt: oldEnded, AckedAt: a.AckedAt}
+			if err := logAlarmChanges(ctx, tx, &before, a, s.Now()); err != nil {
+				return err
 			}
 			if status != oldStatus || (ended == nil) != (oldEnded == nil) {
 				changed = append(changed, a)
@@ -278,7 +285,10 @@ func (s *Store) AckAlarm(ctx context.Context, id int64, by, comment string) (Ala
 		out, err = scanAlarm(tx.QueryRow(ctx, `UPDATE alarms SET status = $2::text, acked_by = $3, acked_at = $4::timestamptz, ack_comment = $5,
 			closed_at = CASE WHEN $2::text = 'closed' THEN $4::timestamptz END, updated_at = $4::timestamptz WHERE id = $1 RETURNING `+alarmCols,
 			id, status, by, now, comment))
-		return pg.Err(err, fmt.Sprintf("alarm %d", id))
+		if err != nil {
+			return pg.Err(err, fmt.Sprintf("alarm %d", id))
+		}
+		return logAlarmChanges(ctx, tx, &a, out, now)
 	})
 	return out, err
 }

@@ -39,6 +39,9 @@ func (p *Pipeline) write(b *batch) {
 	for _, ack := range b.acks {
 		ack()
 	}
+	if p.Latest != nil {
+		p.Latest.Note(b.lines)
+	}
 	now := p.Now()
 	for _, ts := range b.newest {
 		p.m.DelaySeconds.Observe(max(0, float64(now.UnixNano()-ts)/1e9))
@@ -62,6 +65,9 @@ func (p *Pipeline) writeReadings(b *batch) ([]refusedLine, bool) {
 				p.m.WriteSeconds.Observe(p.Now().Sub(start).Seconds())
 				p.m.writtenDirect.Add(float64(b.n - len(refused)))
 				p.writeSucceeded()
+				if p.Late != nil {
+					p.Late.Note(b.lines)
+				}
 				return refused, true
 			}
 			p.writeFailed(err, "spooling readings locally", b.n)

@@ -179,6 +179,19 @@ func (s *Store) GatewayCredentials(ctx context.Context) ([]GatewayCredential, er
 	})
 }
 
+// GatewayCredentialsOf returns the password hashes of those of ids that are registered gateways.
+func (s *Store) GatewayCredentialsOf(ctx context.Context, ids []string) ([]GatewayCredential, error) {
+	rows, err := s.db.Query(ctx, `SELECT id, password_hash FROM gateways WHERE id = ANY($1)`, ids)
+	if err != nil {
+		return nil, pg.Err(err, "gateways")
+	}
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (GatewayCredential, error) {
+		var c GatewayCredential
+		err := r.Scan(&c.ID, &c.PasswordHash)
+		return c, err
+	})
+}
+
 // SimulatedGateways lists the gateways the simulator may drive.
 func (s *Store) SimulatedGateways(ctx context.Context) ([]Gateway, error) {
 	rows, err := s.db.Query(ctx, `SELECT `+gatewayCols+` FROM gateways WHERE simulated ORDER BY id`)

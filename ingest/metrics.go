@@ -25,6 +25,7 @@ type Metrics struct {
 	WriteFailures  *prometheus.CounterVec
 	Held           prometheus.Counter // readings held while the registry was away
 	DeadSuppressed prometheus.Counter // rejections over a gateway's dead-letter budget, summed up instead
+	RulesLeader    prometheus.Gauge   // 1 while this process runs the cold-chain rules (the rules role's leader)
 
 	// Resolved children of the vectors used once per message, to keep label lookups off the hot path.
 	readingMessages, statusMessages, writtenDirect, writtenSpool prometheus.Counter
@@ -69,6 +70,8 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Help: "Failed writes to InfluxDB, by status: the HTTP status (5xx folded), or timeout, refused, dns, tls, network."}, []string{"status"}),
 		Held: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: "readings_held_total",
 			Help: "Readings of sensors the cache did not know, held while the registry (PostgreSQL) was unreachable, to be admitted later."}),
+		RulesLeader: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: ns, Subsystem: sub, Name: "rules_leader",
+			Help: "1 while this process runs the cold-chain rules: the leader of the rules role (always 1 where ingest runs alone)."}),
 		DeadSuppressed: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: "dead_letters_suppressed_total",
 			Help: "Rejections beyond a gateway's dead-letter budget: counted here and summed up in one dead-letter record a minute."}),
 	}
@@ -86,7 +89,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	if reg != nil {
 		reg.MustRegister(m.Messages, m.Received, m.Accepted, m.Written, m.Spooled, m.Rejected, m.DeadLetters, m.SpoolFull,
 			m.WriteSeconds, m.DelaySeconds, m.BatchReadings, m.OpenAlarms, m.Alarms, m.RulesTooLate, m.InfluxUp,
-			m.WriteFailures, m.Held, m.DeadSuppressed)
+			m.WriteFailures, m.Held, m.DeadSuppressed, m.RulesLeader)
 	}
 	return m
 }

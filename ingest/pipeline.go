@@ -133,6 +133,10 @@ type Pipeline struct {
 	Now func() time.Time
 	// OnDurable, when set, is called with the newest reading time of each durable message (benchmarks).
 	OnDurable func(newest []int64, at time.Time)
+	// Latest, when set, is told each durable batch's lines (sensor_latest, for the console).
+	Latest *Latest
+	// Late, when set, is told of every batch stored in InfluxDB, to find the readings that arrived late.
+	Late *Late
 
 	qmu      sync.RWMutex
 	closed   bool
@@ -162,8 +166,10 @@ type Pipeline struct {
 	fullLog atomic.Int64
 }
 
-// PipelineDeps are the pipeline's collaborators. Spool, DeadSpool and HoldSpool are required: they are what
-// makes an acknowledgement safe while InfluxDB or PostgreSQL is away.
+// PipelineDeps are the pipeline's collaborators. Spool, DeadSpool and HoldSpool are required with a Writer:
+// they are what makes an acknowledgement safe while InfluxDB or PostgreSQL is away. Without a Writer the
+// pipeline only feeds the rules (the rules role: other processes store the readings), and acknowledges each
+// message once the rules have seen it.
 type PipelineDeps struct {
 	Log     *slog.Logger
 	Metrics *Metrics
@@ -198,7 +204,9 @@ func NewPipeline(cfg PipelineConfig, d PipelineDeps) *Pipeline {
 	p.cond = sync.NewCond(&p.mu)
 	p.qbCond = sync.NewCond(&p.qbMu)
 	p.budget = newDeadBudget(cfg.DeadLetterRate, cfg.DeadLetterBurst)
-	p.m.InfluxUp.Set(1)
+	if p.writer != nil {
+		p.m.InfluxUp.Set(1)
+	}
 	return p
 }
 
@@ -282,12 +290,14 @@ func (p *Pipeline) Run(ctx context.Context) error {
 		defer close(flusherDone)
 		p.flusher(flushDone)
 	}()
-	bg.Go(func() { p.replay(bgCtx, "readings", p.spool, p.replayReadings) })
-	bg.Go(func() { p.replay(bgCtx, "dead_letter", p.deadSpool, p.replayDead) })
-	if p.holdSpool != nil {
-		bg.Go(func() { p.replayHeld(bgCtx) })
+	if p.writer != nil {
+		bg.Go(func() { p.replay(bgCtx, "readings", p.spool, p.replayReadings) })
+		bg.Go(func() { p.replay(bgCtx, "dead_letter", p.deadSpool, p.replayDead) })
+		if p.holdSpool != nil {
+			bg.Go(func() { p.replayHeld(bgCtx) })
+		}
+		bg.Go(func() { p.statusLoop(bgCtx) })
 	}
-	bg.Go(func() { p.statusLoop(bgCtx) })
 
 	<-ctx.Done()
 	// Refuse new messages at once, and wake every Submit waiting for room, before anything else: a source
@@ -342,6 +352,9 @@ type writeHealth struct {
 // Healthy returns nil while writes to InfluxDB succeed, else an error saying since when they fail and why
 // (a database dropped, a password changed, the server away). The readings meanwhile wait in the spool.
 func (p *Pipeline) Healthy() error {
+	if p.writer == nil {
+		return nil
+	}
 	h := &p.health
 	h.mu.Lock()
 	defer h.mu.Unlock()

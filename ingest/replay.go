@@ -70,6 +70,9 @@ func (p *Pipeline) replayReadings(ctx context.Context, recs []spool.Record) erro
 		return err
 	}
 	p.writeSucceeded()
+	if p.Late != nil {
+		p.Late.Note(buf)
+	}
 	if len(refused) > 0 && !p.writeDead(p.refusedDeadLetters(refused)) {
 		return errors.New("stopping before the refused readings were in the dead letter")
 	}

@@ -24,8 +24,14 @@ type Service struct {
 	// credentials) that the registry changed; nil when neither runs in this process.
 	SensorChanged  func(id string)
 	GatewayChanged func(id string)
-	Log            *slog.Logger
-	Now            func() time.Time
+	// CredentialsChanged, when set, gets a gateway's new password when it is registered or reset, and ""
+	// when it is removed: the hook that keeps an external broker's own accounts in step (Mosquitto's dynamic
+	// security). It may not block for long.
+	CredentialsChanged func(ctx context.Context, id, password string)
+	// Platform is the platform's own client on an external broker (BrokerAuthenticate).
+	Platform PlatformClient
+	Log      *slog.Logger
+	Now      func() time.Time
 }
 
 // NewService returns the service; fleet nil lets staff see everything and bases and buyers nothing.
@@ -73,6 +79,7 @@ func (s *Service) CreateGateway(ctx context.Context, p auth.Principal, n NewGate
 		return Gateway{}, "", err
 	}
 	s.gatewayChanged(g.ID)
+	s.credentialsChanged(ctx, g.ID, pw)
 	s.pushConfig(ctx, g)
 	return g, pw, nil
 }
@@ -107,6 +114,7 @@ func (s *Service) DeleteGateway(ctx context.Context, p auth.Principal, id string
 		return err
 	}
 	s.gatewayChanged(id)
+	s.credentialsChanged(ctx, id, "")
 	return nil
 }
 
@@ -121,12 +129,19 @@ func (s *Service) ResetCredentials(ctx context.Context, p auth.Principal, id str
 		return "", err
 	}
 	s.gatewayChanged(id)
+	s.credentialsChanged(ctx, id, pw)
 	return pw, nil
 }
 
 func (s *Service) gatewayChanged(id string) {
 	if s.GatewayChanged != nil {
 		s.GatewayChanged(id)
+	}
+}
+
+func (s *Service) credentialsChanged(ctx context.Context, id, password string) {
+	if s.CredentialsChanged != nil {
+		s.CredentialsChanged(ctx, id, password)
 	}
 }
 

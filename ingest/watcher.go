@@ -3,6 +3,7 @@ package ingest
 import (
 	"context"
 	"log/slog"
+	"sync/atomic"
 	"time"
 
 	"github.com/suilong/suilong/ingest/rules"
@@ -46,7 +47,12 @@ type Watcher struct {
 	pending     map[alarmKey]rules.Alarm
 	saveAll     bool
 	lastTooLate int64
+	abandoned   atomic.Bool
 }
+
+// Abandon makes Run end without its last store and save: the state may no longer be this process's to write
+// (another process took over the rules).
+func (w *Watcher) Abandon() { w.abandoned.Store(true) }
 
 type alarmKey struct {
 	sensor string
@@ -146,6 +152,9 @@ func (w *Watcher) Run(ctx context.Context) error {
 	for {
 		select {
 		case <-ctx.Done():
+			if w.abandoned.Load() {
+				return nil
+			}
 			fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), w.cfg.FinalTimeout)
 			w.Flush(fctx)
 			w.save(fctx)

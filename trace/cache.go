@@ -15,20 +15,23 @@ import (
 
 // A leg's readings summary (windows of BaseEvery and the out-of-band readings) is computed in InfluxDB once and
 // kept in PostgreSQL: aggregating a 30-day leg takes InfluxDB 1.8 seconds, reading the summary back
-// milliseconds. Each use checks the summary against the count and sum of the readings it came from, which
-// InfluxDB answers without aggregating windows; readings that arrived late change them and the summary is
-// computed again. An open leg's summary is extended as the leg goes on; the last Settle of it is always read
-// live.
+// milliseconds. Readings that arrive late change a summary: ingest tells of them (ReadingsArrivedLate), which
+// drops the summaries they fall in. As a safety net against a notice lost in a crash, a summary not checked
+// for VerifyEvery is checked against the count and sum of the readings it came from, which InfluxDB answers
+// without aggregating windows. An open leg's summary is extended as the leg goes on; the last Settle of it is
+// always read live.
 
 // chunk bounds one Series query: at 5-minute windows a week is 2,016 windows.
 const chunk = 7 * 24 * time.Hour
 
 type cacheEntry struct {
-	to      time.Time
-	count   int64
-	sum     float64
-	windows []Window
-	outside []Sample
+	to time.Time
+	// verified is when the summary was last known to hold every reading of its range.
+	verified time.Time
+	count    int64
+	sum      float64
+	windows  []Window
+	outside  []Sample
 }
 
 func cacheKey(asset string, from time.Time, b Band) string {
@@ -57,7 +60,7 @@ func (s *Service) legReadings(ctx context.Context, leg Leg, band Band, now time.
 		return LegReadings{Windows: e.windows, Outside: e.outside}, err
 	}
 	key := cacheKey(leg.AssetID, from, band)
-	e, err := s.cached(ctx, key, leg.AssetID, from, settled, band)
+	e, err := s.cached(ctx, key, leg.AssetID, from, settled, band, now)
 	if err != nil {
 		return LegReadings{}, err
 	}
@@ -73,7 +76,7 @@ func (s *Service) legReadings(ctx context.Context, leg Leg, band Band, now time.
 }
 
 // cached returns the summary of [from, upto), reusing, extending or recomputing the stored one.
-func (s *Service) cached(ctx context.Context, key, asset string, from, upto time.Time, band Band) (cacheEntry, error) {
+func (s *Service) cached(ctx context.Context, key, asset string, from, upto time.Time, band Band, now time.Time) (cacheEntry, error) {
 	e, err := s.Store.getCache(ctx, key)
 	switch {
 	case errors.Is(err, pgx.ErrNoRows):
@@ -84,19 +87,27 @@ func (s *Service) cached(ctx context.Context, key, asset string, from, upto time
 		// The leg ended earlier than the summary reaches (a receipt recorded late): start again.
 		s.metrics.cache.WithLabelValues("miss").Inc()
 	default:
-		n, sum, err := s.Readings.Fingerprint(ctx, asset, from, e.to)
-		if err != nil {
-			return cacheEntry{}, err
-		}
-		if n != e.count || math.Abs(sum-e.sum) > 1e-6*max(1, math.Abs(sum)) {
-			s.metrics.cache.WithLabelValues("stale").Inc()
-			s.Log.Info("trace: readings arrived late; summarising the leg again", "asset", asset, "from", from, "to", e.to, "upto", upto, "readings", n, "had", e.count, "sum", sum, "had_sum", e.sum)
-			break
+		if now.Sub(e.verified) >= s.VerifyEvery {
+			n, sum, err := s.Readings.Fingerprint(ctx, asset, from, e.to)
+			if err != nil {
+				return cacheEntry{}, err
+			}
+			if n != e.count || math.Abs(sum-e.sum) > 1e-6*max(1, math.Abs(sum)) {
+				s.metrics.cache.WithLabelValues("stale").Inc()
+				s.Log.Warn("trace: a leg's summary missed readings nobody told of; summarising it again", "asset", asset, "from", from,
+					"to", e.to, "upto", upto, "readings", n, "had", e.count, "sum", sum, "had_sum", e.sum)
+				break
+			}
+			e.verified = now
+			if err := s.Store.verifiedCache(ctx, key, now); err != nil {
+				return cacheEntry{}, err
+			}
 		}
 		if e.to.Equal(upto) {
 			s.metrics.cache.WithLabelValues("hit").Inc()
 			return e, nil
 		}
+		started := s.Now()
 		ext, err := s.fetch(ctx, asset, e.to, upto, band)
 		if err != nil {
 			return cacheEntry{}, err
@@ -107,13 +118,15 @@ func (s *Service) cached(ctx context.Context, key, asset string, from, upto time
 		e.sum += ext.sum
 		e.to = upto
 		s.metrics.cache.WithLabelValues("extended").Inc()
-		return e, s.Store.putCache(ctx, key, asset, from, e)
+		return e, s.Store.putCache(ctx, key, asset, from, e, started)
 	}
+	started := s.Now()
 	e, err = s.fetch(ctx, asset, from, upto, band)
 	if err != nil {
 		return cacheEntry{}, err
 	}
-	return e, s.Store.putCache(ctx, key, asset, from, e)
+	e.verified = started
+	return e, s.Store.putCache(ctx, key, asset, from, e, started)
 }
 
 // fetch summarises [from, to) from InfluxDB.
@@ -157,8 +170,8 @@ func appendWindows(a, b []Window) []Window {
 func (s *Store) getCache(ctx context.Context, key string) (cacheEntry, error) {
 	var e cacheEntry
 	var ws, out []byte
-	err := s.db.QueryRow(ctx, `SELECT to_at, readings, temp_sum, windows, outside FROM leg_readings_cache WHERE key = $1`, key).
-		Scan(&e.to, &e.count, &e.sum, &ws, &out)
+	err := s.db.QueryRow(ctx, `SELECT to_at, verified_at, readings, temp_sum, windows, outside FROM leg_readings_cache WHERE key = $1`, key).
+		Scan(&e.to, &e.verified, &e.count, &e.sum, &ws, &out)
 	if err != nil {
 		return e, err
 	}
@@ -166,13 +179,45 @@ func (s *Store) getCache(ctx context.Context, key string) (cacheEntry, error) {
 	return e, nil
 }
 
-func (s *Store) putCache(ctx context.Context, key, asset string, from time.Time, e cacheEntry) error {
-	_, err := s.db.Exec(ctx, `INSERT INTO leg_readings_cache (key, asset_id, from_at, to_at, readings, temp_sum, windows, outside, computed_at)
-		VALUES ($1,$2,$3,$4,$5,$6,$7,$8,now())
+// putCache stores a summary whose InfluxDB reads began at started. If late readings of the asset in its range
+// were noted since (or about then: the clocks of servers differ), the reads may have missed them, and the
+// summary is stored unverified, to be checked at its next use.
+func (s *Store) putCache(ctx context.Context, key, asset string, from time.Time, e cacheEntry, started time.Time) error {
+	_, err := s.db.Exec(ctx, `INSERT INTO leg_readings_cache (key, asset_id, from_at, to_at, readings, temp_sum, windows, outside, computed_at, verified_at)
+		SELECT $1, $2, $3, $4, $5, $6, $7, $8, now(),
+			CASE WHEN EXISTS (SELECT 1 FROM leg_readings_late l WHERE l.asset_id = $2 AND l.noted_at >= $9::timestamptz - interval '1 minute'
+				AND l.from_at < $4 AND l.to_at >= $3) THEN 'epoch'::timestamptz ELSE least($10::timestamptz, $9::timestamptz) END
 		ON CONFLICT (key) DO UPDATE SET to_at = EXCLUDED.to_at, readings = EXCLUDED.readings, temp_sum = EXCLUDED.temp_sum,
-			windows = EXCLUDED.windows, outside = EXCLUDED.outside, computed_at = now()`,
-		key, asset, from, e.to, e.count, e.sum, encodeWindows(e.windows), encodeSamples(e.outside))
+			windows = EXCLUDED.windows, outside = EXCLUDED.outside, computed_at = now(), verified_at = EXCLUDED.verified_at`,
+		key, asset, from, e.to, e.count, e.sum, encodeWindows(e.windows), encodeSamples(e.outside), started, e.verified)
 	return pg.Err(err, "readings summary")
+}
+
+func (s *Store) verifiedCache(ctx context.Context, key string, at time.Time) error {
+	_, err := s.db.Exec(ctx, `UPDATE leg_readings_cache SET verified_at = $2 WHERE key = $1`, key, at)
+	return pg.Err(err, "readings summary")
+}
+
+// ReadingsLate is a stretch of an asset's readings stored after their time had settled.
+type ReadingsLate struct {
+	AssetID  string
+	From, To time.Time
+}
+
+// arrivedLate notes late readings: it drops the summaries they fall in and revises the lots whose legs they fall
+// in, in one statement.
+func (s *Store) arrivedLate(ctx context.Context, rs []ReadingsLate) error {
+	ids, from, to := make([]string, len(rs)), make([]time.Time, len(rs)), make([]time.Time, len(rs))
+	for i, r := range rs {
+		ids[i], from[i], to[i] = r.AssetID, r.From, r.To
+	}
+	_, err := s.db.Exec(ctx, `WITH r AS (SELECT * FROM unnest($1::text[], $2::timestamptz[], $3::timestamptz[]) AS r(asset_id, from_at, to_at)),
+		noted AS (INSERT INTO leg_readings_late (asset_id, from_at, to_at) SELECT asset_id, from_at, to_at FROM r),
+		pruned AS (DELETE FROM leg_readings_late WHERE noted_at < now() - interval '1 day'),
+		dropped AS (DELETE FROM leg_readings_cache c USING r WHERE c.asset_id = r.asset_id AND c.from_at <= r.to_at AND c.to_at > r.from_at)
+		UPDATE lots SET revision = revision + 1 WHERE id IN (SELECT g.lot_id FROM lot_legs g JOIN r ON g.asset_id = r.asset_id
+			AND g.from_at <= r.to_at AND (g.to_at IS NULL OR g.to_at > r.from_at))`, ids, from, to)
+	return pg.Err(err, "late readings")
 }
 
 // Windows are stored as 24 bytes each: start (Unix seconds), min, mean, max (float32: a hundredth of a degree

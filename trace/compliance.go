@@ -96,7 +96,9 @@ type Compliance struct {
 	MeanC            *float64        `json:"mean_c"`
 	MaxC             *float64        `json:"max_c"`
 	MKTC             *float64        `json:"mkt_c"`
-	Verdict          Verdict         `json:"verdict"`
+	// Handovers are the temperatures measured when the lot changed hands (NewReport fills them in).
+	Handovers []Handover `json:"handovers"`
+	Verdict   Verdict    `json:"verdict"`
 }
 
 // VerdictCode classifies a lot's record.
@@ -120,14 +122,16 @@ type Verdict struct {
 	Excursions       int      `json:"excursions"`
 	OutOfBandMinutes int      `json:"out_of_band_minutes"`
 	MKTC             *float64 `json:"mkt_c"`
-	ZH               string   `json:"text_zh"`
-	EN               string   `json:"text_en"`
+	// HandoversOutside counts handovers whose measured temperature was outside the band.
+	HandoversOutside int    `json:"handovers_outside"`
+	ZH               string `json:"text_zh"`
+	EN               string `json:"text_en"`
 }
 
 // Assess judges the journey c against band from the readings of each leg (data[i] belongs to c.Legs[i]).
 // Open legs are judged up to now.
 func Assess(band Band, c Custody, data []LegReadings, now time.Time) Compliance {
-	out := Compliance{Band: band, Legs: []LegCompliance{}, Excursions: []Excursion{}}
+	out := Compliance{Band: band, Legs: []LegCompliance{}, Excursions: []Excursion{}, Handovers: []Handover{}}
 	var allMeans []float64
 	var sum float64
 	var n int

@@ -49,9 +49,13 @@ func EPCIS(r *Report, u URIs) ([]byte, error) {
 	}
 	for _, e := range r.Events {
 		bizStep, disp := Why(e.Kind, e.AssetKind)
+		id := e.EPCISEventID // a captured event keeps the id its partner gave it
+		if id == "" {
+			id = eventID(r.Lot.Code, strconv.FormatInt(e.ID, 10))
+		}
 		ev := objectEvent{
 			Type: "ObjectEvent", EventTime: epcisTime(e.At), EventTimeZoneOffset: "+08:00",
-			EventID: eventID(r.Lot.Code, strconv.FormatInt(e.ID, 10)),
+			EventID: id,
 			Action:  "OBSERVE", BizStep: bizStep, Disposition: disp, QuantityList: qty,
 			Ext: map[string]any{"suilong:eventKind": string(e.Kind), "suilong:recordedAt": epcisTime(e.RecordedAt)},
 		}
@@ -104,6 +108,10 @@ func EPCIS(r *Report, u URIs) ([]byte, error) {
 		}
 		if e.Note != "" {
 			ev.Ext["suilong:note"] = e.Note
+		}
+		if e.HandoverTempC != nil {
+			ev.Ext["suilong:handoverTempC"] = *e.HandoverTempC
+			ev.Ext["suilong:measuredBy"] = e.MeasuredBy
 		}
 		if i, ok := ends[e.ID]; ok {
 			ev.SensorElementList = []sensorElement{legSensorElement(r, i, u)}

@@ -1,6 +1,7 @@
 package trace
 
 import (
+	"math"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -62,6 +63,12 @@ type Event struct {
 	RecordedAt  time.Time `json:"recorded_at"`
 	BizStep     string    `json:"biz_step"`
 	Disposition string    `json:"disposition"`
+	// HandoverTempC is the product temperature measured at a load, unload or receipt, and MeasuredBy who
+	// measured it (GB 31605: the temperature is checked at every handover).
+	HandoverTempC *float64 `json:"handover_temp_c,omitempty"`
+	MeasuredBy    string   `json:"measured_by,omitempty"`
+	// EPCISEventID is the eventID of the EPCIS event this event was captured from (empty: recorded here).
+	EPCISEventID string `json:"epcis_event_id,omitempty"`
 }
 
 // Why returns the EPCIS (CBV 2.0) business step and disposition of an event of kind k in an asset of kind a:
@@ -97,7 +104,19 @@ type NewEvent struct {
 	AssetID  string    `json:"asset_id"`
 	Location string    `json:"location"`
 	Note     string    `json:"note"`
+	// HandoverTempC is the product temperature measured at the handover (−60…60 °C), MeasuredBy who measured it;
+	// both or neither.
+	HandoverTempC *float64 `json:"handover_temp_c"`
+	MeasuredBy    string   `json:"measured_by"`
+	// EPCISEventID is set by EPCIS capture, never by a client of the events API.
+	EPCISEventID string `json:"-"`
 }
+
+// The range of a handover temperature, the same as a sensor reading's (DESIGN.md, MQTT contract).
+const (
+	MinHandoverC = -60.0
+	MaxHandoverC = 60.0
+)
 
 // EventSkew is how far in the future an event's time may lie (clocks differ).
 const EventSkew = 10 * time.Minute
@@ -130,6 +149,22 @@ func (n *NewEvent) Validate(now time.Time) error {
 		fe.Add("at", "is required (RFC 3339, e.g. 2026-11-20T08:00:00+08:00)")
 	case n.At.After(now.Add(EventSkew)):
 		fe.Add("at", "is in the future")
+	}
+	n.MeasuredBy = strings.TrimSpace(n.MeasuredBy)
+	switch t := n.HandoverTempC; {
+	case t == nil && n.MeasuredBy != "":
+		fe.Add("handover_temp_c", "is required with measured_by (the product temperature measured at the handover, °C)")
+	case t == nil:
+	case math.IsNaN(*t) || *t < MinHandoverC || *t > MaxHandoverC:
+		fe.Add("handover_temp_c", "must be between %g and %g °C", MinHandoverC, MaxHandoverC)
+	case n.MeasuredBy == "":
+		fe.Add("measured_by", "is required with handover_temp_c (who measured the temperature)")
+	}
+	switch l := utf8.RuneCountInString(n.MeasuredBy); {
+	case l > 100:
+		fe.Add("measured_by", "must be at most 100 characters")
+	case strings.ContainsFunc(n.MeasuredBy, func(r rune) bool { return r < 0x20 || r == 0x7f }):
+		fe.Add("measured_by", "must not contain control characters")
 	}
 	if utf8.RuneCountInString(n.Location) > 200 {
 		fe.Add("location", "must be at most 200 characters")

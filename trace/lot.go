@@ -67,6 +67,11 @@ type Lot struct {
 	// CertificateNo is the number of the lot's 承诺达标合格证 (the producer's pledge that the produce meets the
 	// standards), when it has one.
 	CertificateNo string `json:"certificate_no"`
+	// Certificate holds the other details of the 承诺达标合格证: what is pledged, on what basis, by whom, when.
+	Certificate Certificate `json:"certificate"`
+	// ShelfLifeHours is the product's shelf life when the lot was registered (0: none known); the lot's records
+	// are kept for at least that plus six months (Retention).
+	ShelfLifeHours int `json:"shelf_life_hours,omitempty"`
 	// GTIN is the product's GS1 trade item number, when the base has one; the lot's URI is then a GS1 Digital
 	// Link (/01/{gtin}/10/{code}).
 	GTIN string `json:"gtin,omitempty"`
@@ -75,7 +80,10 @@ type Lot struct {
 	BuyerOrgID *int64 `json:"buyer_org_id,omitempty"`
 	// Band is the product's temperature band when the lot was registered: the lot's compliance is judged
 	// against it for the whole journey, whatever the product profile says later.
-	Band      Band      `json:"band"`
+	Band Band `json:"band"`
+	// Revision changes whenever something the lot's report shows changes (its events, its details, late
+	// readings in its legs): a report kept in memory is good while the revision stays.
+	Revision  int64     `json:"-"`
 	CreatedAt time.Time `json:"created_at"`
 }
 
@@ -90,8 +98,13 @@ type NewLot struct {
 	HarvestedAt    time.Time       `json:"harvested_at"`
 	Certifications []Certification `json:"certifications"`
 	CertificateNo  string          `json:"certificate_no"`
-	GTIN           string          `json:"gtin"`
-	OrderID        *int64          `json:"order_id"`
+	// The 承诺达标合格证 details, all optional; given one, basis, issuer and date are required.
+	CertificateCommitment string    `json:"certificate_commitment"`
+	CertificateBasis      Basis     `json:"certificate_basis"`
+	CertificateIssuer     string    `json:"certificate_issuer"`
+	CertificateDate       *DateOnly `json:"certificate_date"`
+	GTIN                  string    `json:"gtin"`
+	OrderID               *int64    `json:"order_id"`
 }
 
 // Limits of a lot's fields.
@@ -172,6 +185,7 @@ func (n *NewLot) Validate(now time.Time) error {
 	if n.CertificateNo != "" && !certNoRE.MatchString(n.CertificateNo) {
 		fe.Add("certificate_no", "must be letters, digits and '-', at most 64")
 	}
+	n.validateCertificate(&fe, now)
 	if n.GTIN != "" {
 		g, err := NormalizeGTIN(n.GTIN)
 		if err != nil {

@@ -48,6 +48,7 @@ func NewReport(lot Lot, events []Event, data []LegReadings, now time.Time) (*Rep
 	SortEvents(evs)
 	r := &Report{Lot: lot, Events: evs, Custody: c, GeneratedAt: now}
 	r.Compliance = Assess(lot.Band, c, data, now)
+	flagHandovers(&r.Compliance, evs)
 	r.Chart = chart(c, data, now)
 	return r, nil
 }

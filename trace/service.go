@@ -16,6 +16,8 @@ type ProductInfo struct {
 	Name   string
 	NameZH string
 	Band   Band
+	// ShelfLifeHours is the product's shelf life (0: none known).
+	ShelfLifeHours int
 }
 
 // Products looks up product profiles.
@@ -76,8 +78,23 @@ type Service struct {
 	Now      func() time.Time
 	// Settle is how long readings are given to arrive before a stretch of a leg is summarised for good.
 	Settle time.Duration
+	// VerifyEvery is how long a stored leg summary, and a delivered lot's report kept in memory, is trusted
+	// without asking InfluxDB whether readings came that nobody told of (ReadingsArrivedLate).
+	VerifyEvery time.Duration
+
+	// For recalls (all optional): ingest's alarms, matching's orders, the people of organisations, and the
+	// notification channels. Without a notifier a recall lists whom to call.
+	Alarms    Alarms
+	OrderBook OrderBook
+	Contacts  Contacts
+	Notifier  RecallNotifier
+	// Raw gives every reading of a leg for the compliance record (nil: the record has no readings table).
+	Raw RawReadings
+	// Retention is how long records are kept (Retention.Purge).
+	Retention Retention
 
 	metrics *metrics
+	reports *reportCache
 }
 
 // NewService returns a service; reg may be nil.
@@ -86,7 +103,7 @@ func NewService(store *Store, products Products, assets Assets, orders Orders, r
 		log = slog.Default()
 	}
 	return &Service{Store: store, Products: products, Assets: assets, Orders: orders, Readings: readings, URIs: uris, Log: log,
-		Now: time.Now, Settle: 10 * time.Minute, metrics: newMetrics(reg)}
+		Now: time.Now, Settle: 10 * time.Minute, VerifyEvery: time.Hour, metrics: newMetrics(reg), reports: newReportCache(1024)}
 }
 
 // canSee reports whether p may see the lot: its base, its buyer, staff.
@@ -115,7 +132,8 @@ func (s *Service) createLot(ctx context.Context, p auth.Principal, n NewLot, cod
 	case err != nil:
 		return Lot{}, err
 	}
-	rec := LotRecord{NewLot: n, Code: code, OrgID: p.OrgID, Recorder: p.OrgName, ProductZH: prod.NameZH, Band: prod.Band}
+	rec := LotRecord{NewLot: n, Code: code, OrgID: p.OrgID, Recorder: p.OrgName, ProductZH: prod.NameZH, Band: prod.Band,
+		ShelfLifeHours: prod.ShelfLifeHours}
 	if n.OrderID != nil {
 		if s.Orders == nil {
 			fe.Add("order_id", "orders are not available on this platform")
@@ -196,7 +214,8 @@ func (s *Service) AddEvent(ctx context.Context, p auth.Principal, lotID int64, n
 	if err := n.Validate(s.Now()); err != nil {
 		return Event{}, err
 	}
-	e := Event{LotID: lotID, Kind: n.Kind, At: n.At, Location: n.Location, Note: n.Note, RecordedBy: p.OrgID, RecorderOrg: p.OrgName}
+	e := Event{LotID: lotID, Kind: n.Kind, At: n.At, Location: n.Location, Note: n.Note, RecordedBy: p.OrgID, RecorderOrg: p.OrgName,
+		HandoverTempC: n.HandoverTempC, MeasuredBy: n.MeasuredBy, EPCISEventID: n.EPCISEventID}
 	var assetBand Band
 	if n.Kind == Load || n.Kind == Unload {
 		a, err := s.Assets.Asset(ctx, n.AssetID)
@@ -259,16 +278,41 @@ func (s *Service) Report(ctx context.Context, p auth.Principal, id int64) (*Repo
 	if err != nil {
 		return nil, err
 	}
+	if r := s.reports.get(l.ID, l.Revision, s.Now(), s.VerifyEvery); r != nil {
+		return r, nil
+	}
 	return s.report(ctx, l)
 }
 
-// PublicReport builds the report of the lot with the code, for anyone who has the code. Errors: NotFound.
+// PublicReport builds the report of the lot with the code, for anyone who has the code. A delivered lot's
+// report comes from memory while the lot's revision stays: one indexed read of PostgreSQL, nothing of InfluxDB.
+// Errors: NotFound.
 func (s *Service) PublicReport(ctx context.Context, code string) (*Report, error) {
-	l, err := s.Store.LotByCode(ctx, code)
+	id, rev, err := s.Store.LotRevision(ctx, code)
+	if err != nil {
+		return nil, err
+	}
+	if r := s.reports.get(id, rev, s.Now(), s.VerifyEvery); r != nil {
+		return r, nil
+	}
+	l, err := s.Store.Lot(ctx, id)
 	if err != nil {
 		return nil, err
 	}
 	return s.report(ctx, l)
+}
+
+// ReadingsArrivedLate is told by ingest of readings it stored after their time had settled: the leg summaries
+// they fall in are dropped and the lots whose legs they fall in revised, so that their pages show them.
+func (s *Service) ReadingsArrivedLate(ctx context.Context, rs []ReadingsLate) error {
+	if len(rs) == 0 {
+		return nil
+	}
+	if err := s.Store.arrivedLate(ctx, rs); err != nil {
+		return err
+	}
+	s.metrics.late.Add(float64(len(rs)))
+	return nil
 }
 
 func (s *Service) report(ctx context.Context, l Lot) (*Report, error) {
@@ -296,6 +340,10 @@ func (s *Service) report(ctx context.Context, l Lot) (*Report, error) {
 		if err := s.Store.SetVerdict(ctx, l.ID, r.Compliance.Verdict); err != nil {
 			s.Log.Warn("trace: could not store a lot's verdict", "lot", l.ID, "err", err)
 		}
+		// Only a delivered lot's report stays the same while nothing is recorded; an open leg's grows by the
+		// minute. Kept under the revision read before the events and readings: a change meanwhile shows as a
+		// newer revision at the next view.
+		s.reports.put(l.ID, l.Revision, r, now)
 	}
 	s.metrics.reportSeconds.Observe(time.Since(start).Seconds())
 	return r, nil
@@ -345,6 +393,7 @@ func (s *Service) BandIn(ctx context.Context, assetID string, t time.Time) (Band
 type metrics struct {
 	reportSeconds prometheus.Histogram
 	cache         *prometheus.CounterVec
+	late          prometheus.Counter
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -352,10 +401,12 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		reportSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "suilong_trace_report_seconds",
 			Help: "Time to build a lot's report (events, readings of every leg, compliance).", Buckets: prometheus.ExponentialBuckets(0.005, 2, 12)}),
 		cache: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "suilong_trace_leg_cache_total",
-			Help: "Leg readings summaries: hit (reused), extended (reused and extended), miss (computed afresh), stale (late readings; recomputed)."}, []string{"result"}),
+			Help: "Leg readings summaries: hit (reused), extended (reused and extended), miss (computed afresh), stale (readings nobody told of; recomputed)."}, []string{"result"}),
+		late: prometheus.NewCounter(prometheus.CounterOpts{Name: "suilong_trace_late_readings_total",
+			Help: "Stretches of an asset's readings that ingest stored late, whose summaries and lots' pages were renewed."}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.reportSeconds, m.cache)
+		reg.MustRegister(m.reportSeconds, m.cache, m.late)
 	}
 	return m
 }

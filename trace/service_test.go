@@ -83,7 +83,8 @@ func newFixture(t *testing.T) *fixture {
 	}
 	fx.orders = &orders{buyer: map[[2]int64]int64{{42, fx.base.OrgID}: fx.buyer.OrgID}, delivered: map[int64]time.Time{}}
 	fx.svc = trace.NewService(trace.NewStore(db),
-		products{"choy-sum": {Name: "choy-sum", NameZH: "菜心", Band: trace.Band{MinC: f64(0), MaxC: f64(4)}}, "rice": {Name: "rice", NameZH: "大米"}},
+		products{"choy-sum": {Name: "choy-sum", NameZH: "菜心", Band: trace.Band{MinC: f64(0), MaxC: f64(4)}}, "rice": {Name: "rice", NameZH: "大米"},
+			"dried-shiitake": {Name: "dried-shiitake", NameZH: "干香菇", ShelfLifeHours: 3 * 365 * 24}},
 		assets{"LY-TRK-0001": {ID: "LY-TRK-0001", Kind: trace.Truck, Name: "龙岩冷藏车 1 号", City: "龙岩"},
 			"LY-CS-0001": {ID: "LY-CS-0001", Kind: trace.ColdStore, Name: "龙岩冷链物流中心 1 号冷库", City: "龙岩"}},
 		fx.orders, influxw.NewStore(ic), trace.NewURIs("https://suilong.example.cn"), nil, nil)
@@ -266,9 +267,13 @@ func TestServiceJourney(t *testing.T) {
 		t.Errorf("unknown code: %v", err)
 	}
 
-	// A reading that arrives late (a gateway's spool replayed) is seen: the summary is recomputed. This one
-	// replaces a reading at the same time, so only the sum of the readings tells.
+	// A reading that arrives late (a gateway's spool replayed) is seen once ingest tells of it: the summary is
+	// recomputed and the report kept in memory renewed. This one replaces a reading at the same time, so only the
+	// sum of the readings tells.
 	write(t, fx.influx, "LY-TRK-0001", 1, h.Add(10*time.Hour), h.Add(10*time.Hour+30*time.Second), time.Minute, func(int, time.Time) float64 { return -2 })
+	if err := fx.svc.ReadingsArrivedLate(ctx, []trace.ReadingsLate{{AssetID: "LY-TRK-0001", From: h.Add(10 * time.Hour), To: h.Add(10 * time.Hour)}}); err != nil {
+		t.Fatal(err)
+	}
 	late, err := fx.svc.Report(ctx, fx.base, lot.ID)
 	if err != nil {
 		t.Fatal(err)
@@ -276,6 +281,21 @@ func TestServiceJourney(t *testing.T) {
 	if n := len(late.Compliance.Excursions); n != 2 || late.Compliance.Excursions[1].Direction != "below" {
 		t.Errorf("after a late reading: %d excursions %+v", n, late.Compliance.Excursions)
 	}
+	// One nobody tells of (a notice lost in a crash) is found by the check every VerifyEvery: until then the
+	// page stays as it was; after, it shows it.
+	write(t, fx.influx, "LY-TRK-0001", 1, h.Add(11*time.Hour), h.Add(11*time.Hour+30*time.Second), time.Minute, func(int, time.Time) float64 { return 9 })
+	if r, err := fx.svc.PublicReport(ctx, lot.Code); err != nil || len(r.Compliance.Excursions) != 2 {
+		t.Fatalf("before the check: %v, excursions %+v", err, r.Compliance.Excursions)
+	}
+	fx.svc.Now = func() time.Time { return time.Now().Add(fx.svc.VerifyEvery) }
+	checked, err := fx.svc.PublicReport(ctx, lot.Code)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := len(checked.Compliance.Excursions); n != 3 || checked.Compliance.Excursions[2].PeakC != 9 {
+		t.Errorf("after the check: %d excursions %+v", n, checked.Compliance.Excursions)
+	}
+	fx.svc.Now = time.Now
 
 	st, err := fx.svc.ComplianceStats(ctx)
 	if err != nil || st.Delivered != 1 || st.Assessed != 1 || st.Compliant != 0 || st.DeliveredKg != 3000 {

@@ -24,14 +24,21 @@ func NewStore(db pg.DB) *Store { return &Store{db: db, Now: time.Now} }
 
 const lotColumns = `l.id, l.code, l.org_id, coalesce(o.name, ''), l.product, l.product_zh, l.variety, l.grade, l.quantity_kg,
 	l.base_name, l.county, l.harvested_at, l.certifications, l.certificate_no, coalesce(l.gtin, ''), l.order_id, l.buyer_org_id,
-	l.band_min_c, l.band_max_c, l.created_at`
+	l.band_min_c, l.band_max_c, l.created_at, coalesce(l.shelf_life_hours, 0), l.certificate_commitment, l.certificate_basis,
+	l.certificate_issuer, l.certificate_date, l.revision`
 
-func scanLot(row pgx.Row) (Lot, error) {
+func scanLot(row pgx.Row, extra ...any) (Lot, error) {
 	var l Lot
 	var certs []string
-	err := row.Scan(&l.ID, &l.Code, &l.OrgID, &l.OrgName, &l.Product, &l.ProductZH, &l.Variety, &l.Grade, &l.QuantityKg,
+	var day *time.Time
+	err := row.Scan(append([]any{&l.ID, &l.Code, &l.OrgID, &l.OrgName, &l.Product, &l.ProductZH, &l.Variety, &l.Grade, &l.QuantityKg,
 		&l.BaseName, &l.County, &l.HarvestedAt, &certs, &l.CertificateNo, &l.GTIN, &l.OrderID, &l.BuyerOrgID,
-		&l.Band.MinC, &l.Band.MaxC, &l.CreatedAt)
+		&l.Band.MinC, &l.Band.MaxC, &l.CreatedAt, &l.ShelfLifeHours, &l.Certificate.Commitment, &l.Certificate.Basis,
+		&l.Certificate.Issuer, &day, &l.Revision}, extra...)...)
+	if day != nil {
+		// A date column arrives as midnight UTC; the day is a day in China.
+		l.Certificate.Date = &DateOnly{time.Date(day.Year(), day.Month(), day.Day(), 0, 0, 0, 0, CST)}
+	}
 	l.Certifications = make([]Certification, len(certs))
 	for i, c := range certs {
 		l.Certifications[i] = Certification(c)
@@ -48,6 +55,8 @@ type LotRecord struct {
 	ProductZH  string
 	Band       Band
 	BuyerOrgID *int64
+	// ShelfLifeHours is the product's (0: none).
+	ShelfLifeHours int
 }
 
 // CreateLot stores a lot and its harvest event. Errors: Conflict when the code is taken.
@@ -66,10 +75,21 @@ func (s *Store) CreateLot(ctx context.Context, r LotRecord) (Lot, error) {
 	var id int64
 	err := pg.WithTx(ctx, s.db, func(tx pgx.Tx) error {
 		const q = `INSERT INTO lots (code, org_id, product, product_zh, variety, grade, quantity_kg, base_name, county, harvested_at,
-			certifications, certificate_no, gtin, order_id, buyer_org_id, band_min_c, band_max_c)
-			VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17) RETURNING id`
+			certifications, certificate_no, gtin, order_id, buyer_org_id, band_min_c, band_max_c, shelf_life_hours,
+			certificate_commitment, certificate_basis, certificate_issuer, certificate_date)
+			VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$19,$20,$21,$22) RETURNING id`
+		var shelf *int
+		if r.ShelfLifeHours > 0 {
+			shelf = &r.ShelfLifeHours
+		}
+		var day *string
+		if r.CertificateDate != nil {
+			d := r.CertificateDate.String()
+			day = &d
+		}
 		if err := tx.QueryRow(ctx, q, r.Code, r.OrgID, r.Product, r.ProductZH, r.Variety, r.Grade, r.QuantityKg, r.BaseName, r.County,
-			r.HarvestedAt, certs, r.CertificateNo, gtin, r.OrderID, r.BuyerOrgID, r.Band.MinC, r.Band.MaxC).Scan(&id); err != nil {
+			r.HarvestedAt, certs, r.CertificateNo, gtin, r.OrderID, r.BuyerOrgID, r.Band.MinC, r.Band.MaxC, shelf,
+			r.CertificateCommitment, string(r.CertificateBasis), r.CertificateIssuer, day).Scan(&id); err != nil {
 			return pg.Err(err, "lot")
 		}
 		_, err := tx.Exec(ctx, `INSERT INTO lot_events (lot_id, kind, at, location, recorded_by, recorder) VALUES ($1, 'harvest', $2, $3, $4, $5)`,
@@ -86,6 +106,16 @@ func (s *Store) CreateLot(ctx context.Context, r LotRecord) (Lot, error) {
 func (s *Store) Lot(ctx context.Context, id int64) (Lot, error) {
 	l, err := scanLot(s.db.QueryRow(ctx, `SELECT `+lotColumns+` FROM lots l LEFT JOIN orgs o ON o.id = l.org_id WHERE l.id = $1`, id))
 	return l, pg.Err(err, "lot")
+}
+
+// LotRevision returns the id and the revision of the lot with the public code. Errors: NotFound.
+func (s *Store) LotRevision(ctx context.Context, code string) (id, revision int64, err error) {
+	code, ok := NormalizeCode(code)
+	if !ok {
+		return 0, 0, errs.E(errs.NotFound, "lot not found")
+	}
+	err = s.db.QueryRow(ctx, `SELECT id, revision FROM lots WHERE code = $1`, code).Scan(&id, &revision)
+	return id, revision, pg.Err(err, "lot")
 }
 
 // LotByCode returns a lot by its public code. Errors: NotFound.
@@ -150,16 +180,9 @@ func (s *Store) Lots(ctx context.Context, f LotFilter) ([]Lot, int, error) {
 	var out []Lot
 	total := 0
 	for rows.Next() {
-		var l Lot
-		var certs []string
-		if err := rows.Scan(&l.ID, &l.Code, &l.OrgID, &l.OrgName, &l.Product, &l.ProductZH, &l.Variety, &l.Grade, &l.QuantityKg,
-			&l.BaseName, &l.County, &l.HarvestedAt, &certs, &l.CertificateNo, &l.GTIN, &l.OrderID, &l.BuyerOrgID,
-			&l.Band.MinC, &l.Band.MaxC, &l.CreatedAt, &total); err != nil {
+		l, err := scanLot(rows, &total)
+		if err != nil {
 			return nil, 0, pg.Err(err, "lots")
-		}
-		l.Certifications = make([]Certification, len(certs))
-		for i, c := range certs {
-			l.Certifications[i] = Certification(c)
 		}
 		out = append(out, l)
 	}
@@ -173,7 +196,7 @@ func (s *Store) Lots(ctx context.Context, f LotFilter) ([]Lot, int, error) {
 }
 
 const eventColumns = `id, lot_id, kind, at, coalesce(asset_id, ''), coalesce(asset_kind, ''), asset_name, asset_city, location, note,
-	coalesce(recorded_by, 0), recorder, recorded_at`
+	coalesce(recorded_by, 0), recorder, recorded_at, handover_temp_c, measured_by, coalesce(epcis_event_id, '')`
 
 func events(ctx context.Context, db pg.DB, lotID int64) ([]Event, error) {
 	rows, err := db.Query(ctx, `SELECT `+eventColumns+` FROM lot_events WHERE lot_id = $1 ORDER BY at, id`, lotID)
@@ -183,7 +206,7 @@ func events(ctx context.Context, db pg.DB, lotID int64) ([]Event, error) {
 	evs, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (Event, error) {
 		var e Event
 		err := r.Scan(&e.ID, &e.LotID, &e.Kind, &e.At, &e.AssetID, &e.AssetKind, &e.AssetName, &e.AssetCity, &e.Location, &e.Note,
-			&e.RecordedBy, &e.RecorderOrg, &e.RecordedAt)
+			&e.RecordedBy, &e.RecorderOrg, &e.RecordedAt, &e.HandoverTempC, &e.MeasuredBy, &e.EPCISEventID)
 		e.BizStep, e.Disposition = Why(e.Kind, e.AssetKind)
 		return e, err
 	})
@@ -233,9 +256,15 @@ func (s *Store) AddEvent(ctx context.Context, e Event, assetBand Band) (Event, C
 		if e.AssetKind != "" {
 			kind = (*string)(&e.AssetKind)
 		}
+		var epcisID *string
+		if e.EPCISEventID != "" {
+			epcisID = &e.EPCISEventID
+		}
 		if err := tx.QueryRow(ctx, `INSERT INTO lot_events (lot_id, kind, at, asset_id, asset_kind, asset_name, asset_city, location, note,
-			recorded_by, recorder) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11) RETURNING id, recorded_at`,
-			e.LotID, e.Kind, e.At, asset, kind, e.AssetName, e.AssetCity, e.Location, e.Note, e.RecordedBy, e.RecorderOrg).Scan(&e.ID, &e.RecordedAt); err != nil {
+			recorded_by, recorder, handover_temp_c, measured_by, epcis_event_id) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14)
+			RETURNING id, recorded_at`,
+			e.LotID, e.Kind, e.At, asset, kind, e.AssetName, e.AssetCity, e.Location, e.Note, e.RecordedBy, e.RecorderOrg,
+			e.HandoverTempC, e.MeasuredBy, epcisID).Scan(&e.ID, &e.RecordedAt); err != nil {
 			return pg.Err(err, "event")
 		}
 		for i := range c.Legs {

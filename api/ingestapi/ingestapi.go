@@ -16,13 +16,22 @@ import (
 )
 
 // Module serves the ingest routes; every rule of who may do what is ingest.Service's.
-type Module struct{ s *ingest.Service }
+type Module struct {
+	s          *ingest.Service
+	hookSecret string
+}
 
-// New returns the module.
-func New(s *ingest.Service) *Module { return &Module{s: s} }
+// New returns the module. hookSecret is what an external broker sends to ask about clients (brokerhook.go);
+// empty turns that hook off.
+func New(s *ingest.Service, hookSecret string) *Module { return &Module{s: s, hookSecret: hookSecret} }
 
-// Routes registers the routes under /api/v1.
-func (m *Module) Routes(v1 *gin.RouterGroup, _ *gin.Engine) {
+// Routes registers the routes under /api/v1, and the broker's hook, which the broker's secret authenticates
+// rather than an API key.
+func (m *Module) Routes(v1 *gin.RouterGroup, root *gin.Engine) {
+	hook := root.Group("/api/v1/mqtt", m.brokerOnly)
+	hook.POST("/auth", m.brokerAuth)
+	hook.POST("/acl", m.brokerACL)
+
 	v1.GET("/gateways", m.listGateways)
 	v1.POST("/gateways", m.createGateway)
 	v1.GET("/gateways/:id", m.getGateway)

@@ -71,7 +71,7 @@ func newFixture(t *testing.T) *fixture {
 		mqttsub.InlinePublisher{Srv: b.Server()}, slog.New(slog.DiscardHandler))
 	f.svc.SensorChanged = func(id string) { f.mu.Lock(); f.sensors = append(f.sensors, id); f.mu.Unlock() }
 	f.svc.GatewayChanged = func(id string) { f.mu.Lock(); f.gateways = append(f.gateways, id); f.mu.Unlock() }
-	s := api.New(api.Options{Logger: slog.New(slog.DiscardHandler), Auth: auth.NewStore(db), Modules: []api.Module{ingestapi.New(f.svc)}})
+	s := api.New(api.Options{Logger: slog.New(slog.DiscardHandler), Auth: auth.NewStore(db), Modules: []api.Module{ingestapi.New(f.svc, "broker-secret")}})
 	srv := httptest.NewServer(s.Engine)
 	t.Cleanup(srv.Close)
 	f.url = srv.URL
@@ -304,3 +304,90 @@ func TestReadingsRequestsAreChecked(t *testing.T) {
 }
 
 func itoa(n int64) string { b, _ := json.Marshal(n); return string(b) }
+
+// The hook an external broker (EMQX's HTTP authenticator and authorizer) asks about clients: only with the
+// hook's secret; a registered gateway with its password and its own client id is allowed, anything else
+// denied; the platform's own client is a superuser; a gateway may publish its readings and status and
+// subscribe to its commands, nothing of another gateway.
+func TestBrokerHook(t *testing.T) {
+	f := newFixture(t)
+	f.svc.Platform = ingest.PlatformClient{User: "suilong-platform", Password: "platform-secret"}
+	_, pw, err := f.store.CreateGateway(context.Background(), ingest.Gateway{ID: "LY-GW-0001"}, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := f.store.CreateGateway(context.Background(), ingest.Gateway{ID: "LY-GW-0001-B"}, false); err != nil {
+		t.Fatal(err)
+	}
+	hook := func(path, secret string, body any) (int, map[string]any) {
+		t.Helper()
+		b, _ := json.Marshal(body)
+		req, _ := http.NewRequest("POST", f.url+"/api/v1/mqtt/"+path, bytes.NewReader(b))
+		req.Header.Set("Content-Type", "application/json")
+		if secret != "" {
+			req.Header.Set("Authorization", "Bearer "+secret)
+		}
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Body.Close()
+		var out map[string]any
+		_ = json.NewDecoder(res.Body).Decode(&out)
+		return res.StatusCode, out
+	}
+	auth := func(user, pass, clientID string) string {
+		t.Helper()
+		code, out := hook("auth", "broker-secret", map[string]any{"username": user, "password": pass, "clientid": clientID})
+		if code != 200 {
+			t.Fatalf("auth %s: %d %v", user, code, out)
+		}
+		if out["is_superuser"] == true {
+			return out["result"].(string) + "+superuser"
+		}
+		return out["result"].(string)
+	}
+	for _, tt := range []struct{ user, pass, clientID, want string }{
+		{"LY-GW-0001", pw, "LY-GW-0001", "allow"},
+		{"LY-GW-0001", pw, "LY-GW-0001-fw2", "allow"},
+		{"LY-GW-0001", pw, "LY-GW-0001-B", "deny"}, // another gateway's own id
+		{"LY-GW-0001", "guess", "LY-GW-0001", "deny"},
+		{"LY-GW-0404", pw, "LY-GW-0404", "deny"},
+		{"", "", "anon", "deny"},
+		{"suilong-platform", "platform-secret", "suilong-ingest-1", "allow+superuser"},
+		{"suilong-platform", "wrong", "suilong-ingest-1", "deny"},
+	} {
+		if got := auth(tt.user, tt.pass, tt.clientID); got != tt.want {
+			t.Errorf("%s with client id %s: %s, want %s", tt.user, tt.clientID, got, tt.want)
+		}
+	}
+	acl := func(user, action, topic string) string {
+		t.Helper()
+		code, out := hook("acl", "broker-secret", map[string]any{"username": user, "clientid": user, "action": action, "topic": topic, "qos": 1, "retain": false})
+		if code != 200 {
+			t.Fatalf("acl: %d %v", code, out)
+		}
+		return out["result"].(string)
+	}
+	for _, tt := range []struct{ user, action, topic, want string }{
+		{"LY-GW-0001", "publish", "coldchain/v1/readings/LY-GW-0001", "allow"},
+		{"LY-GW-0001", "publish", "coldchain/v1/status/LY-GW-0001", "allow"},
+		{"LY-GW-0001", "publish", "coldchain/v1/readings/LY-GW-0001-B", "deny"},
+		{"LY-GW-0001", "subscribe", "coldchain/v1/commands/LY-GW-0001", "allow"},
+		{"LY-GW-0001", "subscribe", "coldchain/v1/commands/#", "deny"},
+		{"LY-GW-0001", "publish", "coldchain/v1/alarms/LY-TRK-0001", "deny"},
+		{"suilong-platform", "subscribe", "$share/suilong-ingest/coldchain/v1/readings/+", "allow"},
+	} {
+		if got := acl(tt.user, tt.action, tt.topic); got != tt.want {
+			t.Errorf("%s %s %s: %s, want %s", tt.user, tt.action, tt.topic, got, tt.want)
+		}
+	}
+	if code, _ := hook("acl", "broker-secret", map[string]any{"username": "LY-GW-0001", "action": "delete", "topic": "x"}); code != 422 {
+		t.Errorf("an unknown action: %d", code)
+	}
+	for _, secret := range []string{"", "guess"} {
+		if code, _ := hook("auth", secret, map[string]any{"username": "LY-GW-0001", "password": pw, "clientid": "LY-GW-0001"}); code != 401 {
+			t.Errorf("the hook answered a caller with secret %q: %d", secret, code)
+		}
+	}
+}

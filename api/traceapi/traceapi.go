@@ -5,18 +5,21 @@
 package traceapi
 
 import (
+	"io"
 	"net/http"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/gin-gonic/gin"
+	lru "github.com/hashicorp/golang-lru/v2"
 	"golang.org/x/time/rate"
 
 	"github.com/suilong/suilong/api/rest"
 	"github.com/suilong/suilong/internal/auth"
 	"github.com/suilong/suilong/internal/errs"
 	"github.com/suilong/suilong/trace"
+	"github.com/suilong/suilong/trace/epcisschema"
 )
 
 // Deps are the module's collaborators and settings.
@@ -25,12 +28,15 @@ type Deps struct {
 	// PublicRate and PublicBurst limit the public pages per client IP (requests per second, burst).
 	PublicRate  float64
 	PublicBurst int
+	// Schema validates captured EPCIS documents; nil turns capture off (GS1's schema is not configured).
+	Schema *epcisschema.Schema
 }
 
 // Module serves the trace routes.
 type Module struct {
 	d       Deps
 	limiter *rest.Limiter
+	pages   *lru.Cache[renderKey, renderedPage]
 }
 
 // New returns the module.
@@ -41,12 +47,14 @@ func New(d Deps) *Module {
 	if d.PublicBurst <= 0 {
 		d.PublicBurst = 20
 	}
-	return &Module{d: d, limiter: rest.NewLimiter(rate.Limit(d.PublicRate), d.PublicBurst)}
+	pages, _ := lru.New[renderKey, renderedPage](2048) // two languages of the reports the service keeps
+	return &Module{d: d, limiter: rest.NewLimiter(rate.Limit(d.PublicRate), d.PublicBurst), pages: pages}
 }
 
 var (
-	viewers = rest.RequireRole(auth.RoleAdmin, auth.RoleCoordinator, auth.RoleBase, auth.RoleBuyer)
-	bases   = rest.RequireRole(auth.RoleBase)
+	viewers  = rest.RequireRole(auth.RoleAdmin, auth.RoleCoordinator, auth.RoleBase, auth.RoleBuyer)
+	bases    = rest.RequireRole(auth.RoleBase)
+	partners = rest.RequireRole(auth.RoleBase, auth.RoleBuyer)
 )
 
 // Routes registers the API under /api/v1 and the public pages on root.
@@ -58,11 +66,14 @@ func (m *Module) Routes(v1 *gin.RouterGroup, root *gin.Engine) {
 	v1.POST("/lots/:id/events", viewers, m.addEvent)
 	v1.GET("/lots/:id/trace", viewers, m.traceJSON)
 	v1.GET("/lots/:id/epcis", viewers, m.epcis)
+	v1.POST("/epcis/capture", partners, m.capture)
 
 	pub := root.Group("", limit(m.limiter))
 	pub.GET("/t/:code", m.page)
 	pub.GET("/t/:code/qr.svg", m.qrSVG)
 	pub.GET("/t/:code/qr.png", m.qrPNG)
+	pub.GET("/t/:code/report", m.recordPage)
+	pub.GET("/t/:code/report.json", m.recordJSON)
 	pub.GET("/01/:gtin/10/:code", m.digitalLink)
 }
 
@@ -189,6 +200,39 @@ func (m *Module) epcis(c *gin.Context) {
 	}
 	c.Header("Content-Disposition", `inline; filename="lot-`+r.Lot.Code+`.epcis.jsonld"`)
 	c.Data(http.StatusOK, trace.EPCISContentType, b)
+}
+
+// capture takes an EPCIS 2.0 document from a partner's system: validated against GS1's schema, its custody
+// events recorded (trace.Service.Capture). 201 when it added events, 200 when it changed nothing.
+func (m *Module) capture(c *gin.Context) {
+	if m.d.Schema == nil {
+		c.Header("Retry-After", "3600")
+		c.JSON(http.StatusServiceUnavailable, rest.ProblemDoc{Type: rest.ProblemType + "unavailable", Title: "Service Unavailable",
+			Status: http.StatusServiceUnavailable, Code: "unavailable", Instance: c.Request.URL.Path,
+			Detail: "EPCIS capture is off: GS1's EPCIS JSON schema is not configured on this platform (SUILONG_EPCIS_SCHEMA)"})
+		return
+	}
+	body, err := io.ReadAll(io.LimitReader(c.Request.Body, rest.MaxBody+1))
+	if err == nil && len(body) > rest.MaxBody {
+		err = errs.E(errs.Invalid, "the document is larger than %d bytes; send it in parts", rest.MaxBody)
+	}
+	if err == nil {
+		if verr := m.d.Schema.Check(body); verr != nil {
+			e := errs.E(errs.Unprocessable, "not a valid EPCIS 2.0 document (GS1's JSON schema): %s", verr.Error())
+			e.Fields = []errs.FieldError{{Field: "(body)", Message: "does not validate against GS1's EPCIS JSON schema"}}
+			err = e
+		}
+	}
+	if err != nil {
+		rest.Problem(c, err)
+		return
+	}
+	res, err := m.d.Service.Capture(c.Request.Context(), rest.Principal(c), body)
+	status := http.StatusCreated
+	if res.Unchanged {
+		status = http.StatusOK
+	}
+	rest.Reply(c, status, res, err)
 }
 
 // digitalLink resolves the GS1 Digital Link URI of a lot with a GTIN to its page.

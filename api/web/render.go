@@ -49,6 +49,8 @@ type Page struct {
 	Links      []Link
 	Nav        string
 	Generated  string
+	// Refresh, when positive, makes the page reload itself every so many seconds (a meta refresh: no script).
+	Refresh int
 }
 
 // Page returns the layout's part of a page of the section, with the link nav marked current.

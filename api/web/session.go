@@ -87,12 +87,14 @@ func (s *Site) RequireSession(sec Section, allow func(auth.Principal) bool) gin.
 	}
 }
 
-// Landing is where a person goes after signing in: the market pages for bases and buyers, the plan dashboard
-// for coordinators and admins.
+// Landing is where a person goes after signing in: the market pages for bases and buyers, the console for
+// carriers, the plan dashboard for coordinators and admins.
 func Landing(p auth.Principal) string {
 	switch p.Role {
 	case auth.RoleBase, auth.RoleBuyer:
 		return "/market"
+	case auth.RoleCarrier:
+		return "/ops"
 	}
 	return "/plan"
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"time"
 
 	"github.com/suilong/suilong/api/matchingapi"
@@ -9,6 +10,7 @@ import (
 	"github.com/suilong/suilong/internal/auth"
 	"github.com/suilong/suilong/internal/errs"
 	"github.com/suilong/suilong/matching"
+	"github.com/suilong/suilong/notify"
 	"github.com/suilong/suilong/plan"
 	"github.com/suilong/suilong/trace"
 )
@@ -56,7 +58,8 @@ func (p productProfiles) Product(ctx context.Context, name string) (trace.Produc
 	if err != nil {
 		return trace.ProductInfo{}, err
 	}
-	return trace.ProductInfo{Name: x.Name, NameZH: x.NameZH, Band: trace.Band{MinC: x.TempMinC, MaxC: x.TempMaxC}}, nil
+	return trace.ProductInfo{Name: x.Name, NameZH: x.NameZH, Band: trace.Band{MinC: x.TempMinC, MaxC: x.TempMaxC},
+		ShelfLifeHours: x.ShelfLifeHours}, nil
 }
 
 // bandSource is ingest.BandSource from traceability: the band of the lots in an asset at a time (the rule of
@@ -70,6 +73,23 @@ func (b bandSource) Band(ctx context.Context, assetID string, at time.Time) (ing
 	}
 	band, ok := trace.BandOf(lots)
 	return band, ok, nil
+}
+
+// lateReadings is ingest.LateSink into traceability.
+type lateReadings struct{ s *trace.Service }
+
+func (l lateReadings) ReadingsArrivedLate(ctx context.Context, rs []ingest.AssetReadings) error {
+	out := make([]trace.ReadingsLate, len(rs))
+	for i, r := range rs {
+		out[i] = trace.ReadingsLate{AssetID: r.AssetID, From: r.From, To: r.To}
+	}
+	return l.s.ReadingsArrivedLate(ctx, out)
+}
+
+// lateHorizon is how old a reading must be, as ingest stores it, for traceability to hear of it: older than
+// the summaries can reach (Settle), with a minute's margin for the servers' clocks.
+func lateHorizon(settle time.Duration) time.Duration {
+	return max(settle/2, settle-time.Minute)
 }
 
 // carriage is ingest.Carriage from traceability: which assets carried an organisation's lots, and when (their
@@ -129,4 +149,40 @@ type assetsCount struct{ s *ingest.Store }
 func (a assetsCount) Assets(ctx context.Context) (plan.Assets, error) {
 	st, err := a.s.AssetStats(ctx)
 	return plan.Assets{Trucks: st.Trucks, ColdStores: st.ColdStores, Sensors: st.Sensors}, err
+}
+
+// alarmFeed gives notifications ingest's alarm event log and its alarms as they are now.
+type alarmFeed struct{ s *ingest.Store }
+
+func (f alarmFeed) AlarmEvents(ctx context.Context, after int64, limit int) ([]notify.Event, error) {
+	evs, err := f.s.AlarmEvents(ctx, after, limit)
+	out := make([]notify.Event, len(evs))
+	for i, e := range evs {
+		out[i] = notify.Event{ID: e.ID, AlarmID: e.AlarmID, AssetID: e.AssetID, OrgID: e.OrgID, Change: e.Change, At: e.At, Alarm: e.Alarm}
+	}
+	return out, err
+}
+
+func (f alarmFeed) AlarmNow(ctx context.Context, id int64) (json.RawMessage, error) {
+	a, err := f.s.Alarm(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	return json.Marshal(a)
+}
+
+// cargo is ingest.Cargo from traceability: the lots in the assets now, for the console.
+type cargo struct{ s *trace.Store }
+
+func (c cargo) OnBoard(ctx context.Context, assetIDs []string) (map[string][]ingest.Load, error) {
+	lots, err := c.s.OnBoard(ctx, assetIDs)
+	if err != nil {
+		return nil, err
+	}
+	out := map[string][]ingest.Load{}
+	for _, l := range lots {
+		out[l.AssetID] = append(out[l.AssetID], ingest.Load{LotCode: l.Code, Product: l.Product, ProductZH: l.ProductZH,
+			QuantityKg: l.QuantityKg, Since: l.Since, Band: l.Band})
+	}
+	return out, nil
 }

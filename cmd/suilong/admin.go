@@ -14,7 +14,7 @@ import (
 // CreateOrgCmd creates an organisation.
 type CreateOrgCmd struct {
 	Name string    `required:"" help:"Organisation name (unique)."`
-	Role auth.Role `required:"" enum:"admin,coordinator,base,buyer,gateway" help:"Role: admin, coordinator, base, buyer or gateway."`
+	Role auth.Role `required:"" enum:"admin,coordinator,base,buyer,gateway,carrier" help:"Role: admin, coordinator, base, buyer, gateway or carrier (a logistics company running trucks and cold stores)."`
 }
 
 // Run creates the organisation.
@@ -58,9 +58,9 @@ func (c *CreateKeyCmd) Run(g *Globals) error {
 	return err
 }
 
-// CreateUserCmd creates a coordinator account.
+// CreateUserCmd creates a web account.
 type CreateUserCmd struct {
-	Org         string    `required:"" help:"Organisation name (an organisation with role coordinator or admin)."`
+	Org         string    `required:"" help:"Organisation name (an organisation with role coordinator, admin or carrier)."`
 	Name        string    `required:"" help:"Username to sign in with (letters, digits, '.', '_', '-'; case-insensitive)."`
 	City        auth.City `required:"" enum:"guangzhou,longyan" help:"The coordinator's city: guangzhou or longyan."`
 	DisplayName string    `help:"Name shown on the dashboard, e.g. 陈伟."`

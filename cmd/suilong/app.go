@@ -20,6 +20,8 @@ import (
 	"github.com/suilong/suilong/api"
 	"github.com/suilong/suilong/api/ingestapi"
 	"github.com/suilong/suilong/api/matchingapi"
+	"github.com/suilong/suilong/api/notifyapi"
+	"github.com/suilong/suilong/api/opsapi"
 	"github.com/suilong/suilong/api/planapi"
 	"github.com/suilong/suilong/api/traceapi"
 	"github.com/suilong/suilong/api/web"
@@ -34,17 +36,21 @@ import (
 	"github.com/suilong/suilong/internal/influx"
 	"github.com/suilong/suilong/internal/pg"
 	"github.com/suilong/suilong/matching"
+	"github.com/suilong/suilong/notify"
 	"github.com/suilong/suilong/plan"
 	"github.com/suilong/suilong/trace"
 )
 
-// Parts are what --only chooses among. "api" serves every area's HTTP routes; an area's name serves its own;
-// "ingest" also runs the ingest pipeline, which nothing else does.
-var Parts = []string{"api", "matching", "ingest", "trace", "plan"}
+// Parts are what --only chooses among. "api" serves every area's HTTP routes; an area's name serves its own
+// ("ops": the duty officers' console and the notification routes); "ingest" also stores readings (the
+// pipeline), and "rules" runs the cold-chain rules when this process holds their leadership. Without --only a
+// process does all of it. With several ingest workers on an external broker, the workers run --only ingest and
+// two or more processes --only rules (one leads, the others stand by): docs/scale.md.
+var Parts = []string{"api", "matching", "ingest", "trace", "plan", "ops", "rules"}
 
 // Options are serve's choices beyond the configuration (its flags).
 type Options struct {
-	Only         []string      `help:"Run only these parts (comma-separated: api, matching, ingest, trace, plan); default all. api serves every area's HTTP routes; ingest runs the pipeline, e.g. --only ingest for extra ingest workers on a shared subscription." env:"SUILONG_ONLY"`
+	Only         []string      `help:"Run only these parts (comma-separated: api, matching, ingest, trace, plan, ops, rules); default all. api serves every area's HTTP routes; ingest stores readings (e.g. --only ingest for ingest workers on a shared subscription); rules runs the cold-chain rules while this process leads them (one leader, the others stand by)." env:"SUILONG_ONLY"`
 	Sim          bool          `help:"Also run the gateway simulator against the demo gateways, so readings keep arriving (make run)." env:"SUILONG_SIM"`
 	NoMigrate    bool          `help:"Do not apply migrations at start." env:"SUILONG_NO_MIGRATE"`
 	DrainTimeout time.Duration `default:"20s" help:"How long a stop may take: HTTP requests drain and ingest makes durable what it took, at the same time (what is not durable by then stays unacknowledged at the broker)." env:"SUILONG_DRAIN_TIMEOUT"`
@@ -56,8 +62,24 @@ func (o Options) serves(area string) bool {
 
 func (o Options) runsIngest() bool { return len(o.Only) == 0 || slices.Contains(o.Only, "ingest") }
 
+func (o Options) runsRules() bool { return len(o.Only) == 0 || slices.Contains(o.Only, "rules") }
+
+// ingestRole is what this process does with readings: store them, run the rules, or both.
+func (o Options) ingestRole() (worker.Role, bool) {
+	switch store, rules := o.runsIngest(), o.runsRules(); {
+	case store && rules:
+		return worker.RoleAll, true
+	case store:
+		return worker.RoleStore, true
+	case rules:
+		return worker.RoleRules, true
+	}
+	return "", false
+}
+
 // Main is the composition root: it builds each part of the platform once, in order (configuration →
-// PostgreSQL → InfluxDB → broker → auth → matching → trace → plan → ingest → HTTP), runs them, and closes them.
+// PostgreSQL → InfluxDB → broker → auth → matching → trace → plan → console and notifications → ingest → HTTP),
+// runs them, and closes them.
 // Every command uses it: serve builds all of it (Open), the others the domains only (openCore). Nothing else
 // builds a part, so no part exists twice.
 type Main struct {
@@ -81,11 +103,19 @@ type Main struct {
 	IngestStore *ingest.Store
 	// Ingest is ingest's use cases (the registry, alarms, readings, who sees what).
 	Ingest *ingest.Service
+	// Console is the duty officers' view of the cold chain; Notify keeps channels and rules and delivers.
+	Console *ingest.Console
+	Notify  *notify.Service
 	// Worker is the running pipeline, rules and their watcher; nil where this process does not run ingest.
 	Worker *worker.Worker
+	// Latest keeps each sensor's latest durable reading for the console; nil where ingest does not store.
+	Latest *ingest.Latest
+	// Late tells traceability of readings stored late; nil where ingest does not store.
+	Late *ingest.Late
 
 	gatewayAuth *mqttauth.Hook
 	ingestBands bandSource // what ingest's rules ask of traceability, on ingest's pool
+	dynsec      *mqttauth.DynSec
 	source      *mqttsub.BrokerSource
 	publisher   ingest.Publisher
 	closePub    func()
@@ -120,14 +150,15 @@ func (m *Main) openCore(ctx context.Context, migrate bool) error {
 	m.Registry = prometheus.NewRegistry()
 	m.Registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	m.Influx = influx.New(influx.Config{URL: m.Cfg.InfluxURL, Token: m.Cfg.InfluxToken, Org: m.Cfg.InfluxOrg, Bucket: m.Cfg.InfluxBucket})
+	m.Registry.MustRegister(m.Influx.Collector())
 	m.Readings = influxw.NewStore(m.Influx)
 	m.IngestStore = ingest.NewStore(db)
 	m.buildDomains()
 	return nil
 }
 
-// buildDomains builds auth, the web, matching, trace, plan and ingest's use cases on the open connections, in
-// that order.
+// buildDomains builds auth, the web, matching, trace, plan, ingest's use cases, the console and notifications on
+// the open connections, in that order.
 func (m *Main) buildDomains() {
 	c := m.Cfg
 	m.Auth = auth.NewStore(m.DB)
@@ -146,7 +177,8 @@ func (m *Main) buildDomains() {
 	m.Trace = trace.NewService(trace.NewStore(m.DB), productProfiles{m.Matching}, assetsAdapter{m.IngestStore}, m.Matching,
 		m.Readings,
 		trace.NewURIs(c.PublicBaseURL), m.Registry, m.Log.With("area", "trace"))
-	m.Trace.Settle = c.Trace.Settle
+	m.Trace.Settle, m.Trace.VerifyEvery = c.Trace.Settle, c.Trace.VerifyEvery
+	m.wireRecords()
 	m.Plan = plan.NewService(plan.NewStore(m.DB), plan.Sources{
 		Matching:     matchingTotals{m.Matching},
 		Participants: participantsAdapter{m.Auth},
@@ -158,6 +190,17 @@ func (m *Main) buildDomains() {
 	m.Ingest = ingest.NewService(m.IngestStore, ingest.NewFleet(m.IngestStore, m.Readings, carriage{m.Trace.Store}), nil,
 		m.Log.With("area", "ingest"))
 	m.Ingest.SensorChanged, m.Ingest.GatewayChanged = m.sensorChanged, m.gatewayChanged
+	m.Ingest.Platform = ingest.PlatformClient{User: c.MQTTUsername, Password: c.MQTTPassword}
+	m.Console = ingest.NewConsole(m.IngestStore, productProfiles{m.Matching}, cargo{m.Trace.Store})
+	m.Console.Changes = m.Ingest
+	o := c.Ops
+	allow, _ := notify.ParseAllow(o.AllowNets) // checked by Open
+	m.Notify = notify.New(notify.Config{Poll: o.Poll, SendTimeout: o.SendTimeout, RetryBase: o.RetryBase, RetryMax: o.RetryMax,
+		MaxAttempts: o.MaxAttempts, ConsoleURL: strings.TrimSuffix(c.PublicBaseURL, "/")}, notify.Deps{
+		DB: m.DB, Events: alarmFeed{m.IngestStore}, Alarms: alarmFeed{m.IngestStore},
+		Guard: &notify.Guard{AllowHTTP: o.AllowHTTP, Allow: allow}, Registry: m.Registry, Log: m.Log.With("area", "notify"),
+		SMTP: notify.SMTPConfig{Host: o.SMTPHost, Port: o.SMTPPort, Username: o.SMTPUsername, Password: o.SMTPPassword,
+			From: o.SMTPFrom, TLS: o.SMTPTLS, Timeout: o.SendTimeout}})
 }
 
 // Open builds everything serve runs and binds its listeners, so that HTTPAddr and the broker's addresses are
@@ -169,12 +212,18 @@ func (m *Main) Open(ctx context.Context) error {
 			return fmt.Errorf("--only %q: no such part (%s)", p, strings.Join(Parts, ", "))
 		}
 	}
+	if _, err := notify.ParseAllow(c.Ops.AllowNets); err != nil {
+		return fmt.Errorf("--notify-allow-nets: %w", err)
+	}
 	for _, p := range c.TrustedProxies {
 		if net.ParseIP(p) == nil {
 			if _, _, err := net.ParseCIDR(p); err != nil {
 				return fmt.Errorf("--trusted-proxies: %q is neither an address nor a CIDR", p)
 			}
 		}
+	}
+	if err := c.checkRetention(); err != nil {
+		return err
 	}
 	if err := m.openCore(ctx, !o.NoMigrate); err != nil {
 		return err
@@ -187,6 +236,7 @@ func (m *Main) Open(ctx context.Context) error {
 		m.IngestDB = db
 	}
 	m.Log.Info("database pools", "max_conns", m.DB.Config().MaxConns, "ingest_max_conns", c.DatabaseIngestMaxConns)
+	m.ensureInfluxRetention(ctx)
 	if err := m.openBroker(); err != nil {
 		return err
 	}
@@ -216,6 +266,13 @@ func (m *Main) openBroker() error {
 		}
 		pp := mqttsub.NewPahoPublisher(c.MQTTURL, m.clientID()+"-pub", c.MQTTUsername, c.MQTTPassword, tc)
 		m.publisher, m.closePub = pp, pp.Close
+		if c.Broker.DynsecUsername != "" {
+			if m.dynsec, err = mqttauth.NewDynSec(c.MQTTURL, c.Broker.DynsecUsername, c.Broker.DynsecPassword, m.clientID()+"-dynsec", tc,
+				m.Log.With("area", "ingest")); err != nil {
+				return err
+			}
+			m.Ingest.CredentialsChanged = m.keepBrokerInStep
+		}
 		return nil
 	}
 	m.gatewayAuth = mqttauth.New(ingest.NewStore(m.ingestDB()), c.MQTTUsername, c.MQTTPassword, m.Log)
@@ -239,8 +296,49 @@ func (m *Main) openBroker() error {
 	if !m.Options.runsIngest() {
 		m.source.NoIngest() // no reading is acknowledged here, since none would be stored
 	}
+	if m.Options.runsRules() && !m.Options.runsIngest() {
+		return errors.New("--only rules needs an external broker (SUILONG_MQTT_URL): the rules take every reading through a subscription of their own")
+	}
 	m.publisher = mqttsub.InlinePublisher{Srv: m.Broker.Server()}
 	return nil
+}
+
+// keepBrokerInStep tells Mosquitto's dynamic security of a gateway's new password, or of its removal ("").
+func (m *Main) keepBrokerInStep(ctx context.Context, id, password string) {
+	var err error
+	if password == "" {
+		err = m.dynsec.DeleteGateway(ctx, id)
+	} else {
+		err = m.dynsec.SetGateway(ctx, id, password)
+	}
+	if err != nil {
+		m.Log.Error("mqtt dynamic security: the broker did not take the gateway's credentials; reset them again once it answers",
+			"gateway", id, "err", err)
+	}
+}
+
+// reconcileBroker removes from Mosquitto the gateways the registry no longer has, and names those it lacks.
+func (m *Main) reconcileBroker(ctx context.Context) error {
+	var ids []string
+	// Every page by cursor, to a short one (totals are counted only up to pg.CountCap).
+	for page := (ingest.Page{Limit: pg.MaxLimit}); ; {
+		gs, _, err := m.IngestStore.Gateways(ctx, page)
+		if err != nil {
+			return err
+		}
+		for _, g := range gs {
+			ids = append(ids, g.ID)
+		}
+		if len(gs) < pg.MaxLimit {
+			break
+		}
+		page.After = pg.Cursor(gs[len(gs)-1].PageKey()...)
+	}
+	missing, err := m.dynsec.Reconcile(ctx, ids)
+	if len(missing) > 0 {
+		m.Log.Warn("mqtt dynamic security: these gateways have no account on the broker yet; reset their credentials", "gateways", missing)
+	}
+	return err
 }
 
 // clientID is this process's MQTT client id on an external broker.
@@ -254,29 +352,40 @@ func (m *Main) clientID() string {
 // openIngest builds ingest's use cases and, where this process runs them, its pipeline, rules and watcher.
 func (m *Main) openIngest() error {
 	m.Ingest.Pub = m.publisher
-	if !m.Options.runsIngest() {
+	role, runs := m.Options.ingestRole()
+	if !runs {
 		return nil
 	}
 	c := m.Cfg
 	cfg := c.Ingest.service(c)
+	cfg.Role = role
 	cfg.StopTimeout = m.Options.DrainTimeout
 	var err error
 	if cfg.TLS, err = c.Broker.clientTLS(); err != nil {
 		return err
 	}
 	// Bands come from what a truck or store carries (trace's lots and their products), else the asset's own
-	// band or product profile (matching's products). Every look-up of ingest goes through its own pool.
+	// band or product profile (matching's products). Every look-up of ingest goes through its own pool, and
+	// so does the rules' leadership (a connection of that pool, held).
 	db := m.ingestDB()
 	m.ingestBands = bandSource{trace.NewStore(db)}
 	d := worker.Deps{Log: m.Log.With("area", "ingest"), DB: db, Influx: m.Influx, Registry: m.Registry,
 		Products: productProfiles{matching.NewStore(db)}, Bands: m.ingestBands, Publisher: m.publisher,
-		Store: ingest.NewStore(db), Readings: m.Readings}
+		Store: ingest.NewStore(db), Readings: m.Readings, Pool: db}
 	if m.Broker != nil {
 		d.Broker, d.Source = m.Broker.Server(), m.source
 		cfg.MQTTURL = ""
 	}
-	m.Worker, err = worker.New(cfg, d)
-	return err
+	if m.Worker, err = worker.New(cfg, d); err != nil {
+		return err
+	}
+	if m.Worker.Pipeline != nil { // the processes that store readings
+		m.Latest = ingest.NewLatest(db, m.Registry, m.Log.With("area", "ingest"))
+		m.Worker.Pipeline.Latest = m.Latest
+		m.Late = ingest.NewLate(lateReadings{m.Trace}, lateHorizon(c.Trace.Settle), m.Registry, m.Log.With("area", "ingest"))
+		m.Worker.Pipeline.Late = m.Late
+	}
+	return nil
 }
 
 // ingestDB is the pool ingest's look-ups and writes use: its own, or the main one.
@@ -296,13 +405,21 @@ func (m *Main) modules() []api.Module {
 		mods = append(mods, matchingapi.New(matchingapi.Deps{Store: m.Matching, Lots: lotsOfOrder{m.Trace.Store, m.Trace.URIs}.LotsOf}))
 	}
 	if o.serves("ingest") {
-		mods = append(mods, ingestapi.New(m.Ingest))
+		mods = append(mods, ingestapi.New(m.Ingest, c.Broker.HookSecret))
 	}
 	if o.serves("trace") {
-		mods = append(mods, traceapi.New(traceapi.Deps{Service: m.Trace, PublicRate: c.Trace.PublicRate, PublicBurst: c.Trace.PublicBurst}))
+		mods = append(mods, traceapi.New(traceapi.Deps{Service: m.Trace, PublicRate: c.Trace.PublicRate, PublicBurst: c.Trace.PublicBurst,
+			Schema: m.epcisSchema()}))
 	}
 	if o.serves("plan") {
 		mods = append(mods, planapi.New(planapi.Deps{Plan: m.Plan, Site: m.Web}))
+	}
+	if o.serves("trace") {
+		mods = append(mods, m.recordModules()...)
+	}
+	if o.serves("ops") {
+		mods = append(mods, notifyapi.New(m.Notify), opsapi.New(opsapi.Deps{Site: m.Web, Console: m.Console, Notify: m.Notify,
+			Series: m.Readings, Refresh: c.Ops.Refresh}))
 	}
 	return mods
 }
@@ -397,12 +514,41 @@ func (m *Main) Run(ctx context.Context) error {
 	if m.gatewayAuth != nil {
 		wg.Go(func() { m.gatewayAuth.Run(runCtx, 30*time.Second) })
 	}
+	if m.Options.serves("trace") {
+		wg.Go(func() {
+			m.schedule(runCtx, "suilong.purge-records", purgeEvery, func(ctx context.Context) error {
+				_, err := m.Trace.Purge(ctx)
+				return err
+			})
+		})
+	}
+	if m.dynsec != nil {
+		wg.Go(func() { m.schedule(runCtx, "suilong.mqtt-dynsec-reconcile", time.Hour, m.reconcileBroker) })
+	}
+	if m.Options.serves("plan") || m.Options.serves("api") {
+		wg.Go(func() {
+			m.schedule(runCtx, "suilong.expired-sessions", time.Hour, func(ctx context.Context) error {
+				n, err := m.Auth.DeleteExpiredSessions(ctx)
+				if n > 0 {
+					m.Log.Info("web: expired sessions deleted", "sessions", n)
+				}
+				return err
+			})
+		})
+	}
 	if m.Worker != nil {
 		wg.Go(func() {
 			if err := m.Worker.Run(runCtx); err != nil && runCtx.Err() == nil {
 				errc <- fmt.Errorf("ingest: %w", err)
 			}
 		})
+		if m.Latest != nil { // a store worker, not rules only
+			wg.Go(func() { m.Latest.Run(runCtx, time.Second) })
+			wg.Go(func() { m.Late.Run(runCtx, time.Second) })
+		}
+	}
+	if m.Cfg.Ops.Deliver {
+		wg.Go(func() { m.Notify.Run(runCtx) })
 	}
 	if m.Options.Sim {
 		wg.Go(func() {
@@ -447,10 +593,31 @@ func (m *Main) Run(ctx context.Context) error {
 	return serveErr
 }
 
+// schedule runs job every period until ctx ends: once per period across all replicas (pg.RunDue), whichever
+// replica's timer fires first. It looks every period/60 (at most every minute), so that a job another replica
+// would have run is run soon after that replica goes away.
+func (m *Main) schedule(ctx context.Context, name string, every time.Duration, job func(ctx context.Context) error) {
+	t := time.NewTicker(min(every/60, time.Minute))
+	defer t.Stop()
+	for {
+		if _, err := pg.RunDue(ctx, m.DB, name, every, time.Now(), job); err != nil && ctx.Err() == nil {
+			m.Log.Error("scheduled job failed; tried again at the next tick", "job", name, "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
 // Close releases what Open or openCore built, in reverse order.
 func (m *Main) Close() error {
 	if m.closePub != nil {
 		m.closePub()
+	}
+	if m.dynsec != nil {
+		m.dynsec.Close()
 	}
 	var err error
 	if m.Broker != nil {

@@ -3,6 +3,7 @@ package main
 import (
 	"crypto/tls"
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/suilong/suilong/ingest"
@@ -10,6 +11,7 @@ import (
 	"github.com/suilong/suilong/ingest/rules"
 	"github.com/suilong/suilong/ingest/worker"
 	"github.com/suilong/suilong/internal/broker"
+	"github.com/suilong/suilong/trace"
 )
 
 // Config is every setting of the platform, with its default, flag and SUILONG_* variable in one place.
@@ -40,6 +42,7 @@ type Config struct {
 	Matching MatchingConfig `embed:"" group:"Matching"`
 	Trace    TraceConfig    `embed:"" group:"Traceability"`
 	Plan     PlanConfig     `embed:"" group:"Plan"`
+	Ops      OpsConfig      `embed:"" group:"Console and notifications"`
 }
 
 // BrokerConfig is the MQTT configuration beyond the broker's address (flags "mqtt-…", variables SUILONG_MQTT_*).
@@ -58,6 +61,10 @@ type BrokerConfig struct {
 	SessionExpiry         time.Duration `name:"mqtt-session-expiry" env:"SUILONG_MQTT_SESSION_EXPIRY" default:"168h" help:"How long the embedded broker keeps a disconnected client's persistent session."`
 	GatewayRate           float64       `name:"mqtt-gateway-rate" env:"SUILONG_MQTT_GATEWAY_RATE" default:"100" help:"Messages per second one gateway may publish to the embedded broker; beyond it the broker reads its messages more slowly (0: no bound)."`
 	GatewayBurst          int           `name:"mqtt-gateway-burst" env:"SUILONG_MQTT_GATEWAY_BURST" default:"1000" help:"Messages a gateway may publish at once above its rate."`
+
+	HookSecret     string `name:"mqtt-hook-secret" env:"SUILONG_MQTT_HOOK_SECRET" help:"Secret an external broker sends (Authorization: Bearer) to ask POST /api/v1/mqtt/auth and /acl about clients (EMQX's HTTP authenticator and authorizer); empty turns the hook off." secret:""`
+	DynsecUsername string `name:"mqtt-dynsec-username" env:"SUILONG_MQTT_DYNSEC_USERNAME" help:"An admin of Mosquitto's dynamic-security plugin on SUILONG_MQTT_URL: when set, gateways' credentials are kept in step there."`
+	DynsecPassword string `name:"mqtt-dynsec-password" env:"SUILONG_MQTT_DYNSEC_PASSWORD" help:"That admin's password." secret:""`
 
 	CAFile     string `name:"mqtt-ca-file" env:"SUILONG_MQTT_CA_FILE" type:"path" help:"CA (PEM) of the broker's certificate for a TLS SUILONG_MQTT_URL (ssl://, mqtts://; default: the system's roots)."`
 	ClientCert string `name:"mqtt-client-cert" env:"SUILONG_MQTT_CLIENT_CERT" type:"path" help:"Client certificate (PEM) the platform presents to a TLS broker."`
@@ -122,11 +129,12 @@ type IngestConfig struct {
 	SpoolMaxMB int64  `name:"ingest-spool-max-mb" env:"SUILONG_INGEST_SPOOL_MAX_MB" default:"1024" help:"Bound of the spool in MiB; when full, ingest stops acknowledging and the broker holds the messages."`
 
 	ClientID            string        `name:"ingest-client-id" env:"SUILONG_INGEST_CLIENT_ID" help:"MQTT client id of this ingest process on an external broker (default: derived from host and data directory)."`
+	RulesClientID       string        `name:"ingest-rules-client-id" env:"SUILONG_INGEST_RULES_CLIENT_ID" default:"suilong-rules" help:"MQTT client id of the rules' persistent session on an external broker: the same in every --only rules process (only the leader connects)."`
 	SharedGroup         string        `name:"ingest-shared-group" env:"SUILONG_INGEST_SHARED_GROUP" default:"suilong-ingest" help:"Shared-subscription group on an external broker (empty: no sharing)."`
 	DeadLetterRate      float64       `name:"ingest-dead-letter-rate" env:"SUILONG_INGEST_DEAD_LETTER_RATE" default:"1" help:"Dead-letter records one gateway may add per second (beyond the burst); the rest are counted and summed up once a minute."`
 	DeadLetterBurst     int           `name:"ingest-dead-letter-burst" env:"SUILONG_INGEST_DEAD_LETTER_BURST" default:"3000" help:"Dead-letter records one gateway may add at once."`
 	CacheRefresh        time.Duration `name:"ingest-cache-refresh" env:"SUILONG_INGEST_CACHE_REFRESH" default:"30s" help:"How often the sensor cache reloads the registry."`
-	DeadLetterRetention time.Duration `name:"ingest-dead-letter-retention" env:"SUILONG_INGEST_DEAD_LETTER_RETENTION" default:"720h" help:"How long dead-letter records are kept (0: forever)."`
+	DeadLetterRetention time.Duration `name:"ingest-dead-letter-retention" env:"SUILONG_INGEST_DEAD_LETTER_RETENTION" default:"0" help:"How long dead-letter records are kept (0: as long as the records, SUILONG_RECORDS_RETENTION; a shorter value is refused)."`
 }
 
 // dataDir is where ingest keeps its spools and its copy of the sensor registry.
@@ -147,13 +155,36 @@ func (c IngestConfig) service(cfg *Config) worker.Config {
 			SilenceLimit: c.SilenceLimit, Window: c.RulesWindow},
 		SpoolMaxBytes:       c.SpoolMaxMB << 20,
 		CacheRefresh:        c.CacheRefresh,
-		DeadLetterRetention: c.DeadLetterRetention,
+		DeadLetterRetention: c.deadLetterRetention(cfg),
 		MQTTURL:             cfg.MQTTURL,
 		Username:            cfg.MQTTUsername,
 		Password:            cfg.MQTTPassword,
 		ClientID:            c.ClientID,
+		RulesClientID:       c.RulesClientID,
 		Group:               c.SharedGroup,
 	}
+}
+
+// deadLetterRetention is how long dead letters are kept: as long as the cold chain's records, since a refused
+// reading is part of the record of the truck that sent it (it explains a gap an inspector finds).
+func (c IngestConfig) deadLetterRetention(cfg *Config) time.Duration {
+	if c.DeadLetterRetention == 0 {
+		return cfg.Trace.Retention
+	}
+	return c.DeadLetterRetention
+}
+
+// checkRetention refuses settings that would delete records before the law allows (Food Safety Law arts. 50
+// and 53): records kept less than two years, dead letters kept less than the records.
+func (c *Config) checkRetention() error {
+	if err := (trace.Retention{Records: c.Trace.Retention}).Validate(); err != nil {
+		return fmt.Errorf("SUILONG_RECORDS_RETENTION=%s: %w", c.Trace.Retention, err)
+	}
+	if d := c.Ingest.DeadLetterRetention; d != 0 && d < c.Trace.Retention {
+		return fmt.Errorf("SUILONG_INGEST_DEAD_LETTER_RETENTION=%s is shorter than the records' retention (SUILONG_RECORDS_RETENTION=%s): "+
+			"dead letters are part of a truck's record; leave it 0 to follow the records", d, c.Trace.Retention)
+	}
+	return nil
 }
 
 // MatchingConfig is matching's configuration (flags prefixed "matching-", variables SUILONG_MATCHING_*).
@@ -166,6 +197,9 @@ type TraceConfig struct {
 	PublicRate  float64       `name:"trace-public-rate" env:"SUILONG_TRACE_PUBLIC_RATE" default:"2" help:"Public lot pages and QR codes: requests per second allowed per client IP."`
 	PublicBurst int           `name:"trace-public-burst" env:"SUILONG_TRACE_PUBLIC_BURST" default:"20" help:"Public lot pages and QR codes: burst allowed per client IP."`
 	Settle      time.Duration `name:"trace-settle" env:"SUILONG_TRACE_SETTLE" default:"10m" help:"Readings younger than this are read live rather than from a leg's stored summary."`
+	VerifyEvery time.Duration `name:"trace-verify-every" env:"SUILONG_TRACE_VERIFY_EVERY" default:"1h" help:"How long a leg's stored summary and a delivered lot's report kept in memory are trusted before InfluxDB is asked again whether readings came late that ingest did not tell of."`
+	Retention   time.Duration `name:"records-retention" env:"SUILONG_RECORDS_RETENTION" default:"17520h" help:"How long cold-chain records are kept after a lot's delivery (at least 2 years, 17520h; longer for a product whose shelf life + 6 months is longer). InfluxDB's retention policy, the dead letter and the purge follow it."`
+	EPCISSchema string        `name:"epcis-schema" env:"SUILONG_EPCIS_SCHEMA" type:"path" help:"GS1's EPCIS-JSON-Schema.json, against which captured EPCIS documents are validated (default: shared/epcis/ beside the checkout); without it capture is off."`
 }
 
 // PlanConfig is plan tracking's configuration (flags prefixed "plan-", variables SUILONG_PLAN_*). Cookies are
@@ -173,4 +207,26 @@ type TraceConfig struct {
 type PlanConfig struct {
 	SessionIdle time.Duration `name:"plan-session-idle" env:"SUILONG_PLAN_SESSION_IDLE" default:"1h" help:"A dashboard session ends after this long without a request."`
 	SessionMax  time.Duration `name:"plan-session-max" env:"SUILONG_PLAN_SESSION_MAX" default:"12h" help:"A dashboard session ends this long after sign-in, whatever happens."`
+}
+
+// OpsConfig is the duty officers' console and the notifications (flags "ops-", "notify-", "smtp-"; variables
+// SUILONG_OPS_*, SUILONG_NOTIFY_*, SUILONG_SMTP_*).
+type OpsConfig struct {
+	Refresh time.Duration `name:"ops-refresh" env:"SUILONG_OPS_REFRESH" default:"30s" help:"How often the console's fleet page reloads itself."`
+
+	Deliver     bool          `name:"notify-deliver" env:"SUILONG_NOTIFY_DELIVER" default:"true" negatable:"" help:"This process plans, escalates and sends notifications (any number of processes may; they share the work)."`
+	Poll        time.Duration `name:"notify-poll" env:"SUILONG_NOTIFY_POLL" default:"1s" help:"How often new alarm changes, due escalations and due deliveries are looked for."`
+	SendTimeout time.Duration `name:"notify-send-timeout" env:"SUILONG_NOTIFY_SEND_TIMEOUT" default:"10s" help:"Longest one delivery attempt may take."`
+	RetryBase   time.Duration `name:"notify-retry-base" env:"SUILONG_NOTIFY_RETRY_BASE" default:"30s" help:"Delay before the first retry of a failed delivery; it doubles with each failure."`
+	RetryMax    time.Duration `name:"notify-retry-max" env:"SUILONG_NOTIFY_RETRY_MAX" default:"30m" help:"Longest delay between two attempts of a delivery."`
+	MaxAttempts int           `name:"notify-max-attempts" env:"SUILONG_NOTIFY_MAX_ATTEMPTS" default:"10" help:"Attempts before a delivery is given up as failed."`
+	AllowHTTP   bool          `name:"notify-allow-http" env:"SUILONG_NOTIFY_ALLOW_HTTP" help:"Accept plain http URLs for webhooks and group robots (default: https only)."`
+	AllowNets   []string      `name:"notify-allow-nets" env:"SUILONG_NOTIFY_ALLOW_NETS" help:"Internal networks (addresses or CIDRs, comma-separated) that webhook and robot URLs may reach; by default only public addresses may."`
+
+	SMTPHost     string `name:"smtp-host" env:"SUILONG_SMTP_HOST" help:"Mail server of email channels (empty: email channels cannot deliver)."`
+	SMTPPort     int    `name:"smtp-port" env:"SUILONG_SMTP_PORT" default:"587" help:"Port of the mail server."`
+	SMTPUsername string `name:"smtp-username" env:"SUILONG_SMTP_USERNAME" help:"User name at the mail server (empty: no authentication)."`
+	SMTPPassword string `name:"smtp-password" env:"SUILONG_SMTP_PASSWORD" help:"Password at the mail server." secret:""`
+	SMTPFrom     string `name:"smtp-from" env:"SUILONG_SMTP_FROM" help:"Sender of alarm emails, e.g. 穗龙冷链 <alarms@example.cn>."`
+	SMTPTLS      string `name:"smtp-tls" env:"SUILONG_SMTP_TLS" default:"starttls" enum:"starttls,tls,none" help:"starttls (required), tls (implicit, port 465) or none (a relay on this host)."`
 }

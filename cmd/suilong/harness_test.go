@@ -13,6 +13,7 @@ import (
 
 	"github.com/alecthomas/kong"
 
+	"github.com/suilong/suilong/internal/influx"
 	"github.com/suilong/suilong/internal/influx/influxtest"
 	"github.com/suilong/suilong/internal/pg/pgtest"
 )
@@ -46,11 +47,16 @@ func parseCLI(t *testing.T, args ...string) (*CLI, *kong.Context) {
 	return &cli, kctx
 }
 
-// startServe starts serve with the given extra arguments (after "serve") and waits until it listens.
+// startServe starts serve with the given extra arguments (after "serve") on a database and an InfluxDB
+// database of its own, and waits until it listens.
 func startServe(t *testing.T, extra ...string) *testServer {
 	t.Helper()
-	dbURL := pgtest.CreateDB(t)
-	ic := influxtest.New(t)
+	return startServeOn(t, pgtest.CreateDB(t), influxtest.New(t), extra...)
+}
+
+// startServeOn is startServe on a given database: another process of the same platform (a replica).
+func startServeOn(t *testing.T, dbURL string, ic *influx.Client, extra ...string) *testServer {
+	t.Helper()
 	args := append([]string{"serve",
 		"--database-url", dbURL,
 		"--influx-url", ic.URL,

@@ -99,7 +99,7 @@ func TestMatchInvalidInstance(t *testing.T) {
 	want := []string{
 		"products[0].shelf_life_hours: must be between 1 and",
 		"offers[0].product: unknown product \"kale\"",
-		"offers[0].quantity_kg: must be between 1 and 1000000000 kg, got -5 (offer o1)",
+		"offers[0].quantity_kg: must be between 0 and 1000000000 kg, got -5 (offer o1)",
 		"offers[0].min_price_per_kg: has more than two decimals",
 		"offers[0].harvested_at: must be an RFC 3339 time",
 		"demands[0].deliver_by: is required (demand d1)",

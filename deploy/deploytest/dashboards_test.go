@@ -439,13 +439,21 @@ func (q *querier) target(panel string, tg target) {
 	what := panel + " / " + tg.RefID
 	switch tg.Datasource.UID {
 	case "suilong-prometheus":
-		series := promRange(q.t, q.p.prom, q.subst(tg.Expr), q.to.Add(-time.Minute-2*time.Minute), time.Now())
+		// A rate over a short window has a value only where the window saw the counter move: the simulator
+		// reads every 10 s, so on a busy machine the first scrapes may not hold such a window yet. Ask again
+		// for a while before calling the panel empty.
 		finite := false
-		for _, s := range series {
-			for _, v := range s.Values {
-				if f, err := strconv.ParseFloat(fmt.Sprint(v[1]), 64); err == nil && !math.IsNaN(f) && !math.IsInf(f, 0) {
-					finite = true
+		for deadline := time.Now().Add(45 * time.Second); !finite; time.Sleep(time.Second) {
+			series := promRange(q.t, q.p.prom, q.subst(tg.Expr), q.to.Add(-time.Minute-2*time.Minute), time.Now())
+			for _, s := range series {
+				for _, v := range s.Values {
+					if f, err := strconv.ParseFloat(fmt.Sprint(v[1]), 64); err == nil && !math.IsNaN(f) && !math.IsInf(f, 0) {
+						finite = true
+					}
 				}
+			}
+			if time.Now().After(deadline) {
+				break
 			}
 		}
 		if !finite {

@@ -3,7 +3,7 @@
 #
 #   deploy/image/build.sh [IMAGE]      default IMAGE: $SUILONG_IMAGE, else localhost/suilong:latest
 #
-# No registry is needed: the build stage runs in a builder image made here, once per Go version and go.sum, from
+# No registry is needed: the build stage runs in a builder image made here, once per Go version and set of modules, from
 #   - the host's Go toolchain (go env GOROOT; a static toolchain, so no libc is needed),
 #   - Debian's busybox-static (a shell and coreutils for the Dockerfile's RUN lines),
 #   - the host's CA certificates (copied into the final image),
@@ -37,12 +37,14 @@ have go || die "Go is needed: the builder image is made from the host's toolchai
 goroot=$(go env GOROOT)
 gover=$(go env GOVERSION)
 file_is_static "$goroot/bin/go" || die "$goroot/bin/go is not statically linked; the builder image has no libc for it"
-sum=$(cat go.mod go.sum | sha256sum | cut -c1-12)
+# The builder holds the modules the binary imports: a new import of a module already in go.sum needs a new one.
+sum=$({ cat go.mod go.sum; GOFLAGS= go list -deps -f '{{with .Module}}{{.Path}}@{{.Version}}{{end}}' ./cmd/suilong | sort -u; } |
+	sha256sum | cut -c1-12)
 BUILDER=localhost/suilong-builder:$gover-$sum
 
 make_builder() {
 	local work=$SL_VAR/image/builder
-	say "making the builder image $BUILDER (once per Go version and go.sum; about a minute)"
+	say "making the builder image $BUILDER (once per Go version and set of modules; about a minute)"
 	[ -d "$work" ] && chmod -R u+w "$work" && rm -rf "$work"
 	local root=$work/rootfs
 	mkdir -p "$root"/{bin,etc/ssl/certs,tmp,root,src,usr/local,go/pkg/mod}
@@ -75,7 +77,7 @@ make_builder() {
 		--change 'ENV GOFLAGS=-mod=readonly' --change 'WORKDIR /src' --change 'CMD ["/bin/sh"]' \
 		- "$BUILDER" >>"$BUILD_LOG" 2>&1 || die "podman import of the builder failed (see $BUILD_LOG)"
 	chmod -R u+w "$work" && rm -rf "$work"
-	# Older builders of this checkout (another Go version or go.sum) are of no further use.
+	# Older builders of this checkout (another Go version or set of modules) are of no further use.
 	local old
 	for old in $(podman images --format '{{.Repository}}:{{.Tag}}' localhost/suilong-builder 2>/dev/null); do
 		[ "$old" = "$BUILDER" ] || podman rmi "$old" >>"$BUILD_LOG" 2>&1 || true

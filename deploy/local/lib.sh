@@ -45,6 +45,17 @@ port_in_use() {
 	timeout 2 bash -c "exec 3<>/dev/tcp/127.0.0.1/$1" 2>/dev/null
 }
 
+# pid_listens PID PORT: process PID itself listens on TCP PORT (IPv4), read from /proc: an answer on the port may
+# come from another program that took it while PID was still starting.
+pid_listens() {
+	local hex inode
+	hex=$(printf '%04X' "$2")
+	for inode in $(awk -v p=":$hex" '$4 == "0A" && substr($2, length($2) - 4) == p {print $10}' /proc/net/tcp 2>/dev/null); do
+		ls -l "/proc/$1/fd" 2>/dev/null | grep -q "socket:\[$inode\]" && return 0
+	done
+	return 1
+}
+
 # Ports handed out during this run, so two services never get the same free port before either listens.
 SL_RESERVED=" "
 reserve_port() { SL_RESERVED="$SL_RESERVED$1 "; }

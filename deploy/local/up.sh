@@ -315,11 +315,11 @@ ensure_influxd_bin() {
 
 influx_ping() { curl -fsS -m 3 -o /dev/null "$1/ping" 2>/dev/null; }
 
-# wait_influx URL PID: up to WAIT seconds for /ping, giving up early when the process dies.
+# wait_influx URL PID: up to WAIT seconds for PID to answer /ping, giving up early when the process dies.
 wait_influx() {
 	local deadline=$((SECONDS + WAIT))
 	while [ "$SECONDS" -lt "$deadline" ]; do
-		influx_ping "$1" && return 0
+		influx_ping "$1" && pid_listens "$2" "${1##*:}" && return 0
 		if ! pid_alive "$2" influxd; then
 			tail -n 15 "$SL_LOG/influxd.log" >&2 || true
 			return 1
@@ -410,6 +410,14 @@ ensure_influx() {
 		if ! wait_influx "$url" "$pid"; then
 			kill "$pid" 2>/dev/null || true
 			forget influxd
+			# Another program (another checkout's influxd, starting too) took the port first: once more, elsewhere.
+			if [ -z "${SUILONG_INFLUX_PORT:-}" ] && [ "${SL_INFLUX_RETRY:-0}" -lt 3 ] &&
+				tail -n 5 "$SL_LOG/influxd.log" | grep -q 'address already in use'; then
+				SL_INFLUX_RETRY=$((${SL_INFLUX_RETRY:-0} + 1))
+				say "InfluxDB: port $port was taken while influxd started; trying another"
+				ensure_influx
+				return
+			fi
 			die "influxd did not answer at $url/ping within $WAIT s; see var/log/influxd.log"
 		fi
 	fi
@@ -539,6 +547,24 @@ ensure_chromium() {
 	setv SUILONG_CHROMIUM "$c" chosen
 }
 
+# mailpit, the SMTP server the email tests send to (built once from the Go module proxy, like influxd).
+MAILPIT_VERSION=v1.33.1
+ensure_mailpit() {
+	local bin=${SUILONG_MAILPIT_BIN:-$SL_ROOT/bin/tools/mailpit}
+	if [ ! -x "$bin" ]; then
+		have go || die "Go is needed to build mailpit (go install github.com/axllent/mailpit@$MAILPIT_VERSION)"
+		say "mailpit: building $MAILPIT_VERSION into bin/tools/ for the email tests (once; log: var/log/mailpit-build.log)"
+		mkdir -p "$SL_ROOT/bin/tools"
+		if ! (cd "$SL_ROOT/bin/tools" && GOBIN="$SL_ROOT/bin/tools" GOFLAGS="" \
+			go install "github.com/axllent/mailpit@$MAILPIT_VERSION") >"$SL_LOG/mailpit-build.log" 2>&1; then
+			tail -n 20 "$SL_LOG/mailpit-build.log" >&2 || true
+			die "building mailpit failed; see var/log/mailpit-build.log"
+		fi
+		bin=$SL_ROOT/bin/tools/mailpit
+	fi
+	setv SUILONG_MAILPIT_BIN "$bin" chosen
+}
+
 # ---------------------------------------------------------------- main
 
 write_env() {
@@ -590,6 +616,7 @@ done
 if [ "$TEST" = 1 ]; then
 	ensure_test_mosquitto
 	ensure_chromium
+	ensure_mailpit
 fi
 write_env
 say "services ready in $((SECONDS - T0)) s; settings written to var/suilong.env"

@@ -73,7 +73,10 @@ leaked() {
 			if (!(ppid == 1 || index(mine, " " pid " "))) next
 			split(args, w, " "); n = split(w[1], base, "/"); prog = base[n]
 			if (prog == "ps" || prog == "awk" || prog == "tr" || args " " == self || args == self) next
-			if (index(args, root) || prog ~ /^(influxd|postgres|mosquitto|chromium|chrome|chrome_crashpad_handler|suilong)$/ || prog ~ /\.test$/)
+			# The services another checkout started meanwhile with its own scripts are orphans too: they name
+			# that checkout (its bin/tools or var), not this one.
+			other = !index(args, root) && args ~ /\/(bin\/tools|var)\//
+			if (index(args, root) || (!other && (prog ~ /^(influxd|postgres|mosquitto|chromium|chrome|chrome_crashpad_handler|suilong)$/ || prog ~ /\.test$/)))
 				print pid " " args
 		}'
 }

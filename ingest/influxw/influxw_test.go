@@ -41,10 +41,23 @@ func store(t *testing.T) *influxw.Store {
 	return s
 }
 
+// bothLanguages runs a test against the store speaking InfluxQL (as it does to InfluxDB 1.x) and Flux (as to
+// 2.x), on the same InfluxDB.
+func bothLanguages(t *testing.T, test func(t *testing.T, s *influxw.Store)) {
+	for _, ql := range []bool{true, false} {
+		t.Run(map[bool]string{true: "influxql", false: "flux"}[ql], func(t *testing.T) {
+			s := store(t)
+			s.InfluxQL = ql
+			test(t, s)
+		})
+	}
+}
+
 // Every query reads [from, to): a reading exactly at from counts, one exactly at to does not, whatever InfluxDB
 // 1.8's range() does with its stop. A leg's summary and its fingerprint therefore count the same readings.
-func TestRangesAreHalfOpen(t *testing.T) {
-	s := store(t)
+func TestRangesAreHalfOpen(t *testing.T) { bothLanguages(t, testRangesAreHalfOpen) }
+
+func testRangesAreHalfOpen(t *testing.T, s *influxw.Store) {
 	ctx := context.Background()
 	ws, err := s.Series(ctx, "TRK-1", at(0), at(60), 10*time.Minute)
 	if err != nil {
@@ -83,8 +96,9 @@ func TestRangesAreHalfOpen(t *testing.T) {
 	}
 }
 
-func TestEmptyRangesAndShortWindows(t *testing.T) {
-	s := store(t)
+func TestEmptyRangesAndShortWindows(t *testing.T) { bothLanguages(t, testEmptyRangesAndShortWindows) }
+
+func testEmptyRangesAndShortWindows(t *testing.T, s *influxw.Store) {
 	ctx := context.Background()
 	for _, r := range [][2]time.Time{{at(10), at(10)}, {at(20), at(10)}} {
 		ws, err := s.Series(ctx, "TRK-1", r[0], r[1], time.Minute)
@@ -114,7 +128,10 @@ func TestEmptyRangesAndShortWindows(t *testing.T) {
 func band(lo, hi float64) coldchain.Band { return coldchain.Band{MinC: &lo, MaxC: &hi} }
 
 func TestSensorSpansOutsideAndSamples(t *testing.T) {
-	s := store(t)
+	bothLanguages(t, testSensorSpansOutsideAndSamples)
+}
+
+func testSensorSpansOutsideAndSamples(t *testing.T, s *influxw.Store) {
 	ctx := context.Background()
 	ws, err := s.SeriesOf(ctx, "TRK-1", ingest.SeriesFilter{SensorID: "TRK-1-B"}, at(0), at(60), time.Hour)
 	if err != nil || len(ws) != 1 || ws[0].Count != 60 || ws[0].MinC != 5 {
@@ -196,5 +213,27 @@ func TestWriteFailuresAreClassified(t *testing.T) {
 	time.Sleep(time.Millisecond)
 	if err := s.WriteLines(short, []byte(line("A", "A-1", t0, 1, ""))); status(err) != "timeout" {
 		t.Fatalf("deadline passed: %v", err)
+	}
+}
+
+// An asset id is data in either language: quotes and operators in it select nothing.
+func TestCallerTextIsData(t *testing.T) { bothLanguages(t, testCallerTextIsData) }
+
+func testCallerTextIsData(t *testing.T, s *influxw.Store) {
+	ctx := context.Background()
+	for _, id := range []string{`TRK-1' OR asset_id = 'TRK-2`, `TRK-1" or r.asset_id == "TRK-2`, `$asset`, `TRK-1; DROP DATABASE x`} {
+		ws, err := s.Series(ctx, id, at(0), at(61), time.Hour)
+		if err != nil || len(ws) != 0 {
+			t.Errorf("series of %q: %+v %v", id, ws, err)
+		}
+		if n, err := s.Count(ctx, id, at(0), at(61)); err != nil || n != 0 {
+			t.Errorf("count of %q: %d %v", id, n, err)
+		}
+		if out, err := s.Outside(ctx, id, at(0), at(61), band(0, 1)); err != nil || len(out) != 0 {
+			t.Errorf("outside of %q: %d %v", id, len(out), err)
+		}
+	}
+	if n, _ := s.Count(ctx, "TRK-1", at(0), at(61)); n != 122 {
+		t.Errorf("TRK-1 has %d readings after all that, want 122", n)
 	}
 }

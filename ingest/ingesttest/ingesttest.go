@@ -3,11 +3,18 @@
 package ingesttest
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -227,4 +234,110 @@ func (l Load) Run(tb testing.TB) {
 	if n := tokenErrors.Load(); n > 0 {
 		tb.Logf("ingesttest: %d publishes failed on a broken connection and were left to paho's resend", n)
 	}
+}
+
+// Mosquitto is a private Mosquitto process on a free port, for tests whose broker settings matter (queues,
+// in-flight windows, TLS); it is killed at cleanup.
+type Mosquitto struct {
+	URL  string // tcp://127.0.0.1:port, or ssl:// with a TLS listener
+	Addr string
+	out  *bytes.Buffer
+}
+
+// StartMosquitto runs Debian's mosquitto with the settings deploy/broker.md gives for real loads (no
+// persistence; anonymous clients allowed unless extra says otherwise or loads a plugin) plus extra
+// configuration lines. It skips the test when mosquitto is not installed.
+func StartMosquitto(tb testing.TB, extra string, tls bool) *Mosquitto {
+	tb.Helper()
+	bin, err := exec.LookPath("mosquitto")
+	if err != nil {
+		if _, e := os.Stat("/usr/sbin/mosquitto"); e != nil {
+			tb.Skip("mosquitto is not installed (apt-get install mosquitto)")
+		}
+		bin = "/usr/sbin/mosquitto"
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close()
+	_, port, _ := net.SplitHostPort(addr)
+	conf := filepath.Join(tb.TempDir(), "mosquitto.conf")
+	// "user root": run as root, Mosquitto would otherwise become user mosquitto, who cannot read the test's files.
+	anonymous := "allow_anonymous true"
+	if strings.Contains(extra, "allow_anonymous") || strings.Contains(extra, "plugin ") {
+		anonymous = "" // the extra lines (or the plugin) decide
+	}
+	if err := os.WriteFile(conf, fmt.Appendf(nil, `listener %s 127.0.0.1
+%s
+persistence false
+user root
+max_inflight_messages 1000
+max_queued_messages 1000000
+%s
+`, port, anonymous, extra), 0o644); err != nil {
+		tb.Fatal(err)
+	}
+	m := &Mosquitto{URL: "tcp://" + addr, Addr: addr, out: &bytes.Buffer{}}
+	if tls {
+		m.URL = "ssl://" + addr
+	}
+	cmd := exec.Command(bin, "-c", conf)
+	cmd.Stdout, cmd.Stderr = m.out, m.out
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	if err := cmd.Start(); err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	for deadline := time.Now().Add(10 * time.Second); ; {
+		if c, err := net.Dial("tcp", addr); err == nil {
+			c.Close()
+			return m
+		}
+		if time.Now().After(deadline) {
+			tb.Fatalf("ingesttest: mosquitto did not listen:\n%s", m.out.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// StartMosquittoDynsec runs a private Mosquitto whose clients are those of its dynamic-security plugin, with an
+// administrator of the plugin (admin, adminPassword) who may also publish and subscribe to everything: the
+// platform's own client.
+func StartMosquittoDynsec(tb testing.TB, adminPassword string) *Mosquitto {
+	tb.Helper()
+	plugin := "/usr/lib/x86_64-linux-gnu/mosquitto_dynamic_security.so"
+	if _, err := os.Stat(plugin); err != nil {
+		tb.Skip("Mosquitto's dynamic-security plugin is not installed (Debian's mosquitto package has it)")
+	}
+	file := filepath.Join(tb.TempDir(), "dynsec.json")
+	if out, err := exec.Command("mosquitto_ctrl", "dynsec", "init", file, "admin", adminPassword).CombinedOutput(); err != nil {
+		tb.Fatalf("ingesttest: mosquitto_ctrl dynsec init: %v\n%s", err, out)
+	}
+	// The platform's client: the admin may also do anything on every topic.
+	b, err := os.ReadFile(file)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	var doc map[string]any
+	if err := json.Unmarshal(b, &doc); err != nil {
+		tb.Fatal(err)
+	}
+	for _, r := range doc["roles"].([]any) {
+		role := r.(map[string]any)
+		if role["rolename"] != "admin" {
+			continue
+		}
+		acls, _ := role["acls"].([]any)
+		for _, kind := range []string{"publishClientSend", "publishClientReceive", "subscribePattern", "unsubscribePattern"} {
+			acls = append(acls, map[string]any{"acltype": kind, "topic": "#", "allow": true})
+		}
+		role["acls"] = acls
+	}
+	b, _ = json.Marshal(doc)
+	if err := os.WriteFile(file, b, 0o600); err != nil {
+		tb.Fatal(err)
+	}
+	return StartMosquitto(tb, "allow_anonymous false\nplugin "+plugin+"\nplugin_opt_config_file "+file, false)
 }

@@ -10,7 +10,6 @@ import (
 	"context"
 	"crypto/subtle"
 	"log/slog"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -131,7 +130,7 @@ func (h *Hook) OnConnect(cl *mqtt.Client, pk packets.Packet) error {
 	if _, known := creds[user]; !known || (h.internalUser != "" && user == h.internalUser) {
 		return nil // the platform, or not a gateway this broker knows yet: OnConnectAuthenticate decides
 	}
-	if OwnsClientID(user, pk.Connect.ClientIdentifier, func(id string) bool { _, ok := creds[id]; return ok }) {
+	if ingest.OwnsClientID(user, pk.Connect.ClientIdentifier, func(id string) bool { _, ok := creds[id]; return ok }) {
 		return nil
 	}
 	h.log.Info("mqtt auth: connection refused: the client id is not the gateway's own", "user", user,
@@ -143,28 +142,6 @@ func (h *Hook) OnConnect(cl *mqtt.Client, pk packets.Packet) error {
 	_ = cl.WritePacket(packets.Packet{FixedHeader: packets.FixedHeader{Type: packets.Connack}, ReasonCode: code.Code})
 	return packets.ErrClientIdentifierNotValid
 }
-
-// OwnsClientID says whether a gateway may connect under clientID: its own id, or its id followed by a separator
-// ('-', '_', ':', '/' or '.') and a suffix, for firmware that adds one. Ids that also belong that way to a
-// longer registered gateway id are that gateway's: "LY-GW" may not use "LY-GW-2" or "LY-GW-2-a" when a gateway
-// "LY-GW-2" exists.
-func OwnsClientID(gatewayID, clientID string, registered func(id string) bool) bool {
-	if clientID == gatewayID {
-		return true
-	}
-	n := len(gatewayID)
-	if len(clientID) <= n+1 || clientID[:n] != gatewayID || !isSeparator(clientID[n]) {
-		return false
-	}
-	for i := n + 1; i < len(clientID); i++ {
-		if isSeparator(clientID[i]) && registered(clientID[:i]) {
-			return false
-		}
-	}
-	return !registered(clientID)
-}
-
-func isSeparator(c byte) bool { return c == '-' || c == '_' || c == ':' || c == '/' || c == '.' }
 
 // OnConnectAuthenticate accepts the platform's client and registered gateways with their password and own
 // client id.
@@ -201,7 +178,7 @@ func (h *Hook) OnConnectAuthenticate(cl *mqtt.Client, pk packets.Packet) bool {
 		return false
 	}
 	creds := *h.creds.Load()
-	if !OwnsClientID(user, pk.Connect.ClientIdentifier, func(id string) bool { _, ok := creds[id]; return ok }) {
+	if !ingest.OwnsClientID(user, pk.Connect.ClientIdentifier, func(id string) bool { _, ok := creds[id]; return ok }) {
 		h.log.Info("mqtt auth: connection refused: the client id is not the gateway's own", "user", user,
 			"client", pk.Connect.ClientIdentifier, "remote", cl.Net.Remote)
 		return false
@@ -252,14 +229,5 @@ func (h *Hook) OnACLCheck(cl *mqtt.Client, topic string, write bool) bool {
 	if h.internalUser != "" && user == h.internalUser {
 		return true
 	}
-	return Allowed(user, topic, write)
-}
-
-// Allowed is the gateway ACL.
-func Allowed(gatewayID, topic string, write bool) bool {
-	if write {
-		return topic == ingest.TopicReadings+gatewayID || topic == ingest.TopicStatus+gatewayID
-	}
-	own := ingest.TopicCommands + gatewayID
-	return topic == own || strings.HasPrefix(topic, own+"/")
+	return ingest.GatewayMay(user, topic, write)
 }

@@ -1,15 +1,9 @@
 package mqttsub_test
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"log/slog"
-	"net"
-	"os"
-	"os/exec"
-	"path/filepath"
-	"syscall"
 	"testing"
 	"time"
 
@@ -17,6 +11,7 @@ import (
 	"github.com/mochi-mqtt/server/v2/hooks/auth"
 
 	"github.com/suilong/suilong/ingest"
+	"github.com/suilong/suilong/ingest/ingesttest"
 	"github.com/suilong/suilong/ingest/mqttsub"
 	"github.com/suilong/suilong/internal/broker"
 	"github.com/suilong/suilong/internal/broker/brokertest"
@@ -118,51 +113,7 @@ func TestClientsOverTLSToEmbeddedBroker(t *testing.T) {
 
 // The same against a private Mosquitto with TLS and required client certificates.
 func TestClientsOverTLSToMosquitto(t *testing.T) {
-	bin, err := exec.LookPath("mosquitto")
-	if err != nil {
-		if _, e := os.Stat("/usr/sbin/mosquitto"); e != nil {
-			t.Skip("mosquitto is not installed (apt-get install mosquitto)")
-		}
-		bin = "/usr/sbin/mosquitto"
-	}
 	certs := brokertest.NewCerts(t)
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	l.Close()
-	_, port, _ := net.SplitHostPort(addr)
-	conf := filepath.Join(t.TempDir(), "mosquitto.conf")
-	// "user root": run as root, Mosquitto would otherwise become user mosquitto, who cannot read the test's files.
-	if err := os.WriteFile(conf, fmt.Appendf(nil, `listener %s 127.0.0.1
-allow_anonymous true
-persistence false
-user root
-cafile %s
-certfile %s
-keyfile %s
-require_certificate true
-`, port, certs.CA, certs.ServerCert, certs.ServerKey), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command(bin, "-c", conf)
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
-	for deadline := time.Now().Add(10 * time.Second); ; {
-		if c, err := net.Dial("tcp", addr); err == nil {
-			c.Close()
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("mosquitto did not listen:\n%s", out.String())
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	overTLS(t, "ssl://"+addr, certs)
+	m := ingesttest.StartMosquitto(t, fmt.Sprintf("cafile %s\ncertfile %s\nkeyfile %s\nrequire_certificate true", certs.CA, certs.ServerCert, certs.ServerKey), true)
+	overTLS(t, m.URL, certs)
 }

@@ -53,30 +53,24 @@ func runChild() error {
 	defer db.Close()
 	ic := influx.New(influx.Config{URL: os.Getenv("CHILD_INFLUX_URL"), Bucket: os.Getenv("CHILD_INFLUX_BUCKET")})
 	defer ic.Close()
-	store := ingest.NewStore(db)
-	src := mqttsub.NewBrokerSource()
-	auth := mqttauth.New(store, internalUser, internalPass, log)
-	data := os.Getenv("CHILD_DATA_DIR")
-	b, err := broker.Start(broker.Options{Listen: os.Getenv("CHILD_LISTEN"), DataDir: data + "/mqtt", Logger: log,
-		Hooks: []broker.Hook{{Hook: auth}, {Hook: src}}})
-	if err != nil {
+	cfg := Config{DataDir: os.Getenv("CHILD_DATA_DIR")}
+	if err := childConfig(&cfg); err != nil {
 		return err
 	}
-	defer b.Close()
-	cfg := Config{DataDir: data}
-	if v := os.Getenv("CHILD_SPOOL_MAX_BYTES"); v != "" {
-		if _, err := fmt.Sscan(v, &cfg.SpoolMaxBytes); err != nil {
-			return err
-		}
-	}
-	if v := os.Getenv("CHILD_STOP_TIMEOUT"); v != "" {
-		d, err := time.ParseDuration(v)
+	d := Deps{Log: log, DB: db, Pool: db, Influx: ic, Registry: prometheus.NewRegistry()}
+	if cfg.MQTTURL == "" {
+		store := ingest.NewStore(db)
+		src := mqttsub.NewBrokerSource()
+		auth := mqttauth.New(store, internalUser, internalPass, log)
+		b, err := broker.Start(broker.Options{Listen: os.Getenv("CHILD_LISTEN"), DataDir: cfg.DataDir + "/mqtt", Logger: log,
+			Hooks: []broker.Hook{{Hook: auth}, {Hook: src}}})
 		if err != nil {
 			return err
 		}
-		cfg.StopTimeout = d
+		defer b.Close()
+		d.Broker, d.Source = b.Server(), src
 	}
-	svc, err := New(cfg, Deps{Log: log, DB: db, Influx: ic, Registry: prometheus.NewRegistry(), Broker: b.Server(), Source: src})
+	svc, err := New(cfg, d)
 	if err != nil {
 		return err
 	}
@@ -85,6 +79,35 @@ func runChild() error {
 	<-svc.Ready()
 	fmt.Println("READY")
 	return <-done
+}
+
+// childConfig reads the child's configuration from CHILD_* variables.
+func childConfig(cfg *Config) error {
+	cfg.MQTTURL = os.Getenv("CHILD_MQTT_URL")
+	cfg.Role = Role(os.Getenv("CHILD_ROLE"))
+	cfg.ClientID, cfg.Group = os.Getenv("CHILD_CLIENT_ID"), os.Getenv("CHILD_GROUP")
+	cfg.RulesClientID = os.Getenv("CHILD_RULES_CLIENT_ID")
+	if v := os.Getenv("CHILD_SPOOL_MAX_BYTES"); v != "" {
+		if _, err := fmt.Sscan(v, &cfg.SpoolMaxBytes); err != nil {
+			return err
+		}
+	}
+	durations := map[string]*time.Duration{
+		"CHILD_STOP_TIMEOUT": &cfg.StopTimeout, "CHILD_OPEN_AFTER": &cfg.Rules.OpenAfter, "CHILD_CLOSE_AFTER": &cfg.Rules.CloseAfter,
+		"CHILD_DOOR_LIMIT": &cfg.Rules.DoorLimit, "CHILD_SILENCE_LIMIT": &cfg.Rules.SilenceLimit, "CHILD_SWEEP_EVERY": &cfg.Watcher.SweepEvery,
+		"CHILD_SWEEP_GRACE": &cfg.Watcher.SweepGrace, "CHILD_SNAPSHOT_EVERY": &cfg.Watcher.SnapshotEvery,
+		"CHILD_DRAIN_EVERY": &cfg.Watcher.DrainEvery, "CHILD_CATCH_UP": &cfg.Watcher.CatchUp,
+	}
+	for name, dst := range durations {
+		if v := os.Getenv(name); v != "" {
+			d, err := time.ParseDuration(v)
+			if err != nil {
+				return fmt.Errorf("%s: %w", name, err)
+			}
+			*dst = d
+		}
+	}
+	return nil
 }
 
 type child struct {

@@ -14,8 +14,10 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgxpool"
 	mqtt "github.com/mochi-mqtt/server/v2"
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -28,8 +30,28 @@ import (
 	"github.com/suilong/suilong/internal/pg"
 )
 
+// Role is what a worker does with the readings.
+type Role string
+
+// Roles. With several ingest workers on a shared subscription, each sees only part of a sensor's readings, so
+// the rules cannot run in them: they store (RoleStore) and one process, the leader among the RoleRules
+// processes, sees every reading through a subscription of its own and raises the alarms.
+const (
+	RoleAll   Role = ""      // store the readings and run the rules: one process
+	RoleStore Role = "store" // store the readings only
+	RoleRules Role = "rules" // run the rules only, when this process holds the rules' leadership
+)
+
 // Config is ingest's configuration.
 type Config struct {
+	Role Role
+	// RulesClientID names the rules' persistent session on an external broker (default "suilong-rules"): the
+	// same in every rules process, and used only by the leader, so that the broker queues what arrives while
+	// leadership passes and delivers it to the next leader.
+	RulesClientID string
+	// TakeoverDelay is how long a new leader of the rules waits before reading the state back, so that the
+	// ingest workers' writes of what the previous leader saw but had not saved are in InfluxDB (default 2s).
+	TakeoverDelay time.Duration
 	// DataDir holds the spools and the sensor cache's copy (a subdirectory "ingest" is used).
 	DataDir  string
 	Pipeline ingest.PipelineConfig
@@ -69,6 +91,8 @@ type Deps struct {
 	// Products and Bands give temperature bands from product profiles and from what assets carry (optional).
 	Products ingest.ProductBands
 	Bands    ingest.BandSource
+	// Pool is required for RoleRules: the leadership is an advisory lock on a connection of its own.
+	Pool *pgxpool.Pool
 	// Publisher, Store and Readings, when set, are shared with the rest of the process (its owner closes the
 	// publisher); otherwise ingest makes its own.
 	Publisher ingest.Publisher
@@ -88,10 +112,12 @@ type Worker struct {
 	Watcher   *ingest.Watcher
 	Metrics   *ingest.Metrics
 	Publisher ingest.Publisher
+	bands     *ingest.BandResolver
 	spool     *spool.Spool
 	deadSpool *spool.Spool
 	holdSpool *spool.Spool
 	deps      Deps
+	leader    atomic.Bool
 	ready     chan struct{}
 }
 
@@ -99,7 +125,12 @@ type Worker struct {
 func (s *Worker) Ready() <-chan struct{} { return s.ready }
 
 // Healthy returns nil while readings reach InfluxDB, else why they do not (they wait in the spool meanwhile).
-func (s *Worker) Healthy(context.Context) error { return s.Pipeline.Healthy() }
+func (s *Worker) Healthy(context.Context) error {
+	if s.Pipeline == nil {
+		return nil // the rules role stores nothing
+	}
+	return s.Pipeline.Healthy()
+}
 
 // DefaultClientID derives a stable client id from the host and the data directory, so that a restarted process
 // resumes its own session and two processes on one host (each with its own data directory) do not collide.
@@ -131,23 +162,18 @@ func New(cfg Config, d Deps) (*Worker, error) {
 	// took, then the alarms' last store and the rules' state.
 	cfg.Pipeline.StopTimeout = cfg.StopTimeout * 3 / 4
 	cfg.Watcher.FinalTimeout = cfg.StopTimeout / 5
+	if cfg.Role == RoleRules {
+		if cfg.MQTTURL == "" || d.Pool == nil {
+			return nil, errors.New("ingest: the rules role needs an external broker and a PostgreSQL pool")
+		}
+		if cfg.RulesClientID == "" {
+			cfg.RulesClientID = "suilong-rules"
+		}
+		if cfg.TakeoverDelay <= 0 {
+			cfg.TakeoverDelay = 2 * time.Second
+		}
+	}
 	dir := filepath.Join(cfg.DataDir, "ingest")
-	sp, err := spool.Open(spool.Options{Dir: filepath.Join(dir, "spool"), MaxBytes: cfg.SpoolMaxBytes, Log: d.Log.With("spool", "readings")})
-	if err != nil {
-		return nil, err
-	}
-	deadMax := cfg.SpoolMaxBytes / 4
-	dsp, err := spool.Open(spool.Options{Dir: filepath.Join(dir, "deadletter-spool"), MaxBytes: deadMax, Log: d.Log.With("spool", "dead_letter")})
-	if err != nil {
-		sp.Close()
-		return nil, err
-	}
-	hsp, err := spool.Open(spool.Options{Dir: filepath.Join(dir, "registry-wait-spool"), MaxBytes: deadMax, Log: d.Log.With("spool", "registry_wait")})
-	if err != nil {
-		sp.Close()
-		dsp.Close()
-		return nil, err
-	}
 	m := ingest.NewMetrics(d.Registry)
 	store := d.Store
 	if store == nil {
@@ -155,15 +181,9 @@ func New(cfg Config, d Deps) (*Worker, error) {
 	}
 	cache := ingest.NewSensorCache(store, d.Products, filepath.Join(dir, "sensors.json"), d.Log)
 	bands := ingest.NewBandResolver(d.Bands, d.Log)
-	eng := rules.New(cfg.Rules)
 	readings := d.Readings
 	if readings == nil {
 		readings = influxw.NewStore(d.Influx)
-	}
-	p := ingest.NewPipeline(cfg.Pipeline, ingest.PipelineDeps{Log: d.Log, Metrics: m, Cache: cache, Bands: bands, Rules: eng,
-		Writer: readings, Spool: sp, Dead: store, DeadSpool: dsp, HoldSpool: hsp, Gateways: store})
-	if d.Registry != nil {
-		p.RegisterSpoolMetrics(d.Registry)
 	}
 	pub := d.Publisher
 	switch {
@@ -173,18 +193,45 @@ func New(cfg Config, d Deps) (*Worker, error) {
 	default:
 		pub = mqttsub.NewPahoPublisher(cfg.MQTTURL, cfg.ClientID+"-pub", cfg.Username, cfg.Password, cfg.TLS)
 	}
-	w := ingest.NewWatcher(cfg.Watcher, ingest.WatcherDeps{Rules: eng, Store: store, Readings: readings, Pub: pub, Cache: cache,
-		Bands: bands, Metrics: m, Log: d.Log})
-	return &Worker{cfg: cfg, log: d.Log, Store: store, Readings: readings, Cache: cache, Rules: eng, Pipeline: p, Watcher: w,
-		Metrics: m, Publisher: pub, spool: sp, deadSpool: dsp, holdSpool: hsp, deps: d, ready: make(chan struct{})}, nil
+	w := &Worker{cfg: cfg, log: d.Log, Store: store, Readings: readings, Cache: cache, bands: bands, Metrics: m, Publisher: pub,
+		deps: d, ready: make(chan struct{})}
+	if cfg.Role == RoleRules {
+		return w, nil // the rules' state is built anew each time this process becomes the leader (rules.go)
+	}
+	var err error
+	w.spool, err = spool.Open(spool.Options{Dir: filepath.Join(dir, "spool"), MaxBytes: cfg.SpoolMaxBytes, Log: d.Log.With("spool", "readings")})
+	if err != nil {
+		return nil, err
+	}
+	deadMax := cfg.SpoolMaxBytes / 4
+	w.deadSpool, err = spool.Open(spool.Options{Dir: filepath.Join(dir, "deadletter-spool"), MaxBytes: deadMax, Log: d.Log.With("spool", "dead_letter")})
+	if err != nil {
+		w.spool.Close()
+		return nil, err
+	}
+	w.holdSpool, err = spool.Open(spool.Options{Dir: filepath.Join(dir, "registry-wait-spool"), MaxBytes: deadMax, Log: d.Log.With("spool", "registry_wait")})
+	if err != nil {
+		w.spool.Close()
+		w.deadSpool.Close()
+		return nil, err
+	}
+	if cfg.Role == RoleAll {
+		m.RulesLeader.Set(1)
+		w.Rules = rules.New(cfg.Rules)
+		w.Watcher = ingest.NewWatcher(cfg.Watcher, ingest.WatcherDeps{Rules: w.Rules, Store: store, Readings: readings, Pub: pub, Cache: cache,
+			Bands: bands, Metrics: m, Log: d.Log})
+	}
+	w.Pipeline = ingest.NewPipeline(cfg.Pipeline, ingest.PipelineDeps{Log: d.Log, Metrics: m, Cache: cache, Bands: bands, Rules: w.Rules,
+		Writer: readings, Spool: w.spool, Dead: store, DeadSpool: w.deadSpool, HoldSpool: w.holdSpool, Gateways: store})
+	if d.Registry != nil {
+		w.Pipeline.RegisterSpoolMetrics(d.Registry)
+	}
+	return w, nil
 }
 
 // Run runs ingest until ctx ends, then stops in order: no new messages, everything taken made durable and
 // acknowledged, alarms stored, the rules' state saved.
 func (s *Worker) Run(ctx context.Context) error {
-	defer s.spool.Close()
-	defer s.deadSpool.Close()
-	defer s.holdSpool.Close()
 	if pp, ok := s.Publisher.(*mqttsub.PahoPublisher); ok && s.deps.Publisher == nil {
 		defer pp.Close()
 	}
@@ -197,8 +244,16 @@ func (s *Worker) Run(ctx context.Context) error {
 	if err := s.Cache.Refresh(ctx); err != nil {
 		log.Warn("ingest: registry unreachable at start; using the cached sensors", "sensors", s.Cache.Len(), "err", err)
 	}
-	if err := s.Watcher.Restore(ctx); err != nil {
-		log.Warn("ingest: rules could not restore all of their state", "err", err)
+	if s.cfg.Role == RoleRules {
+		return s.runRules(ctx)
+	}
+	defer s.spool.Close()
+	defer s.deadSpool.Close()
+	defer s.holdSpool.Close()
+	if s.Watcher != nil {
+		if err := s.Watcher.Restore(ctx); err != nil {
+			log.Warn("ingest: rules could not restore all of their state", "err", err)
+		}
 	}
 
 	var wg sync.WaitGroup
@@ -229,7 +284,9 @@ func (s *Worker) Run(ctx context.Context) error {
 	wdone := make(chan struct{})
 	go func() {
 		defer close(wdone)
-		_ = s.Watcher.Run(bgctx)
+		if s.Watcher != nil {
+			_ = s.Watcher.Run(bgctx)
+		}
 	}()
 	wg.Go(func() { s.maintain(bgctx) })
 
@@ -267,7 +324,13 @@ func (s *Worker) maintain(ctx context.Context) {
 			}
 		case <-prune.C:
 			if s.cfg.DeadLetterRetention > 0 {
-				n, err := s.Store.PruneDeadLetters(ctx, time.Now().Add(-s.cfg.DeadLetterRetention))
+				// Every worker schedules it; it runs once an hour across them.
+				var n int64
+				_, err := pg.RunDue(ctx, s.Store.DB(), "suilong.prune-dead-letters", time.Hour, time.Now(), func(ctx context.Context) error {
+					var err error
+					n, err = s.Store.PruneDeadLetters(ctx, time.Now().Add(-s.cfg.DeadLetterRetention))
+					return err
+				})
 				if err != nil {
 					s.log.Warn("ingest: could not prune the dead letter", "err", err)
 				} else if n > 0 {

@@ -5,6 +5,7 @@ package auth
 import (
 	"context"
 	"slices"
+	"strings"
 )
 
 // Role is what an organisation may do.
@@ -17,10 +18,23 @@ const (
 	RoleBase        Role = "base"
 	RoleBuyer       Role = "buyer"
 	RoleGateway     Role = "gateway"
+	// RoleCarrier is a logistics company (物流企业) that runs reefer trucks and cold stores: its people see and
+	// acknowledge the alarms of its own assets on the duty officers' console and set up its notifications. No
+	// route of the other roles admits it.
+	RoleCarrier Role = "carrier"
 )
 
 // Roles lists every role, for validation and help text.
-var Roles = []Role{RoleAdmin, RoleCoordinator, RoleBase, RoleBuyer, RoleGateway}
+var Roles = []Role{RoleAdmin, RoleCoordinator, RoleBase, RoleBuyer, RoleGateway, RoleCarrier}
+
+// RoleNames is Roles for messages: "admin, coordinator, …".
+func RoleNames() string {
+	names := make([]string, len(Roles))
+	for i, r := range Roles {
+		names[i] = string(r)
+	}
+	return strings.Join(names, ", ")
+}
 
 // Valid reports whether r is one of Roles.
 func (r Role) Valid() bool { return slices.Contains(Roles, r) }
@@ -41,6 +55,10 @@ func (p Principal) Is(roles ...Role) bool { return slices.Contains(roles, p.Role
 
 // Staff reports whether the principal sees across organisations (admins and coordinators).
 func (p Principal) Staff() bool { return p.Is(RoleAdmin, RoleCoordinator) }
+
+// SignsIn reports whether people of an organisation of role r may have accounts on the web pages: coordinators
+// and admins (the plan, the console), and carriers (the console, for their own assets).
+func (r Role) SignsIn() bool { return r == RoleAdmin || r == RoleCoordinator || r == RoleCarrier }
 
 // Actor names the principal in audit records: the user when a person acts, else the organisation.
 func (p Principal) Actor() string {

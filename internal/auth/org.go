@@ -35,7 +35,7 @@ func (s *Store) CreateOrg(ctx context.Context, name string, role Role) (Org, err
 		fe.Add("name", "must be 1 to 200 characters")
 	}
 	if !role.Valid() {
-		fe.Add("role", "must be one of admin, coordinator, base, buyer, gateway")
+		fe.Add("role", "must be one of %s", RoleNames())
 	}
 	if err := fe.Err(); err != nil {
 		return Org{}, err

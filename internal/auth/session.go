@@ -119,7 +119,7 @@ func (s *Store) SessionByToken(ctx context.Context, token string) (Session, User
 	sess.UserID = u.ID
 	sess.Idle = time.Duration(idle) * time.Second
 	now := s.Now()
-	if sess.Expired(now) || u.Disabled || !u.Principal().Staff() {
+	if sess.Expired(now) || u.Disabled || !u.Role.SignsIn() {
 		_, _ = s.db.Exec(ctx, `DELETE FROM user_sessions WHERE id = $1`, sess.ID)
 		return Session{}, User{}, errNoSession
 	}

@@ -123,7 +123,7 @@ func ValidatePassword(pw string) error {
 	return fe.Err()
 }
 
-// CreateUser creates a dashboard account for a coordinating or admin organisation. Errors: Unprocessable naming
+// CreateUser creates a web account for an organisation whose role signs in (Role.SignsIn). Errors: Unprocessable naming
 // the fields at fault (including an organisation of another role), NotFound for an unknown organisation,
 // Conflict for a taken username.
 func (s *Store) CreateUser(ctx context.Context, n NewUser) (User, error) {
@@ -146,8 +146,8 @@ func (s *Store) CreateUser(ctx context.Context, n NewUser) (User, error) {
 	if err != nil {
 		return User{}, err
 	}
-	if !org.Role.Valid() || !(Principal{Role: org.Role}).Staff() {
-		fe.Add("org", "organisation %q has role %s; dashboard accounts are for coordinator and admin organisations", org.Name, org.Role)
+	if !org.Role.Valid() || !org.Role.SignsIn() {
+		fe.Add("org", "organisation %q has role %s; web accounts are for coordinator, admin and carrier organisations", org.Name, org.Role)
 	}
 	if err := fe.Err(); err != nil {
 		return User{}, err
@@ -244,7 +244,7 @@ func (s *Store) CheckPassword(ctx context.Context, username, password string) (U
 	if err != nil {
 		return User{}, pg.Err(err, "user")
 	}
-	if bcrypt.CompareHashAndPassword([]byte(hash), []byte(password)) != nil || u.Disabled || !u.Principal().Staff() {
+	if bcrypt.CompareHashAndPassword([]byte(hash), []byte(password)) != nil || u.Disabled || !u.Role.SignsIn() {
 		return User{}, errBadLogin
 	}
 	if cost, err := bcrypt.Cost([]byte(hash)); err == nil && cost < PasswordCost {

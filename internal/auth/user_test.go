@@ -114,3 +114,41 @@ func TestUsersSignInWithHashedPasswords(t *testing.T) {
 		t.Fatalf("users %+v %v", users, err)
 	}
 }
+
+// A logistics company (role carrier) has web accounts for its dispatchers, who sign in and keep their session;
+// a gateway operator's organisation has none.
+func TestCarrierUsersSignIn(t *testing.T) {
+	db := pgtest.New(t)
+	s := auth.NewStore(db)
+	ctx := context.Background()
+	carrier, err := s.CreateOrg(ctx, "龙岩闽运冷链物流有限公司", auth.RoleCarrier)
+	if err != nil {
+		t.Fatal(err)
+	}
+	vendor, err := s.CreateOrg(ctx, "gateway vendor", auth.RoleGateway)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.CreateOrg(ctx, "x", "shipper"); !fields(err)["role"] || !strings.Contains(errs.As(err).Fields[0].Message, "carrier") {
+		t.Fatalf("unknown role: %v", err)
+	}
+	const pw = "dispatcher password 1"
+	u, err := s.CreateUser(ctx, auth.NewUser{OrgID: carrier.ID, Username: "dispatch", City: auth.CityLongyan, Password: pw})
+	if err != nil || u.Role != auth.RoleCarrier {
+		t.Fatalf("carrier user: %+v %v", u, err)
+	}
+	if _, err := s.CreateUser(ctx, auth.NewUser{OrgID: vendor.ID, Username: "vendor", City: auth.CityLongyan, Password: pw}); !fields(err)["org"] {
+		t.Fatalf("user of a gateway organisation: %v", err)
+	}
+	got, err := s.CheckPassword(ctx, "dispatch", pw)
+	if err != nil || got.ID != u.ID || got.Principal().Staff() {
+		t.Fatalf("carrier sign-in: %+v %v", got, err)
+	}
+	token, _, err := s.CreateSession(ctx, u.ID, auth.DefaultSessionPolicy, "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, su, err := s.SessionByToken(ctx, token); err != nil || su.Role != auth.RoleCarrier {
+		t.Fatalf("carrier session: %+v %v", su, err)
+	}
+}

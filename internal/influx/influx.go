@@ -6,11 +6,13 @@ package influx
 import (
 	"context"
 	"fmt"
+	"net/http"
 	"strings"
 	"time"
 
 	influxdb2 "github.com/influxdata/influxdb-client-go/v2"
 	"github.com/influxdata/influxdb-client-go/v2/api"
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // Config names the server and where readings live.
@@ -23,21 +25,53 @@ type Config struct {
 
 // Client wraps the official client with the bucket and org Suilong uses.
 type Client struct {
-	raw    influxdb2.Client
-	Org    string
-	Bucket string
-	URL    string
+	raw      influxdb2.Client
+	Org      string
+	Bucket   string
+	URL      string
+	token    string
+	hc       *http.Client
+	requests *prometheus.CounterVec
 }
 
 // New returns a client. It does not contact the server; use Ping for that.
 func New(cfg Config) *Client {
 	opts := influxdb2.DefaultOptions().SetHTTPRequestTimeout(30)
-	return &Client{
-		raw:    influxdb2.NewClientWithOptions(cfg.URL, cfg.Token, opts),
+	c := &Client{
 		Org:    cfg.Org,
 		Bucket: cfg.Bucket,
 		URL:    cfg.URL,
+		token:  cfg.Token,
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "suilong_influx_requests_total",
+			Help: "Requests this process made to InfluxDB, by kind (query, write, ping, other): what the pages and ingest cost it."}, []string{"op"}),
 	}
+	c.hc = opts.HTTPClient()
+	c.hc.Transport = counting{next: c.hc.Transport, requests: c.requests}
+	c.raw = influxdb2.NewClientWithOptions(cfg.URL, cfg.Token, opts)
+	return c
+}
+
+// Collector is the client's request counter, for a registry.
+func (c *Client) Collector() prometheus.Collector { return c.requests }
+
+// counting counts requests by the kind of the API path, a fixed set of labels.
+type counting struct {
+	next     http.RoundTripper
+	requests *prometheus.CounterVec
+}
+
+func (t counting) RoundTrip(r *http.Request) (*http.Response, error) {
+	op := "other"
+	switch p := r.URL.Path; {
+	case strings.HasSuffix(p, "/api/v2/query"), strings.HasSuffix(p, "/query"):
+		op = "query"
+	case strings.HasSuffix(p, "/api/v2/write"), strings.HasSuffix(p, "/write"):
+		op = "write"
+	case strings.HasSuffix(p, "/ping"), strings.HasSuffix(p, "/health"):
+		op = "ping"
+	}
+	t.requests.WithLabelValues(op).Inc()
+	return t.next.RoundTrip(r)
 }
 
 // Write returns a blocking writer for the configured bucket: a write returns once the server has the points.

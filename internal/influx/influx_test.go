@@ -2,6 +2,7 @@ package influx_test
 
 import (
 	"context"
+	"strings"
 	"testing"
 	"time"
 
@@ -57,5 +58,33 @@ func TestWriteThenQuery(t *testing.T) {
 	}
 	if len(got) != 1 || got[0] != 3.5 {
 		t.Fatalf("got %v, want [3.5]", got)
+	}
+}
+
+// A retention policy shorter than asked is lengthened, a longer one or one that keeps readings forever is left
+// alone, a missing one is created.
+func TestEnsureRetention(t *testing.T) {
+	c := influxtest.New(t)
+	ctx := context.Background()
+	db, _, _ := strings.Cut(c.Bucket, "/")
+	if did, err := c.EnsureRetention(ctx, 17520*time.Hour); err != nil || did != "" {
+		t.Fatalf("autogen keeps readings forever: %q %v", did, err)
+	}
+	if err := influxtest.Exec(c.URL, `CREATE RETENTION POLICY "short" ON "`+db+`" DURATION 720h REPLICATION 1`); err != nil {
+		t.Fatal(err)
+	}
+	short := influx.New(influx.Config{URL: c.URL, Bucket: db + "/short"})
+	defer short.Close()
+	did, err := short.EnsureRetention(ctx, 17520*time.Hour)
+	if err != nil || !strings.Contains(did, "lengthened from 720h0m0s to 17520h") {
+		t.Fatalf("short policy: %q %v", did, err)
+	}
+	if did, err := short.EnsureRetention(ctx, 8760*time.Hour); err != nil || did != "" {
+		t.Errorf("a longer policy was changed: %q %v", did, err)
+	}
+	fresh := influx.New(influx.Config{URL: c.URL, Bucket: db + "/records"})
+	defer fresh.Close()
+	if did, err := fresh.EnsureRetention(ctx, 26304*time.Hour); err != nil || !strings.Contains(did, "created retention policy") {
+		t.Errorf("missing policy: %q %v", did, err)
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"sort"
 	"strconv"
 	"strings"
@@ -20,10 +21,37 @@ import (
 // the record and field ("offers[3].quantity_kg"): errs.Invalid when the text is not JSON at all,
 // errs.Unprocessable otherwise.
 func DecodeInstance(r io.Reader) (*Instance, error) {
-	data, err := io.ReadAll(r)
+	text, err := readAll(r)
 	if err != nil {
 		return nil, errs.Wrap(errs.Invalid, err, "read instance")
 	}
+	// The usual file takes the fast path; one it does not take, or that turns out invalid, is read again
+	// by the general decoder, which words every error.
+	if in, ok := fastDecode(text); ok && in.Validate() == nil {
+		return in, nil
+	}
+	return decodeGeneral([]byte(text))
+}
+
+// readAll reads r into one string, sized up front when r is a file.
+func readAll(r io.Reader) (string, error) {
+	var b strings.Builder
+	if f, ok := r.(interface{ Stat() (fs.FileInfo, error) }); ok {
+		if st, err := f.Stat(); err == nil && st.Mode().IsRegular() {
+			b.Grow(int(st.Size()) + 1) // +1: io.Copy's last read, at end of file, needs room to see it
+		}
+	}
+	// Large reads (a file's WriteTo would copy it 32 KB at a time); the reader is wrapped so that io.Copy
+	// uses the buffer rather than a WriteTo of r's own.
+	if _, err := io.CopyBuffer(&b, struct{ io.Reader }{r}, make([]byte, 1<<20)); err != nil {
+		return "", err
+	}
+	return b.String(), nil
+}
+
+// decodeGeneral is the decoder for any input: it reads the text with encoding/json and reports every
+// problem it finds, each once.
+func decodeGeneral(data []byte) (*Instance, error) {
 	var top map[string]json.RawMessage
 	if err := json.Unmarshal(data, &top); err != nil {
 		return nil, syntaxError(data, err)

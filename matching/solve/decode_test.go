@@ -62,9 +62,9 @@ func TestDecodeValidation(t *testing.T) {
 		{"unknown product", func(m map[string]any) { rec(m, "offers", 0)["product"] = "kale" },
 			[]wantField{{"offers[0].product", `unknown product "kale" (known: choy-sum) (offer o1)`}}},
 		{"negative kg", func(m map[string]any) { rec(m, "offers", 0)["quantity_kg"] = n("-5") },
-			[]wantField{{"offers[0].quantity_kg", "must be between 1 and 1000000000 kg, got -5 (offer o1)"}}},
-		{"zero kg", func(m map[string]any) { rec(m, "demands", 0)["quantity_kg"] = n("0") },
-			[]wantField{{"demands[0].quantity_kg", "got 0 (demand d1)"}}},
+			[]wantField{{"offers[0].quantity_kg", "must be between 0 and 1000000000 kg, got -5 (offer o1)"}}},
+		{"negative demand kg", func(m map[string]any) { rec(m, "demands", 0)["quantity_kg"] = n("-1") },
+			[]wantField{{"demands[0].quantity_kg", "got -1 (demand d1)"}}},
 		{"fractional kg", func(m map[string]any) { rec(m, "offers", 0)["quantity_kg"] = n("12.5") },
 			[]wantField{{"offers[0].quantity_kg", "must be a whole number of kg, not 12.5"}}},
 		{"kg as a string", func(m map[string]any) { rec(m, "offers", 0)["quantity_kg"] = "5000" },
@@ -240,7 +240,7 @@ func TestValidateGoValues(t *testing.T) {
 	}
 	want := []string{
 		`offers[1].id: duplicate id "o1" (also offers[0])`,
-		"offers[1].quantity_kg: must be between 1 and 1000000000 kg, got -3 (offer o1)",
+		"offers[1].quantity_kg: must be between 0 and 1000000000 kg, got -3 (offer o1)",
 		"demands[0].product: is required (demand d1)",
 		"demands[0].deliver_by: is required (RFC 3339, e.g. 2026-11-20T06:00:00Z) (demand d1)",
 	}
@@ -290,5 +290,129 @@ func TestFen(t *testing.T) {
 	}
 	if err := json.Unmarshal([]byte(`{"P": 3.2}`), &v); err != nil || v.P != 320 {
 		t.Errorf("json 3.2 → %d, %v", v.P, err)
+	}
+}
+
+// TestDecodeZeroKg: 0 kg is a valid quantity (DESIGN.md), on both decoding paths; only a negative one is refused.
+func TestDecodeZeroKg(t *testing.T) {
+	m := designJSON(t)
+	rec(m, "offers", 0)["quantity_kg"] = json.Number("0")
+	rec(m, "demands", 0)["quantity_kg"] = json.Number("0")
+	b, err := json.Marshal(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	in, err := DecodeInstance(bytes.NewReader(b))
+	if err != nil {
+		t.Fatalf("0 kg refused: %v", err)
+	}
+	general, err := decodeGeneral(b)
+	if err != nil || !reflect.DeepEqual(in, general) {
+		t.Fatalf("the general decoder reads %+v, %v", general, err)
+	}
+	if in.Offers[0].QuantityKg != 0 || in.Demands[0].QuantityKg != 0 {
+		t.Errorf("quantities %d, %d", in.Offers[0].QuantityKg, in.Demands[0].QuantityKg)
+	}
+}
+
+// TestDecodeInTwoHalves: a large text read in two halves gives the instance the one-pass read gives,
+// wherever the cut falls (in every list, next to strings holding "}", "},{" and field names); and a cut in
+// the wrong list is refused rather than read wrongly.
+func TestDecodeInTwoHalves(t *testing.T) {
+	in := genInstance(5, genConfig{Offers: 400, Demands: 400, Products: 3, Origins: 3, Dests: 4, LaneShare: 1, MinKg: 1, MaxKg: 900})
+	for i := range in.Offers {
+		if i%7 == 0 {
+			in.Offers[i].Base = "b},{buyer: x}" // no quote: that would need an escape, which the fast path leaves alone
+		}
+	}
+	for j := range in.Demands {
+		if j%5 == 0 {
+			in.Demands[j].Buyer = "base:} , {"
+		}
+	}
+	compact, err := json.Marshal(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var indented bytes.Buffer
+	if err := EncodeInstance(&indented, in); err != nil {
+		t.Fatal(err)
+	}
+	for _, text := range []string{string(compact), indented.String()} {
+		whole, ok := fastDecode(text)
+		if !ok || !reflect.DeepEqual(whole, in) {
+			t.Fatal("the one-pass read failed")
+		}
+		read := 0
+		for near := 0; near < len(text); near += len(text)/300 + 1 {
+			split, ok := fastDecodeSplit(text, near)
+			if !ok {
+				continue
+			}
+			read++
+			if !reflect.DeepEqual(split, in) {
+				t.Fatalf("cut near %d: another instance", near)
+			}
+		}
+		if read < 250 {
+			t.Errorf("only %d of 300 cuts were read in two halves", read)
+		}
+	}
+	// The demands' fields in a list called offers: the one-pass read refuses the text, and so must the split.
+	bad := strings.Replace(string(compact), `"demands":`, `"offers":`, 1)
+	if _, ok := fastDecode(bad); ok {
+		t.Fatal("a repeated list was read")
+	}
+	for near := len(bad) / 2; near < len(bad); near += 997 {
+		if _, ok := fastDecodeSplit(bad, near); ok {
+			t.Fatalf("cut near %d: a text the one-pass read refuses was read", near)
+		}
+	}
+}
+
+// TestDecodeAndSolve: one call gives what DecodeInstance and Solve give, and the same errors.
+func TestDecodeAndSolve(t *testing.T) {
+	b, err := os.ReadFile("testdata/reasons/instance.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	in, r, err := DecodeAndSolve(bytes.NewReader(b))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := Solve(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.Stats.Elapsed, want.Stats.Elapsed = 0, 0
+	if !reflect.DeepEqual(r, want) {
+		t.Error("DecodeAndSolve and Solve differ")
+	}
+	if _, _, err := DecodeAndSolve(strings.NewReader(`{"offers": [{"id": 1}]}`)); errs.CodeOf(err) != errs.Unprocessable || len(errs.As(err).Fields) == 0 {
+		t.Errorf("an invalid instance: %v", err)
+	}
+}
+
+// TestValidateLargeAtOnce: a large instance, checked offers and demands at once, reports exactly the errors of
+// one pass, in the same order.
+func TestValidateLargeAtOnce(t *testing.T) {
+	in := genInstance(9, genConfig{Offers: 3000, Demands: 3000, Products: 4, Origins: 3, Dests: 4, LaneShare: 1, MinKg: 1, MaxKg: 900})
+	for k := 0; k < 3000; k += 97 {
+		in.Offers[k].QuantityKg = -int64(k)
+		in.Offers[k].Grade = 0
+		in.Demands[k].Product = "kale"
+		in.Demands[(k+5)%3000].ID = in.Demands[k].ID
+	}
+	in.Offers[17].ID = in.Offers[3].ID
+	at := errs.As(in.Validate())
+	old := parallelValidateFrom
+	parallelValidateFrom = 1 << 30
+	defer func() { parallelValidateFrom = old }()
+	one := errs.As(in.Validate())
+	if at == nil || one == nil {
+		t.Fatal("the spoilt instance was accepted")
+	}
+	if len(at.Fields) < 100 || !reflect.DeepEqual(at.Fields, one.Fields) {
+		t.Fatalf("checked at once: %d errors; in one pass: %d", len(at.Fields), len(one.Fields))
 	}
 }

@@ -2,7 +2,6 @@ package solve
 
 import (
 	"fmt"
-	"strings"
 	"time"
 )
 
@@ -39,6 +38,7 @@ var ruleOrder = []struct {
 type pOffer struct {
 	o       *Offer
 	origin  int32 // index into the instance's origins
+	rank    int32 // position among all offers in id order
 	grade   int
 	harvest int64
 	avail   int64
@@ -49,6 +49,7 @@ type pOffer struct {
 type pDemand struct {
 	d    *Demand
 	dest int32 // index into the instance's destinations
+	rank int32 // position among all demands in id order
 	// grade is the worst grade accepted.
 	grade int
 	due   int64
@@ -189,53 +190,6 @@ type example struct {
 	v       verdict
 }
 
-// Beijing time for the Chinese text; a fixed zone, so that no time zone database is needed.
-var beijing = time.FixedZone("CST", 8*3600)
-
-// clock is the time of day, with seconds only when there are any: a second can decide a rule.
-func clock(t time.Time) string {
-	if t.Second() != 0 || t.Nanosecond() != 0 {
-		return t.Format("15:04:05.999999999")
-	}
-	return t.Format("15:04")
-}
-
-func zhTime(ns int64) string {
-	t := time.Unix(0, ns).In(beijing)
-	return t.Format("2006-01-02 ") + clock(t)
-}
-
-// zhTimeNear writes t, dropping the date when it is the same Beijing day as ref.
-func zhTimeNear(ns, ref int64) string {
-	t, r := time.Unix(0, ns).In(beijing), time.Unix(0, ref).In(beijing)
-	if t.Format("2006-01-02") == r.Format("2006-01-02") {
-		return clock(t)
-	}
-	return zhTime(ns)
-}
-
-func enTime(ns int64) string {
-	t := time.Unix(0, ns).UTC()
-	return t.Format("2006-01-02T") + clock(t) + "Z"
-}
-
-// hoursText writes a duration in hours, exactly: minutes and seconds appear when they are not zero, so
-// that "9h00m01s" is not shown as a misleading "9h".
-func hoursText(ns int64) string {
-	h := ns / hour
-	rest := time.Duration(ns % hour)
-	m, sec := int64(rest/time.Minute), rest%time.Minute
-	switch {
-	case sec%time.Second != 0:
-		return fmt.Sprintf("%dh%02dm%gs", h, m, sec.Seconds())
-	case sec != 0:
-		return fmt.Sprintf("%dh%02dm%02ds", h, m, sec/time.Second)
-	case m != 0:
-		return fmt.Sprintf("%dh%02dm", h, m)
-	}
-	return fmt.Sprintf("%dh", h)
-}
-
 var titles = map[string][2]string{
 	ReasonNoDemand:      {"无需求", "no demand"},
 	ReasonNoOffer:       {"无供应", "no offer"},
@@ -246,70 +200,5 @@ var titles = map[string][2]string{
 	ReasonCertification: {"缺少认证", "certification missing"},
 	ReasonPriceGap:      {"价差不足", "price gap"},
 	ReasonCapacity:      {"容量已满", "capacity"},
-}
-
-// pairMessage is the sentence for one pair and one rule, e.g. "晚于交货期限：预计 … 到达，晚于 12:00 / late:
-// would arrive …, after deliver-by … (offer o1 from xinluo, demand d7 at jiangnan-market)".
-func (e example) pairMessage(code string) string {
-	zh, en := e.detail(code)
-	t := titles[code]
-	return fmt.Sprintf("%s：%s / %s: %s", t[0], zh, t[1], en)
-}
-
-// detail words one rule for this pair, in Chinese and English, naming the figures.
-func (e example) detail(code string) (zh, en string) {
-	o, d := e.o, e.d
-	pair := fmt.Sprintf("供应 %s，需求 %s", o.ID, d.ID)
-	pairEn := fmt.Sprintf("offer %s from %s, demand %s at %s", o.ID, o.Origin, d.ID, d.Destination)
-	switch code {
-	case ReasonNoLane:
-		return fmt.Sprintf("没有从 %s 到 %s 的线路（%s）", o.Origin, d.Destination, pair),
-			fmt.Sprintf("no lane from %s to %s (offer %s, demand %s)", o.Origin, d.Destination, o.ID, d.ID)
-	case ReasonShelfLife:
-		age := e.v.arrival - o.HarvestedAt.UnixNano()
-		return fmt.Sprintf("预计 %s 到达，距采收 %s，超过保质期 %dh（%s，%s）", zhTime(e.v.arrival), hoursText(age), e.product.ShelfLifeHours, pair, o.Product),
-			fmt.Sprintf("would arrive %s, %s after harvest, beyond the shelf life of %dh (%s, %s)", enTime(e.v.arrival), hoursText(age), e.product.ShelfLifeHours, pairEn, o.Product)
-	case ReasonLate:
-		due := d.DeliverBy.UnixNano()
-		return fmt.Sprintf("预计 %s 到达，晚于 %s（%s，%s）", zhTime(e.v.arrival), zhTimeNear(due, e.v.arrival), pair, d.Destination),
-			fmt.Sprintf("would arrive %s, after deliver-by %s (%s)", enTime(e.v.arrival), enTime(due), pairEn)
-	case ReasonGrade:
-		return fmt.Sprintf("供应 %s 为 %d 级，需求 %s 只接受 %d 级及以上", o.ID, o.Grade, d.ID, d.MinGrade),
-			fmt.Sprintf("offer %s is grade %d, demand %s accepts grade %d or better", o.ID, o.Grade, d.ID, d.MinGrade)
-	case ReasonCertification:
-		missing := missingCerts(o, d)
-		held := "无"
-		heldEn := "none"
-		if len(o.Certifications) > 0 {
-			held = strings.Join(o.Certifications, "、")
-			heldEn = strings.Join(o.Certifications, ", ")
-		}
-		return fmt.Sprintf("需求 %s 要求 %s，供应 %s 持有 %s", d.ID, strings.Join(missing, "、"), o.ID, held),
-			fmt.Sprintf("demand %s requires certification %s, offer %s has %s", d.ID, strings.Join(missing, ", "), o.ID, heldEn)
-	case ReasonPriceGap:
-		var cost Fen
-		if e.lane != nil {
-			cost = e.lane.CostPerKg
-		}
-		return fmt.Sprintf("最高价 %s − 最低价 %s − 运费 %s + 补贴 %s = %s 元/公斤，不为正（%s）", d.MaxPricePerKg, o.MinPricePerKg, cost, o.PriorityBonusPerKg, e.v.surplus, pair),
-			fmt.Sprintf("max price %s − min price %s − lane cost %s + bonus %s = %s CNY/kg, not positive (%s)", d.MaxPricePerKg, o.MinPricePerKg, cost, o.PriorityBonusPerKg, e.v.surplus, pairEn)
-	}
-	return code, code
-}
-
-func missingCerts(o *Offer, d *Demand) []string {
-	var out []string
-	for _, r := range d.RequiredCertifications {
-		found := false
-		for _, c := range o.Certifications {
-			if c == r {
-				found = true
-				break
-			}
-		}
-		if !found {
-			out = append(out, r)
-		}
-	}
-	return out
+	ReasonNoQuantity:    {"无数量", "no quantity"},
 }

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"os"
 	"path/filepath"
+	"reflect"
+	"strings"
 	"testing"
 
 	"github.com/suilong/suilong/internal/errs"
@@ -21,7 +23,34 @@ func FuzzDecodeInstance(f *testing.F) {
 		f.Add(b)
 	}
 	f.Add([]byte(`{"products":[{"name":"a","shelf_life_hours":1}],"offers":[{"id":"o","product":"a"}]}`))
+	f.Add([]byte(`{"products":[{"name":"菜心","shelf_life_hours":72}],"lanes":[],"offers":[{"id":"o\u0031","base":"b","product":"菜心","grade":1,` +
+		`"quantity_kg":0,"min_price_per_kg":3.2,"origin":"x","harvested_at":"2026-11-20T06:00:00+08:00","available_from":"2026-11-29T06:00:00.5Z",` +
+		`"certifications":[],"priority_bonus_per_kg":null}],"demands":null}`))
 	f.Fuzz(func(t *testing.T, data []byte) {
+		// The fast path reads a subset of what the general decoder reads, into the same instance.
+		if fast, ok := fastDecode(string(data)); ok {
+			general, err := decodeGeneral(data)
+			switch {
+			case err == nil && !reflect.DeepEqual(fast, general):
+				t.Fatalf("the fast path read another instance:\nfast    %+v\ngeneral %+v", fast, general)
+			case err != nil && fast.Validate() == nil:
+				t.Fatalf("the fast path accepted what the general decoder refuses: %v", err)
+			}
+		}
+		// So does reading it in two halves, wherever the cut falls.
+		if text := string(data); !strings.Contains(text, "\\") {
+			for _, near := range []int{0, len(text) / 3, len(text) / 2} {
+				split, ok := fastDecodeSplit(text, near)
+				if !ok {
+					continue
+				}
+				if general, err := decodeGeneral(data); err == nil && !reflect.DeepEqual(split, general) {
+					t.Fatalf("the two halves read another instance (cut near %d)", near)
+				} else if err != nil && split.Validate() == nil {
+					t.Fatalf("the two halves accepted what the general decoder refuses: %v", err)
+				}
+			}
+		}
 		in, err := DecodeInstance(bytes.NewReader(data))
 		if err != nil {
 			if c := errs.CodeOf(err); c != errs.Invalid && c != errs.Unprocessable {

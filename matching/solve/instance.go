@@ -6,6 +6,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -91,7 +92,9 @@ func (in *Instance) Validate() error {
 }
 
 // validator collects field errors; skip holds the fields the decoder already reported, so that a value
-// that failed to parse is not reported a second time as, say, zero.
+// that failed to parse is not reported a second time as, say, zero. Field paths and record labels are
+// values that become text only when an error is added: a valid instance of 100,000 records is checked
+// without formatting a single path.
 type validator struct {
 	fe   errs.FieldErrors
 	skip map[string]bool
@@ -99,14 +102,55 @@ type validator struct {
 
 func newValidator(skip map[string]bool) *validator { return &validator{skip: skip} }
 
-func (v *validator) add(field, format string, args ...any) {
-	if v.skip[field] {
+// path is a field's JSON path, such as offers[3].quantity_kg or offers[3].certifications[1].
+type path struct {
+	list  string // products, lanes, offers, demands
+	i     int    // the record's position; -1 for the whole list
+	field string // "" for the record itself
+	sub   int    // position in a list field; -1 for the whole field
+}
+
+func recordPath(list string, i int) path { return path{list: list, i: i, sub: -1} }
+
+func (p path) dot(field string) path { p.field = field; return p }
+
+func (p path) index(k int) path { p.sub = k; return p }
+
+func (p path) String() string {
+	if p.i < 0 {
+		return p.list
+	}
+	s := p.list + "[" + strconv.Itoa(p.i) + "]"
+	if p.field != "" {
+		s += "." + p.field
+	}
+	if p.sub >= 0 {
+		s += "[" + strconv.Itoa(p.sub) + "]"
+	}
+	return s
+}
+
+// label names a record in a message, " (offer o1)", so that an error is readable without counting array
+// positions; empty without an id.
+type label struct{ kind, id string }
+
+func (l label) String() string { return whose(l.kind, l.id) }
+
+func (v *validator) skipped(f path) bool {
+	if v.skip == nil {
+		return false
+	}
+	if v.skip[f.String()] {
+		return true
+	}
+	return v.skip[recordPath(f.list, f.i).String()] // the whole record was reported (not an object)
+}
+
+func (v *validator) add(f path, format string, args ...any) {
+	if v.skipped(f) {
 		return
 	}
-	if i := strings.IndexByte(field, ']'); i >= 0 && v.skip[field[:i+1]] {
-		return // the whole record was reported (not an object)
-	}
-	v.fe.Add(field, format, args...)
+	v.fe.Add(f.String(), format, args...)
 }
 
 func (v *validator) err() error {
@@ -115,88 +159,114 @@ func (v *validator) err() error {
 }
 
 func (v *validator) instance(in *Instance) {
-	for name, n := range map[string]int{"products": len(in.Products), "lanes": len(in.Lanes), "offers": len(in.Offers), "demands": len(in.Demands)} {
-		if n > MaxRecords {
-			v.add(name, "has %d records; at most %d are allowed in one instance", n, MaxRecords)
+	for _, l := range []struct {
+		name string
+		n    int
+	}{{"products", len(in.Products)}, {"lanes", len(in.Lanes)}, {"offers", len(in.Offers)}, {"demands", len(in.Demands)}} {
+		if l.n > MaxRecords {
+			v.add(recordPath(l.name, -1), "has %d records; at most %d are allowed in one instance", l.n, MaxRecords)
 		}
 	}
-	products := map[string]int{}
+	products := make(map[string]int, len(in.Products))
 	for i := range in.Products {
 		p := &in.Products[i]
-		at := fmt.Sprintf("products[%d]", i)
-		if v.name(at+".name", p.Name, "") && !v.skip[at+".name"] {
+		r := recordPath("products", i)
+		if v.name(r.dot("name"), p.Name, label{}) && !v.skipped(r.dot("name")) {
 			if first, dup := products[p.Name]; dup {
-				v.add(at+".name", "duplicate product %q (also products[%d])", p.Name, first)
+				v.add(r.dot("name"), "duplicate product %q (also products[%d])", p.Name, first)
 			} else {
 				products[p.Name] = i
 			}
 		}
 		if p.ShelfLifeHours <= 0 || p.ShelfLifeHours > MaxHours {
-			v.add(at+".shelf_life_hours", "must be between 1 and %d hours, got %d%s", MaxHours, p.ShelfLifeHours, whose("product", p.Name))
+			v.add(r.dot("shelf_life_hours"), "must be between 1 and %d hours, got %d%s", MaxHours, p.ShelfLifeHours, label{"product", p.Name})
 		}
 	}
 	type od struct{ o, d string }
-	lanes := map[od]int{}
+	lanes := make(map[od]int, len(in.Lanes))
 	for i := range in.Lanes {
 		l := &in.Lanes[i]
-		at := fmt.Sprintf("lanes[%d]", i)
-		okO := v.name(at+".origin", l.Origin, "")
-		okD := v.name(at+".destination", l.Destination, "")
+		r := recordPath("lanes", i)
+		okO := v.name(r.dot("origin"), l.Origin, label{})
+		okD := v.name(r.dot("destination"), l.Destination, label{})
 		if okO && okD {
 			k := od{l.Origin, l.Destination}
 			if first, dup := lanes[k]; dup {
-				v.add(at+".destination", "duplicate lane %s → %s (also lanes[%d])", l.Origin, l.Destination, first)
+				v.add(r.dot("destination"), "duplicate lane %s → %s (also lanes[%d])", l.Origin, l.Destination, first)
 			} else {
 				lanes[k] = i
 			}
 		}
-		v.money(at+".cost_per_kg", l.CostPerKg, "")
+		v.money(r.dot("cost_per_kg"), l.CostPerKg, label{})
 		if l.TransitHours < 0 || l.TransitHours > MaxHours {
-			v.add(at+".transit_hours", "must be between 0 and %d hours, got %d (lane %s → %s)", MaxHours, l.TransitHours, l.Origin, l.Destination)
+			v.add(r.dot("transit_hours"), "must be between 0 and %d hours, got %d (lane %s → %s)", MaxHours, l.TransitHours, l.Origin, l.Destination)
 		}
 	}
+	// The offers and the demands are independent: a large instance checks them at once, each side into its
+	// own list, joined in the order one pass would have found them.
+	if len(in.Offers)+len(in.Demands) >= parallelValidateFrom {
+		d := &validator{skip: v.skip}
+		var wg sync.WaitGroup
+		wg.Go(func() { d.demands(in, products) })
+		v.offers(in, products)
+		wg.Wait()
+		v.fe = append(v.fe, d.fe...)
+		return
+	}
+	v.offers(in, products)
+	v.demands(in, products)
+}
+
+// parallelValidateFrom is the number of records from which the two sides are checked at once; a variable
+// so that a test can compare with one pass.
+var parallelValidateFrom = 4096
+
+func (v *validator) offers(in *Instance, products map[string]int) {
 	var total int64
-	ids := map[string]int{}
+	ids := make(map[string]int, len(in.Offers))
 	for i := range in.Offers {
 		o := &in.Offers[i]
-		at := fmt.Sprintf("offers[%d]", i)
-		who := whose("offer", o.ID)
-		v.id(at, o.ID, ids, "offers")
-		v.name(at+".base", o.Base, who)
-		v.product(at+".product", o.Product, products, who)
-		v.grade(at+".grade", o.Grade, who)
-		total += v.kg(at+".quantity_kg", o.QuantityKg, who)
-		v.money(at+".min_price_per_kg", o.MinPricePerKg, who)
-		v.name(at+".origin", o.Origin, who)
-		okH := v.time(at+".harvested_at", o.HarvestedAt, who)
-		okA := v.time(at+".available_from", o.AvailableFrom, who)
+		r := recordPath("offers", i)
+		who := label{"offer", o.ID}
+		v.id(r, o.ID, ids)
+		v.name(r.dot("base"), o.Base, who)
+		v.product(r.dot("product"), o.Product, products, who)
+		v.grade(r.dot("grade"), o.Grade, who)
+		total += v.kg(r.dot("quantity_kg"), o.QuantityKg, who)
+		v.money(r.dot("min_price_per_kg"), o.MinPricePerKg, who)
+		v.name(r.dot("origin"), o.Origin, who)
+		okH := v.time(r.dot("harvested_at"), o.HarvestedAt, who)
+		okA := v.time(r.dot("available_from"), o.AvailableFrom, who)
 		if okH && okA && o.AvailableFrom.Before(o.HarvestedAt) {
-			v.add(at+".available_from", "is before harvested_at (%s < %s)%s", utc(o.AvailableFrom), utc(o.HarvestedAt), who)
+			v.add(r.dot("available_from"), "is before harvested_at (%s < %s)%s", utc(o.AvailableFrom), utc(o.HarvestedAt), who)
 		}
-		v.certs(at+".certifications", o.Certifications, who)
-		v.money(at+".priority_bonus_per_kg", o.PriorityBonusPerKg, who)
+		v.certs(r.dot("certifications"), o.Certifications, who)
+		v.money(r.dot("priority_bonus_per_kg"), o.PriorityBonusPerKg, who)
 	}
 	if total > MaxTotalKg {
-		v.add("offers", "total quantity %d kg exceeds %d kg", total, MaxTotalKg)
+		v.add(recordPath("offers", -1), "total quantity %d kg exceeds %d kg", total, MaxTotalKg)
 	}
-	total = 0
-	ids = map[string]int{}
+}
+
+func (v *validator) demands(in *Instance, products map[string]int) {
+	var total int64
+	ids := make(map[string]int, len(in.Demands))
 	for i := range in.Demands {
 		d := &in.Demands[i]
-		at := fmt.Sprintf("demands[%d]", i)
-		who := whose("demand", d.ID)
-		v.id(at, d.ID, ids, "demands")
-		v.name(at+".buyer", d.Buyer, who)
-		v.product(at+".product", d.Product, products, who)
-		v.grade(at+".min_grade", d.MinGrade, who)
-		total += v.kg(at+".quantity_kg", d.QuantityKg, who)
-		v.money(at+".max_price_per_kg", d.MaxPricePerKg, who)
-		v.name(at+".destination", d.Destination, who)
-		v.time(at+".deliver_by", d.DeliverBy, who)
-		v.certs(at+".required_certifications", d.RequiredCertifications, who)
+		r := recordPath("demands", i)
+		who := label{"demand", d.ID}
+		v.id(r, d.ID, ids)
+		v.name(r.dot("buyer"), d.Buyer, who)
+		v.product(r.dot("product"), d.Product, products, who)
+		v.grade(r.dot("min_grade"), d.MinGrade, who)
+		total += v.kg(r.dot("quantity_kg"), d.QuantityKg, who)
+		v.money(r.dot("max_price_per_kg"), d.MaxPricePerKg, who)
+		v.name(r.dot("destination"), d.Destination, who)
+		v.time(r.dot("deliver_by"), d.DeliverBy, who)
+		v.certs(r.dot("required_certifications"), d.RequiredCertifications, who)
 	}
 	if total > MaxTotalKg {
-		v.add("demands", "total quantity %d kg exceeds %d kg", total, MaxTotalKg)
+		v.add(recordPath("demands", -1), "total quantity %d kg exceeds %d kg", total, MaxTotalKg)
 	}
 }
 
@@ -208,13 +278,13 @@ func whose(kind, id string) string {
 	return fmt.Sprintf(" (%s %s)", kind, id)
 }
 
-func (v *validator) name(field, s, who string) bool {
+func (v *validator) name(field path, s string, who label) bool {
 	switch {
 	case s == "":
 		v.add(field, "is required%s", who)
 	case len(s) > MaxNameLen:
 		v.add(field, "is longer than %d bytes%s", MaxNameLen, who)
-	case !utf8.ValidString(s) || strings.ContainsFunc(s, isControl):
+	case !plainText(s):
 		v.add(field, "must be valid text without control characters%s", who)
 	default:
 		return true
@@ -222,27 +292,34 @@ func (v *validator) name(field, s, who string) bool {
 	return false
 }
 
+// plainText reports whether s is valid UTF-8 without control characters; ASCII, the usual case, is one pass.
+func plainText(s string) bool {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c >= 0x80 {
+			return utf8.ValidString(s) && !strings.ContainsFunc(s, isControl)
+		}
+		if c < 0x20 || c == 0x7f {
+			return false
+		}
+	}
+	return true
+}
+
 func isControl(r rune) bool { return r < 0x20 || r == 0x7f }
 
-func (v *validator) id(at, id string, seen map[string]int, list string) {
-	if v.name(at+".id", id, "") && !v.skip[at+".id"] {
+func (v *validator) id(r path, id string, seen map[string]int) {
+	if v.name(r.dot("id"), id, label{}) && !v.skipped(r.dot("id")) {
 		if first, dup := seen[id]; dup {
-			v.add(at+".id", "duplicate id %q (also %s[%d])", id, list, first)
+			v.add(r.dot("id"), "duplicate id %q (also %s[%d])", id, r.list, first)
 		} else {
-			seen[id] = indexOf(at)
+			seen[id] = r.i
 		}
 	}
 }
 
-// indexOf reads the position back out of a path such as "offers[12]".
-func indexOf(at string) int {
-	i := strings.IndexByte(at, '[')
-	n, _ := strconv.Atoi(strings.TrimSuffix(at[i+1:], "]"))
-	return n
-}
-
-func (v *validator) product(field, name string, products map[string]int, who string) {
-	if !v.name(field, name, who) || v.skip[field] {
+func (v *validator) product(field path, name string, products map[string]int, who label) {
+	if !v.name(field, name, who) || v.skipped(field) {
 		return
 	}
 	if _, ok := products[name]; !ok {
@@ -262,28 +339,29 @@ func (v *validator) product(field, name string, products map[string]int, who str
 	}
 }
 
-func (v *validator) grade(field string, g int, who string) {
+func (v *validator) grade(field path, g int, who label) {
 	if g < 1 || g > MaxGrade {
 		v.add(field, "must be a grade between 1 (best) and %d, got %d%s", MaxGrade, g, who)
 	}
 }
 
-// kg returns q when it is valid, else 0, so that totals are only summed over valid quantities.
-func (v *validator) kg(field string, q int64, who string) int64 {
-	if q <= 0 || q > MaxQuantityKg {
-		v.add(field, "must be between 1 and %d kg, got %d%s", MaxQuantityKg, q, who)
+// kg returns q when it is valid, else 0, so that totals are only summed over valid quantities. Zero is
+// valid (an offer sold out, a demand already met): such a record is listed unmatched as no_quantity.
+func (v *validator) kg(field path, q int64, who label) int64 {
+	if q < 0 || q > MaxQuantityKg {
+		v.add(field, "must be between 0 and %d kg, got %d%s", MaxQuantityKg, q, who)
 		return 0
 	}
 	return q
 }
 
-func (v *validator) money(field string, f Fen, who string) {
+func (v *validator) money(field path, f Fen, who label) {
 	if f < 0 || f > MaxMoney {
 		v.add(field, "must be between 0.00 and %s CNY per kg, got %s%s", MaxMoney, f, who)
 	}
 }
 
-func (v *validator) time(field string, t time.Time, who string) bool {
+func (v *validator) time(field path, t time.Time, who label) bool {
 	switch {
 	case t.IsZero():
 		v.add(field, "is required (RFC 3339, e.g. 2026-11-20T06:00:00Z)%s", who)
@@ -295,13 +373,13 @@ func (v *validator) time(field string, t time.Time, who string) bool {
 	return false
 }
 
-func (v *validator) certs(field string, cs []string, who string) {
+func (v *validator) certs(field path, cs []string, who label) {
 	if len(cs) > MaxCertsPerRow {
 		v.add(field, "lists %d certifications; at most %d are allowed%s", len(cs), MaxCertsPerRow, who)
 		return
 	}
 	for i, c := range cs {
-		v.name(fmt.Sprintf("%s[%d]", field, i), c, who)
+		v.name(field.index(i), c, who)
 	}
 }
 

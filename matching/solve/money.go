@@ -16,18 +16,21 @@ type Fen int64
 const MaxMoney Fen = 100_000_000
 
 // String formats f as CNY with two decimals: 1234 → "12.34", -5 → "-0.05".
-func (f Fen) String() string {
-	sign := ""
+func (f Fen) String() string { return string(f.append(nil)) }
+
+func (f Fen) append(dst []byte) []byte {
 	u := uint64(f)
 	if f < 0 {
-		sign = "-"
+		dst = append(dst, '-')
 		u = uint64(-f) // -MinInt64 wraps to itself, which as uint64 is still the right magnitude
 	}
-	return fmt.Sprintf("%s%d.%02d", sign, u/100, u%100)
+	dst = strconv.AppendUint(dst, u/100, 10)
+	c := u % 100
+	return append(dst, '.', byte('0'+c/10), byte('0'+c%10))
 }
 
 // MarshalJSON writes f as a JSON number with exactly two decimals.
-func (f Fen) MarshalJSON() ([]byte, error) { return []byte(f.String()), nil }
+func (f Fen) MarshalJSON() ([]byte, error) { return f.append(nil), nil }
 
 // UnmarshalJSON reads a JSON number with at most two decimals, exactly (no float rounding).
 func (f *Fen) UnmarshalJSON(b []byte) error {

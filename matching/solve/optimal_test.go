@@ -117,12 +117,16 @@ func checkResult(t *testing.T, in *Instance, r *Result) {
 		t.Errorf("objective %s, pairs sum to %s", r.Objective, total)
 	}
 	left := map[[2]string]int64{}
+	zero := map[[2]string]bool{} // records of 0 kg: listed with 0 kg left and the one reason no_quantity
 	for _, o := range in.Offers {
 		if usedO[o.ID] > o.QuantityKg {
 			t.Errorf("offer %s: %d kg allocated of %d", o.ID, usedO[o.ID], o.QuantityKg)
 		}
 		if l := o.QuantityKg - usedO[o.ID]; l > 0 {
 			left[[2]string{SideOffer, o.ID}] = l
+		}
+		if o.QuantityKg == 0 {
+			zero[[2]string{SideOffer, o.ID}] = true
 		}
 	}
 	for _, d := range in.Demands {
@@ -132,11 +136,20 @@ func checkResult(t *testing.T, in *Instance, r *Result) {
 		if l := d.QuantityKg - usedD[d.ID]; l > 0 {
 			left[[2]string{SideDemand, d.ID}] = l
 		}
+		if d.QuantityKg == 0 {
+			zero[[2]string{SideDemand, d.ID}] = true
+		}
 	}
-	if len(r.Unmatched) != len(left) {
-		t.Errorf("%d unmatched records listed, %d have kg left", len(r.Unmatched), len(left))
+	if len(r.Unmatched) != len(left)+len(zero) {
+		t.Errorf("%d unmatched records listed, %d have kg left and %d have none", len(r.Unmatched), len(left), len(zero))
 	}
 	for _, u := range r.Unmatched {
+		if zero[[2]string{u.Side, u.ID}] {
+			if u.QuantityKg != 0 || len(u.Reasons) != 1 || u.Reasons[0].Code != ReasonNoQuantity {
+				t.Errorf("unmatched %s %s of 0 kg: %d kg, reasons %v; want the one reason no_quantity", u.Side, u.ID, u.QuantityKg, u.Reasons)
+			}
+			continue
+		}
 		if left[[2]string{u.Side, u.ID}] != u.QuantityKg || len(u.Reasons) == 0 {
 			t.Errorf("unmatched %s %s: %d kg left listed, %d actually; reasons %v", u.Side, u.ID, u.QuantityKg, left[[2]string{u.Side, u.ID}], u.Reasons)
 		}
@@ -312,5 +325,58 @@ func TestLargeProductDeterministic(t *testing.T) {
 	}
 	if !bytes.Equal(encode(t, r), encode(t, sh)) {
 		t.Error("a shuffled copy gives another result")
+	}
+}
+
+// TestZeroQuantity: records of 0 kg (DESIGN.md: valid, listed unmatched with no_quantity) change nothing
+// else: the allocations and every other record's explanation are those of the instance without them, and
+// the optimum is still the LP's.
+func TestZeroQuantity(t *testing.T) {
+	for seed := range uint64(40) {
+		in := genInstance(seed, genConfig{Offers: 12, Demands: 12, Products: 2, Origins: 3, Dests: 3, LaneShare: 0.8, MinKg: 1, MaxKg: 90, Coarse: seed%2 == 0})
+		without := &Instance{Products: in.Products, Lanes: in.Lanes}
+		zeros := 0
+		for i := range in.Offers {
+			if i%5 == int(seed%5) {
+				in.Offers[i].QuantityKg = 0
+				zeros++
+			} else {
+				without.Offers = append(without.Offers, in.Offers[i])
+			}
+		}
+		for j := range in.Demands {
+			if j%4 == int(seed%4) {
+				in.Demands[j].QuantityKg = 0
+				zeros++
+			} else {
+				without.Demands = append(without.Demands, in.Demands[j])
+			}
+		}
+		r, err := Solve(in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		checkResult(t, in, r)
+		if want := lpOptimum(t, in); r.Objective != want {
+			t.Fatalf("seed %d: objective %s, LP optimum %s", seed, r.Objective, want)
+		}
+		base, err := Solve(without)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var rest []Unmatched
+		for _, u := range r.Unmatched {
+			if len(u.Reasons) == 1 && u.Reasons[0].Code == ReasonNoQuantity {
+				zeros--
+				continue
+			}
+			rest = append(rest, u)
+		}
+		if zeros != 0 || !reflect.DeepEqual(r.Allocations, base.Allocations) || !reflect.DeepEqual(rest, base.Unmatched) {
+			t.Fatalf("seed %d: the 0 kg records changed the result (%d not listed as no_quantity)", seed, zeros)
+		}
+		if r.Summary.Offers != len(in.Offers) || r.Summary.UnmatchedByReason[ReasonNoQuantity] == 0 {
+			t.Errorf("seed %d: summary %+v", seed, r.Summary)
+		}
 	}
 }

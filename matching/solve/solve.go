@@ -2,12 +2,13 @@ package solve
 
 import (
 	"cmp"
+	"encoding/binary"
 	"errors"
 	"fmt"
+	"io"
 	"runtime"
 	"slices"
 	"sort"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -26,6 +27,15 @@ type prepared struct {
 	problems []*problem
 	offers   int
 	demands  int
+	// Records of 0 kg take no part in any product's problem (nor in others' explanations); they are listed
+	// unmatched with the reason no_quantity.
+	zeroOffers, zeroDemands []zeroRecord
+}
+
+// zeroRecord is an offer or demand of 0 kg, with its rank in id order.
+type zeroRecord struct {
+	id   string
+	rank int32
 }
 
 // problem is one product: offers never meet demands of another product, so each product is solved alone.
@@ -59,8 +69,10 @@ func prepare(in *Instance) *prepared {
 	for i := range in.Demands {
 		demands[i] = &in.Demands[i]
 	}
+	var sorting sync.WaitGroup // the two sorts at once
+	sorting.Go(func() { slices.SortFunc(demands, func(a, b *Demand) int { return strings.Compare(a.ID, b.ID) }) })
 	slices.SortFunc(offers, func(a, b *Offer) int { return strings.Compare(a.ID, b.ID) })
-	slices.SortFunc(demands, func(a, b *Demand) int { return strings.Compare(a.ID, b.ID) })
+	sorting.Wait()
 	// Indices are handed out in id order, so they too are independent of the input's order.
 	for _, o := range offers {
 		if _, ok := origins[o.Origin]; !ok {
@@ -101,13 +113,25 @@ func prepare(in *Instance) *prepared {
 	w := u.words()
 	bitsets := make([]uint64, w*(len(offers)+len(demands)))
 	for k, o := range offers {
+		if o.QuantityKg == 0 {
+			pr.zeroOffers = append(pr.zeroOffers, zeroRecord{o.ID, int32(k)})
+			continue
+		}
 		p := byName[o.Product]
-		p.offers = append(p.offers, prepOffer(o, origins[o.Origin], u, bitsets[k*w:(k+1)*w:(k+1)*w]))
+		po := prepOffer(o, origins[o.Origin], u, bitsets[k*w:(k+1)*w:(k+1)*w])
+		po.rank = int32(k)
+		p.offers = append(p.offers, po)
 	}
 	bitsets = bitsets[w*len(offers):]
 	for k, d := range demands {
+		if d.QuantityKg == 0 {
+			pr.zeroDemands = append(pr.zeroDemands, zeroRecord{d.ID, int32(k)})
+			continue
+		}
 		p := byName[d.Product]
-		p.demands = append(p.demands, prepDemand(d, dests[d.Destination], u, bitsets[k*w:(k+1)*w:(k+1)*w]))
+		pd := prepDemand(d, dests[d.Destination], u, bitsets[k*w:(k+1)*w:(k+1)*w])
+		pd.rank = int32(k)
+		p.demands = append(p.demands, pd)
 	}
 	for _, p := range byName {
 		if len(p.offers) > 0 || len(p.demands) > 0 {
@@ -133,7 +157,13 @@ type outcome struct {
 	demandUsed  []int64
 	nodes, arcs int
 	pivots      int
-	unmatched   []Unmatched // filled by explain
+	unmatched   []unmatchedAt // filled by explain
+}
+
+// unmatchedAt is an unmatched record with its index in its product (among the offers or the demands).
+type unmatchedAt struct {
+	Unmatched
+	index int32
 }
 
 // Solve validates in and returns an allocation of maximal total surplus, with the reasons for everything
@@ -149,16 +179,34 @@ func Solve(in *Instance) (*Result, error) {
 	if err := in.Validate(); err != nil {
 		return nil, err
 	}
+	return solveValid(in, start)
+}
+
+// DecodeAndSolve reads an instance as DecodeInstance does and solves it as Solve does, validating it once
+// rather than twice: what `suilong match` does with a file.
+func DecodeAndSolve(r io.Reader) (*Instance, *Result, error) {
+	in, err := DecodeInstance(r)
+	if err != nil {
+		return nil, nil, err
+	}
+	res, err := solveValid(in, time.Now())
+	return in, res, err
+}
+
+func solveValid(in *Instance, start time.Time) (*Result, error) {
 	pr := prepare(in)
 	outs := make([]*outcome, len(pr.problems))
 	errsOut := make([]error, len(pr.problems))
-	forEach(len(pr.problems), func(k int) {
+	order := pr.largestFirst()
+	forEach(len(pr.problems), func(n int) {
+		k := order[n]
 		p := pr.problems[k]
 		out, err := pr.optimise(p)
 		if err != nil {
 			errsOut[k] = fmt.Errorf("product %s: %w", p.product.Name, err)
 			return
 		}
+		out.sortPairs()
 		pr.explain(p, out)
 		outs[k] = out
 	})
@@ -174,6 +222,19 @@ func Solve(in *Instance) (*Result, error) {
 	r := pr.assemble(outs)
 	r.Stats.Elapsed = time.Since(start)
 	return r, nil
+}
+
+// largestFirst orders the products for the workers, the largest (by offers × demands) first, so that one
+// large product does not start last and leave the other workers idle; each result still goes to its own
+// product's slot.
+func (pr *prepared) largestFirst() []int {
+	order := make([]int, len(pr.problems))
+	for k := range order {
+		order[k] = k
+	}
+	size := func(k int) int { return len(pr.problems[k].offers) * len(pr.problems[k].demands) }
+	slices.SortStableFunc(order, func(a, b int) int { return cmp.Compare(size(b), size(a)) })
+	return order
 }
 
 // forEach runs f(0) … f(n−1) on up to GOMAXPROCS goroutines. Results go to per-index slots, so the
@@ -219,22 +280,32 @@ type class struct {
 }
 
 func classesOf(p *problem) (classes []*class, byDest map[int32][]int) {
-	index := map[string]int{}
-	var key strings.Builder
+	// A class's key: the first word of the required set inline (64 certifications cover every real
+	// instance), any further words as text.
+	type classKey struct {
+		dest  int32
+		grade int
+		req   uint64
+		more  string
+	}
+	index := map[classKey]int{}
 	for j := range p.demands {
 		d := &p.demands[j]
-		key.Reset()
-		key.WriteString(strconv.Itoa(int(d.dest)))
-		key.WriteByte('/')
-		key.WriteString(strconv.Itoa(d.grade))
-		for _, w := range d.req {
-			key.WriteByte('/')
-			key.WriteString(strconv.FormatUint(w, 16))
+		key := classKey{dest: d.dest, grade: d.grade}
+		if len(d.req) > 0 {
+			key.req = d.req[0]
 		}
-		k, ok := index[key.String()]
+		if len(d.req) > 1 {
+			b := make([]byte, 0, 8*(len(d.req)-1))
+			for _, w := range d.req[1:] {
+				b = binary.LittleEndian.AppendUint64(b, w)
+			}
+			key.more = string(b)
+		}
+		k, ok := index[key]
 		if !ok {
 			k = len(classes)
-			index[key.String()] = k
+			index[key] = k
 			classes = append(classes, &class{dest: d.dest, grade: d.grade, req: d.req})
 		}
 		classes[k].members = append(classes[k].members, int32(j))
@@ -282,7 +353,9 @@ func (pr *prepared) optimise(p *problem) (*outcome, error) {
 	slices.Sort(dests)
 
 	root := int32(no + nd)
-	g := newNetwork(no+nd+1, min(2*(no+nd)+no*len(classes)/2, 1<<22), root) // a hint, capped: the count is only known after
+	g := networks.Get().(*network)
+	defer networks.Put(g)
+	g.reset(no+nd+1, min(2*(no+nd)+no*len(classes)/2, 1<<22), root) // a hint, capped: the count is only known after
 	for i := range p.offers {
 		g.addArc(int32(i), root, inf, 0) // arc i: offer i unsold
 	}
@@ -407,10 +480,16 @@ func (e *tooLarge) Error() string {
 		e.product, e.offers, e.classes, maxArcs)
 }
 
-// assemble merges the products' outcomes into one Result, in id order.
+// assemble merges the products' outcomes into one Result, in id order. Records carry their rank among all
+// offers or demands by id, and each product's pairs are sorted by offer and demand (sortPairs), so the merge
+// places everything by rank without comparing ids or sorting again.
 func (pr *prepared) assemble(outs []*outcome) *Result {
 	r := &Result{Summary: Summary{Offers: pr.offers, Demands: pr.demands, UnmatchedByReason: map[string]int{}}}
-	var offersUn, demandsUn []Unmatched
+	// Per rank: where its pairs or its explanation are. p is the product + 1; −1 a record of 0 kg; 0 none.
+	type at struct{ p, from, to int32 }
+	pairsOf := make([]at, pr.offers)
+	unOffer, unDemand := make([]at, pr.offers), make([]at, pr.demands)
+	pairs, unmatched := 0, len(pr.zeroOffers)+len(pr.zeroDemands)
 	for k, out := range outs {
 		p := pr.problems[k]
 		for _, o := range p.offers {
@@ -419,45 +498,95 @@ func (pr *prepared) assemble(outs []*outcome) *Result {
 		for _, d := range p.demands {
 			r.Summary.DemandedKg += d.d.QuantityKg
 		}
-		for _, pf := range out.pairs {
-			o, d := p.offers[pf.oi].o, p.demands[pf.dj].d
-			l := pr.lane(p.offers[pf.oi].origin, p.demands[pf.dj].dest)
-			r.Allocations = append(r.Allocations, Allocation{
-				OfferID: o.ID, DemandID: d.ID, QuantityKg: pf.kg, SurplusPerKg: pf.surplus,
-				Product: o.Product, MinPricePerKg: o.MinPricePerKg, MaxPricePerKg: d.MaxPricePerKg,
-				LaneCostPerKg: l.l.CostPerKg, BonusPerKg: o.PriorityBonusPerKg, Arrival: time.Unix(0, pf.arrival).UTC(),
-			})
-			r.Objective += Fen(pf.kg) * pf.surplus
-			r.Summary.MatchedKg += pf.kg
+		for q := 0; q < len(out.pairs); {
+			oi := out.pairs[q].oi
+			end := q + 1
+			for end < len(out.pairs) && out.pairs[end].oi == oi {
+				end++
+			}
+			pairsOf[p.offers[oi].rank] = at{int32(k) + 1, int32(q), int32(end)}
+			q = end
 		}
-		for _, u := range out.unmatched {
+		pairs += len(out.pairs)
+		for q := range out.unmatched {
+			u := &out.unmatched[q]
 			if u.Side == SideOffer {
-				offersUn = append(offersUn, u)
+				unOffer[p.offers[u.index].rank] = at{p: int32(k) + 1, from: int32(q)}
 			} else {
-				demandsUn = append(demandsUn, u)
+				unDemand[p.demands[u.index].rank] = at{p: int32(k) + 1, from: int32(q)}
 			}
 		}
+		unmatched += len(out.unmatched)
 		r.Stats.Products++
 		r.Stats.Nodes += out.nodes
 		r.Stats.Arcs += out.arcs
 		r.Stats.Pivots += out.pivots
 	}
-	slices.SortFunc(r.Allocations, func(a, b Allocation) int {
-		return cmp.Or(strings.Compare(a.OfferID, b.OfferID), strings.Compare(a.DemandID, b.DemandID))
-	})
-	byID := func(a, b Unmatched) int { return strings.Compare(a.ID, b.ID) }
-	slices.SortFunc(offersUn, byID)
-	slices.SortFunc(demandsUn, byID)
-	r.Unmatched = append(offersUn, demandsUn...)
-	r.Summary.Allocations = len(r.Allocations)
-	r.Summary.UnmatchedOffers = len(offersUn)
-	r.Summary.UnmatchedDemands = len(demandsUn)
-	for _, u := range r.Unmatched {
-		if len(u.Reasons) > 0 {
-			r.Summary.UnmatchedByReason[u.Reasons[0].Code]++
+	for q, z := range pr.zeroOffers {
+		unOffer[z.rank] = at{p: -1, from: int32(q)}
+	}
+	for q, z := range pr.zeroDemands {
+		unDemand[z.rank] = at{p: -1, from: int32(q)}
+	}
+	r.Allocations = make([]Allocation, 0, pairs)
+	for _, x := range pairsOf {
+		if x.p == 0 {
+			continue
+		}
+		p, out := pr.problems[x.p-1], outs[x.p-1]
+		for _, pf := range out.pairs[x.from:x.to] {
+			po, pd := &p.offers[pf.oi], &p.demands[pf.dj]
+			o, d := po.o, pd.d
+			r.Allocations = append(r.Allocations, Allocation{
+				OfferID: o.ID, DemandID: d.ID, QuantityKg: pf.kg, SurplusPerKg: pf.surplus,
+				Product: o.Product, MinPricePerKg: o.MinPricePerKg, MaxPricePerKg: d.MaxPricePerKg,
+				LaneCostPerKg: pr.lane(po.origin, pd.dest).l.CostPerKg, BonusPerKg: o.PriorityBonusPerKg, Arrival: time.Unix(0, pf.arrival).UTC(),
+			})
+			r.Objective += Fen(pf.kg) * pf.surplus
+			r.Summary.MatchedKg += pf.kg
 		}
 	}
+	r.Unmatched = make([]Unmatched, 0, unmatched)
+	for side, list := range [][]at{unOffer, unDemand} {
+		for _, x := range list {
+			var u Unmatched
+			switch {
+			case x.p > 0:
+				u = outs[x.p-1].unmatched[x.from].Unmatched
+			case x.p == 0:
+				continue
+			case side == 0:
+				u = noQuantity(SideOffer, pr.zeroOffers[x.from].id)
+			default:
+				u = noQuantity(SideDemand, pr.zeroDemands[x.from].id)
+			}
+			r.Unmatched = append(r.Unmatched, u)
+			if side == 0 {
+				r.Summary.UnmatchedOffers++
+			} else {
+				r.Summary.UnmatchedDemands++
+			}
+			if len(u.Reasons) > 0 {
+				r.Summary.UnmatchedByReason[u.Reasons[0].Code]++
+			}
+		}
+	}
+	r.Summary.Allocations = len(r.Allocations)
 	return r
+}
+
+// sortPairs orders a product's pairs by offer, then demand: by id, as indices are handed out in id order.
+func (out *outcome) sortPairs() {
+	slices.SortFunc(out.pairs, func(a, b pairFlow) int { return cmp.Or(cmp.Compare(a.oi, b.oi), cmp.Compare(a.dj, b.dj)) })
+}
+
+// noQuantity is the explanation of a record of 0 kg.
+func noQuantity(side, id string) Unmatched {
+	msg := "无数量：供应 " + id + " 为 0 公斤，没有可分配的数量 / no quantity: offer " + id + " has 0 kg, nothing to allocate"
+	if side == SideDemand {
+		msg = "无数量：需求 " + id + " 为 0 公斤，没有需要满足的数量 / no quantity: demand " + id + " has 0 kg, nothing to serve"
+	}
+	return Unmatched{ID: id, Side: side, Reasons: []Reason{{Code: ReasonNoQuantity, Message: msg}}}
 }
 
 // Greedy is the baseline the optimiser is measured against: it takes the feasible pairs by surplus per kg,
@@ -470,9 +599,12 @@ func Greedy(in *Instance) *Result {
 	}
 	pr := prepare(in)
 	outs := make([]*outcome, len(pr.problems))
-	forEach(len(pr.problems), func(k int) {
+	order := pr.largestFirst()
+	forEach(len(pr.problems), func(n int) {
+		k := order[n]
 		p := pr.problems[k]
 		out := pr.greedy(p)
+		out.sortPairs()
 		pr.explain(p, out)
 		outs[k] = out
 	})
