@@ -8,7 +8,7 @@
 #      trivial request through the same stack (GET /api/v1/orgs/{id}: the key, then one primary-key read);
 #   2. POST /api/v1/demands with wrk at 8 and 32 connections, against pgbench running the same one-row INSERT
 #      into the same table at 8 and 32 clients (the database's own ceiling);
-#   3. (the public page /t/{code} is measured here once its cache lands: see bench_public_page below).
+#   3. the public page /t/{code}: its place is bench_public_page below, which measures nothing yet.
 # It prints the ratios and writes them to var/bench/api-<time>.txt. wrk and pgbench come from Debian's packages,
 # installed when missing (as root). Knobs: BENCH_SECONDS (default 15 per measurement), BENCH_DEMANDS (100000),
 # BENCH_ONLY=reads or writes (one half; the report then leaves the other's lines out).
@@ -161,8 +161,8 @@ if runs writes; then
 	PGB32_RANGE="$A–$B"
 fi
 
-# 3. The public page (/t/{code}): to be measured here, against the same trivial request, once the leg
-# summaries' cache lands (issue 17, goal 1).
+# 3. The public page (/t/{code}) against the same trivial request goes here (issue 17's first goal; for now
+# traceability's own benchmarks measure it).
 bench_public_page() { :; }
 bench_public_page
 
