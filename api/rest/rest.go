@@ -389,6 +389,12 @@ func ListPageAs[T, D any](c *gin.Context, fn func(PageReq) ([]T, int, error), as
 		Problem(c, err)
 		return
 	}
+	if _, keyed := any(*new(T)).(pg.Keyed); !keyed && p.After != "" {
+		// A list whose rows have no key would ignore the cursor and answer its first page again.
+		Problem(c, &errs.Error{Code: errs.Invalid, Message: "bad pagination",
+			Fields: []errs.FieldError{{Field: "after", Message: "this list has no cursor; page it with offset"}}})
+		return
+	}
 	rows, n, next, err := pg.Fetch(p, fn)
 	if err != nil {
 		Problem(c, err)
