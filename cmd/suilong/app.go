@@ -365,13 +365,14 @@ func (m *Main) openIngest() error {
 		return err
 	}
 	// Bands come from what a truck or store carries (trace's lots and their products), else the asset's own
-	// band or product profile (matching's products). Every look-up of ingest goes through its own pool, and
-	// so does the rules' leadership (a connection of that pool, held).
+	// band or product profile (matching's products). Every look-up of ingest goes through its own pool; the
+	// rules' leadership holds a connection of the main one (held from its start, it cannot be starved, and it
+	// leaves ingest's small pool whole).
 	db := m.ingestDB()
 	m.ingestBands = bandSource{trace.NewStore(db)}
 	d := worker.Deps{Log: m.Log.With("area", "ingest"), DB: db, Influx: m.Influx, Registry: m.Registry,
 		Products: productProfiles{matching.NewStore(db)}, Bands: m.ingestBands, Publisher: m.publisher,
-		Store: ingest.NewStore(db), Readings: m.Readings, Pool: db}
+		Store: ingest.NewStore(db), Readings: m.Readings, Pool: m.DB}
 	if m.Broker != nil {
 		d.Broker, d.Source = m.Broker.Server(), m.source
 		cfg.MQTTURL = ""
