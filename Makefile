@@ -18,7 +18,7 @@ STATICCHECK_VERSION ?= v0.8.2
 GOVULNCHECK_VERSION ?= v1.9.0
 
 .DEFAULT_GOAL := help
-.PHONY: help build run test lint bench bench-ingest bench-matching up down clean image deploy-check
+.PHONY: help build run test lint bench bench-api bench-ingest bench-matching up down clean image deploy-check
 
 help: ## list the targets
 	@echo 'Suilong make targets:'
@@ -55,6 +55,9 @@ lint: ## gofmt, go vet, staticcheck, govulncheck (the last two are skipped when 
 
 bench: ## every Go benchmark, services up
 	@$(WITH) --quiet -- $(GO) test -run='^$$' -bench=. -benchmem $(GOTEST_FLAGS) $(PKGS)
+
+bench-api: build ## the API under load (wrk, pgbench): POST /demands vs pgbench INSERT, list pages of a 100k-demand buyer
+	@$(WITH) --quiet -- deploy/local/bench-api.sh
 
 bench-ingest: ## ingest benchmarks, services up
 	@$(WITH) --quiet -- $(GO) test -run='^$$' -bench=. -benchmem ./ingest/...

@@ -44,7 +44,7 @@ func methodLabel(m string) string {
 
 // middleware labels by route template (FullPath), never by path, so that ids in paths and invented paths do
 // not add series: the labels are the registered routes plus unmatchedRoute, the methods of methodLabel, and the
-// statuses the handlers write.
+// statuses the handlers write (499 for a request whose client went away: see statusOf).
 func (m *httpMetrics) middleware() gin.HandlerFunc {
 	return func(c *gin.Context) {
 		start := time.Now()
@@ -54,7 +54,7 @@ func (m *httpMetrics) middleware() gin.HandlerFunc {
 			route = unmatchedRoute
 		}
 		method := methodLabel(c.Request.Method)
-		m.requests.WithLabelValues(route, method, strconv.Itoa(c.Writer.Status())).Inc()
+		m.requests.WithLabelValues(route, method, strconv.Itoa(statusOf(c))).Inc()
 		m.duration.WithLabelValues(route, method).Observe(time.Since(start).Seconds())
 	}
 }

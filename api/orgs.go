@@ -48,23 +48,13 @@ func (h *orgs) own(c *gin.Context, write bool) (int64, bool) {
 }
 
 func (h *orgs) list(c *gin.Context) {
-	page, err := rest.Page(c)
-	if err != nil {
-		rest.Problem(c, err)
-		return
-	}
 	role := auth.Role(c.Query("role"))
 	if role != "" && !role.Valid() {
 		rest.Problem(c, &errs.Error{Code: errs.Invalid, Message: "bad filter",
 			Fields: []errs.FieldError{{Field: "role", Message: "must be one of " + auth.RoleNames()}}})
 		return
 	}
-	items, total, err := h.store.Orgs(c, role, page.Limit, page.Offset)
-	if err != nil {
-		rest.Problem(c, err)
-		return
-	}
-	rest.List(c, items, total, page)
+	rest.ListPage(c, func(p rest.PageReq) ([]auth.Org, int, error) { return h.store.Orgs(c, role, p) })
 }
 
 type createOrgReq struct {

@@ -12,8 +12,10 @@ import (
 	"net"
 	"net/http"
 	"regexp"
+	"runtime/debug"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -214,8 +216,9 @@ func accessLog(log *slog.Logger) gin.HandlerFunc {
 		start := time.Now()
 		c.Next()
 		p, _ := auth.FromContext(c.Request.Context())
+		status := statusOf(c)
 		level := slog.LevelInfo
-		if c.Writer.Status() >= 500 {
+		if status >= 500 {
 			level = slog.LevelError
 		}
 		log.LogAttrs(c.Request.Context(), level, "http request",
@@ -223,7 +226,7 @@ func accessLog(log *slog.Logger) gin.HandlerFunc {
 			slog.String("method", c.Request.Method),
 			slog.String("path", c.Request.URL.Path),
 			slog.String("route", c.FullPath()),
-			slog.Int("status", c.Writer.Status()),
+			slog.Int("status", status),
 			slog.Int("bytes", c.Writer.Size()),
 			slog.Duration("took", time.Since(start)),
 			slog.String("client", c.ClientIP()),
@@ -232,13 +235,38 @@ func accessLog(log *slog.Logger) gin.HandlerFunc {
 	}
 }
 
-// recovery turns a panic into a 500 problem and a logged stack, keeping the process alive.
+// statusOf is the status a request is logged and counted with: what the handler wrote, except that a server
+// error answered to a client that had gone away is rest.StatusClientClosed (the handler's work failed because
+// its context was canceled with the connection; nobody got the answer).
+func statusOf(c *gin.Context) int {
+	s := c.Writer.Status()
+	if s >= 500 && rest.ClientGone(c) {
+		return rest.StatusClientClosed
+	}
+	return s
+}
+
+// recovery turns a panic into a 500 problem and a logged stack, keeping the process alive. A panic that only
+// says the connection is gone (a write to a closed connection, http.ErrAbortHandler) is the client's leaving.
 func recovery(log *slog.Logger) gin.HandlerFunc {
-	return gin.CustomRecoveryWithWriter(nil, func(c *gin.Context, rec any) {
-		log.ErrorContext(c.Request.Context(), "panic in handler", "panic", rec, "path", c.Request.URL.Path,
-			"request_id", c.GetString(rest.RequestIDKey))
-		rest.Problem(c, errs.E(errs.Internal, "internal error"))
-	})
+	return func(c *gin.Context) {
+		defer func() {
+			rec := recover()
+			if rec == nil {
+				return
+			}
+			if err, ok := rec.(error); ok && (errors.Is(err, syscall.EPIPE) || errors.Is(err, syscall.ECONNRESET) ||
+				errors.Is(err, http.ErrAbortHandler)) {
+				c.Abort()
+				c.Status(rest.StatusClientClosed)
+				return
+			}
+			log.ErrorContext(c.Request.Context(), "panic in handler", "panic", rec, "path", c.Request.URL.Path,
+				"request_id", c.GetString(rest.RequestIDKey), "stack", string(debug.Stack()))
+			rest.Problem(c, errs.E(errs.Internal, "internal error"))
+		}()
+		c.Next()
+	}
 }
 
 // authenticate puts the caller in the request context: a bearer API key, or any module's credentials (the

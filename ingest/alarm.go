@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -195,7 +194,11 @@ type AlarmFilter struct {
 	From, To time.Time
 }
 
-// Alarms lists alarms, newest start first.
+// PageKey is the alarm's place in Alarms' order, newest start first.
+func (a Alarm) PageKey() []any { return []any{a.StartedAt, a.ID} }
+
+// Alarms lists alarms, newest start first, with the total (up to pg.CountCap). Errors: Invalid (a cursor of
+// another list).
 func (s *Store) Alarms(ctx context.Context, f AlarmFilter, p Page) ([]Alarm, int, error) {
 	where, args := []string{"true"}, []any{}
 	add := func(cond string, v any) {
@@ -220,10 +223,14 @@ func (s *Store) Alarms(ctx context.Context, f AlarmFilter, p Page) ([]Alarm, int
 	if !f.From.IsZero() {
 		add("(ended_at IS NULL OR ended_at >= $%d)", f.From)
 	}
-	args = append(args, p.limit(), p.Offset)
-	q := fmt.Sprintf(`SELECT %s, count(*) OVER () FROM alarms WHERE %s ORDER BY started_at DESC, id DESC LIMIT $%d OFFSET $%d`,
-		alarmCols, strings.Join(where, " AND "), len(args)-1, len(args))
-	rows, err := s.db.Query(ctx, q, args...)
+	q := pg.Query{Cols: alarmCols, From: "alarms", Where: where, Args: args, Key: "started_at, id", Desc: true}
+	var startedAt time.Time
+	var after int64
+	sql, args, err := q.Page(p, &startedAt, &after)
+	if err != nil {
+		return nil, 0, err
+	}
+	rows, err := s.db.Query(ctx, sql, args...)
 	if err != nil {
 		return nil, 0, pg.Err(err, "alarms")
 	}
@@ -237,7 +244,13 @@ func (s *Store) Alarms(ctx context.Context, f AlarmFilter, p Page) ([]Alarm, int
 		}
 		out = append(out, a)
 	}
-	return out, total, pg.Err(rows.Err(), "alarms")
+	if err := rows.Err(); err != nil {
+		return nil, 0, pg.Err(err, "alarms")
+	}
+	if len(out) == 0 { // an empty page carries no count
+		total, err = q.Count(ctx, s.db)
+	}
+	return out, total, pg.Err(err, "alarms")
 }
 
 // Alarm returns one alarm. Errors: NotFound.

@@ -3,7 +3,6 @@ package ingest
 import (
 	"context"
 	"fmt"
-	"strings"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/suilong/suilong/internal/errs"
@@ -51,7 +50,10 @@ type AssetFilter struct {
 	OnlyAmong bool
 }
 
-// Assets lists assets by id.
+// PageKey is the asset's place in Assets' order, by id.
+func (a Asset) PageKey() []any { return []any{a.ID} }
+
+// Assets lists assets by id, with the total (up to pg.CountCap). Errors: Invalid (a cursor of another list).
 func (s *Store) Assets(ctx context.Context, f AssetFilter, p Page) ([]Asset, int, error) {
 	where, args := []string{"true"}, []any{}
 	if f.Kind != "" {
@@ -66,10 +68,13 @@ func (s *Store) Assets(ctx context.Context, f AssetFilter, p Page) ([]Asset, int
 		args = append(args, append([]string{}, f.Among...)) // never nil: = ANY(NULL) would be NULL, not false
 		where = append(where, fmt.Sprintf("id = ANY($%d::text[])", len(args)))
 	}
-	args = append(args, p.limit(), p.Offset)
-	q := fmt.Sprintf(`SELECT %s, count(*) OVER () FROM assets WHERE %s ORDER BY id LIMIT $%d OFFSET $%d`,
-		assetCols, strings.Join(where, " AND "), len(args)-1, len(args))
-	rows, err := s.db.Query(ctx, q, args...)
+	q := pg.Query{Cols: assetCols, From: "assets", Where: where, Args: args, Key: "id"}
+	var after string
+	sql, args, err := q.Page(p, &after)
+	if err != nil {
+		return nil, 0, err
+	}
+	rows, err := s.db.Query(ctx, sql, args...)
 	if err != nil {
 		return nil, 0, pg.Err(err, "assets")
 	}
@@ -86,9 +91,8 @@ func (s *Store) Assets(ctx context.Context, f AssetFilter, p Page) ([]Asset, int
 	if err := rows.Err(); err != nil {
 		return nil, 0, pg.Err(err, "assets")
 	}
-	if len(out) == 0 && p.Offset > 0 {
-		// Past the end the window function sees no rows; count separately.
-		err = s.db.QueryRow(ctx, `SELECT count(*) FROM assets WHERE `+strings.Join(where, " AND "), args[:len(args)-2]...).Scan(&total)
+	if len(out) == 0 { // an empty page carries no count
+		total, err = q.Count(ctx, s.db)
 	}
 	return out, total, pg.Err(err, "assets")
 }

@@ -321,7 +321,9 @@ func (c *Console) Alarms(ctx context.Context, p auth.Principal, f ConsoleAlarms,
 		return nil, 0, err
 	}
 	args := []any{}
-	where := []string{sc.where("a", &args)}
+	// The scope is the assets p sees: a condition on each alarm's asset, so that a page of alarms comes from the
+	// alarms' own index on their order.
+	where := []string{"EXISTS (SELECT 1 FROM assets a WHERE a.id = x.asset_id AND " + sc.where("a", &args) + ")"}
 	add := func(cond string, v any) {
 		args = append(args, v)
 		where = append(where, fmt.Sprintf(cond, len(args)))
@@ -338,11 +340,15 @@ func (c *Console) Alarms(ctx context.Context, p auth.Principal, f ConsoleAlarms,
 	if !f.From.IsZero() {
 		add("(x.ended_at IS NULL OR x.ended_at >= $%d)", f.From)
 	}
-	args = append(args, pg0.limit(), pg0.Offset)
 	cols := "x." + strings.ReplaceAll(strings.ReplaceAll(alarmCols, "\n\t", " "), ", ", ", x.")
-	q := fmt.Sprintf(`SELECT %s, count(*) OVER () FROM alarms x JOIN assets a ON a.id = x.asset_id WHERE %s
-		ORDER BY x.started_at DESC, x.id DESC LIMIT $%d OFFSET $%d`, cols, strings.Join(where, " AND "), len(args)-1, len(args))
-	rows, err := c.Store.db.Query(ctx, q, args...)
+	q := pg.Query{Cols: cols, From: "alarms x", Where: where, Args: args, Key: "x.started_at, x.id", Desc: true}
+	var startedAt time.Time
+	var after int64
+	sql, args, err := q.Page(pg0, &startedAt, &after)
+	if err != nil {
+		return nil, 0, err
+	}
+	rows, err := c.Store.db.Query(ctx, sql, args...)
 	if err != nil {
 		return nil, 0, pg.Err(err, "alarms")
 	}
@@ -356,7 +362,13 @@ func (c *Console) Alarms(ctx context.Context, p auth.Principal, f ConsoleAlarms,
 		}
 		out = append(out, a)
 	}
-	return out, total, pg.Err(rows.Err(), "alarms")
+	if err := rows.Err(); err != nil {
+		return nil, 0, pg.Err(err, "alarms")
+	}
+	if len(out) == 0 { // an empty page carries no count
+		total, err = q.Count(ctx, c.Store.db)
+	}
+	return out, total, pg.Err(err, "alarms")
 }
 
 // Alarm returns one alarm p sees. Errors: Forbidden, NotFound (also for alarms of assets p may not see).

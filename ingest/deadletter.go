@@ -75,7 +75,11 @@ type DeadLetterFilter struct {
 	From, To  time.Time
 }
 
-// DeadLetters lists rejected messages and readings, newest first.
+// PageKey is the record's place in DeadLetters' order, newest first.
+func (d DeadLetter) PageKey() []any { return []any{d.ReceivedAt, d.ID} }
+
+// DeadLetters lists rejected messages and readings, newest first, with the total (up to pg.CountCap). Errors:
+// Invalid (a cursor of another list).
 func (s *Store) DeadLetters(ctx context.Context, f DeadLetterFilter, p Page) ([]DeadLetter, int, error) {
 	where, args := []string{"true"}, []any{}
 	add := func(cond string, v any) {
@@ -94,11 +98,15 @@ func (s *Store) DeadLetters(ctx context.Context, f DeadLetterFilter, p Page) ([]
 	if !f.To.IsZero() {
 		add("received_at < $%d", f.To)
 	}
-	args = append(args, p.limit(), p.Offset)
-	q := fmt.Sprintf(`SELECT id, received_at, gateway_id, topic, reason, field, detail, sensor_id, reading_index, payload,
-		count(*) OVER () FROM dead_letters WHERE %s ORDER BY received_at DESC, id DESC LIMIT $%d OFFSET $%d`,
-		strings.Join(where, " AND "), len(args)-1, len(args))
-	rows, err := s.db.Query(ctx, q, args...)
+	q := pg.Query{Cols: `id, received_at, gateway_id, topic, reason, field, detail, sensor_id, reading_index, payload`,
+		From: "dead_letters", Where: where, Args: args, Key: "received_at, id", Desc: true}
+	var receivedAt time.Time
+	var after int64
+	sql, args, err := q.Page(p, &receivedAt, &after)
+	if err != nil {
+		return nil, 0, err
+	}
+	rows, err := s.db.Query(ctx, sql, args...)
 	if err != nil {
 		return nil, 0, pg.Err(err, "dead letters")
 	}
@@ -113,7 +121,13 @@ func (s *Store) DeadLetters(ctx context.Context, f DeadLetterFilter, p Page) ([]
 		}
 		out = append(out, d)
 	}
-	return out, total, pg.Err(rows.Err(), "dead letters")
+	if err := rows.Err(); err != nil {
+		return nil, 0, pg.Err(err, "dead letters")
+	}
+	if len(out) == 0 { // an empty page carries no count
+		total, err = q.Count(ctx, s.db)
+	}
+	return out, total, pg.Err(err, "dead letters")
 }
 
 // DeadLetterCounts counts the dead letter by reason.

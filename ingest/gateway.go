@@ -65,10 +65,19 @@ func (s *Store) Gateway(ctx context.Context, id string) (Gateway, error) {
 	return g, pg.Err(err, "gateway "+id)
 }
 
-// Gateways lists gateways by id.
+// PageKey is the gateway's place in Gateways' order, by id.
+func (g Gateway) PageKey() []any { return []any{g.ID} }
+
+// Gateways lists gateways by id, with the total (up to pg.CountCap). Errors: Invalid (a cursor of another
+// list).
 func (s *Store) Gateways(ctx context.Context, p Page) ([]Gateway, int, error) {
-	rows, err := s.db.Query(ctx, `SELECT `+gatewayCols+`, count(*) OVER () FROM gateways ORDER BY id LIMIT $1 OFFSET $2`,
-		p.limit(), p.Offset)
+	q := pg.Query{Cols: gatewayCols, From: "gateways", Key: "id"}
+	var after string
+	sql, args, err := q.Page(p, &after)
+	if err != nil {
+		return nil, 0, err
+	}
+	rows, err := s.db.Query(ctx, sql, args...)
 	if err != nil {
 		return nil, 0, pg.Err(err, "gateways")
 	}
@@ -85,8 +94,10 @@ func (s *Store) Gateways(ctx context.Context, p Page) ([]Gateway, int, error) {
 	if err := rows.Err(); err != nil {
 		return nil, 0, pg.Err(err, "gateways")
 	}
-	if len(out) == 0 && p.Offset > 0 {
-		_ = s.db.QueryRow(ctx, `SELECT count(*) FROM gateways`).Scan(&total)
+	if len(out) == 0 {
+		if total, err = q.Count(ctx, s.db); err != nil {
+			return nil, 0, pg.Err(err, "gateways")
+		}
 	}
 	return out, total, nil
 }

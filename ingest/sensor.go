@@ -60,7 +60,10 @@ type SensorFilter struct {
 	GatewayID string
 }
 
-// Sensors lists sensors by id.
+// PageKey is the sensor's place in Sensors' order, by id.
+func (x Sensor) PageKey() []any { return []any{x.ID} }
+
+// Sensors lists sensors by id, with the total (up to pg.CountCap). Errors: Invalid (a cursor of another list).
 func (s *Store) Sensors(ctx context.Context, f SensorFilter, p Page) ([]Sensor, int, error) {
 	where, args := []string{"true"}, []any{}
 	if f.AssetID != "" {
@@ -71,10 +74,13 @@ func (s *Store) Sensors(ctx context.Context, f SensorFilter, p Page) ([]Sensor, 
 		args = append(args, f.GatewayID)
 		where = append(where, fmt.Sprintf("gateway_id = $%d", len(args)))
 	}
-	args = append(args, p.limit(), p.Offset)
-	q := fmt.Sprintf(`SELECT %s, count(*) OVER () FROM sensors WHERE %s ORDER BY id LIMIT $%d OFFSET $%d`,
-		sensorCols, strings.Join(where, " AND "), len(args)-1, len(args))
-	rows, err := s.db.Query(ctx, q, args...)
+	q := pg.Query{Cols: sensorCols, From: "sensors", Where: where, Args: args, Key: "id"}
+	var after string
+	sql, args, err := q.Page(p, &after)
+	if err != nil {
+		return nil, 0, err
+	}
+	rows, err := s.db.Query(ctx, sql, args...)
 	if err != nil {
 		return nil, 0, pg.Err(err, "sensors")
 	}
@@ -88,7 +94,13 @@ func (s *Store) Sensors(ctx context.Context, f SensorFilter, p Page) ([]Sensor, 
 		}
 		out = append(out, x)
 	}
-	return out, total, pg.Err(rows.Err(), "sensors")
+	if err := rows.Err(); err != nil {
+		return nil, 0, pg.Err(err, "sensors")
+	}
+	if len(out) == 0 { // an empty page carries no count
+		total, err = q.Count(ctx, s.db)
+	}
+	return out, total, pg.Err(err, "sensors")
 }
 
 // SensorUpdate moves or renames a sensor; nil fields stay.

@@ -19,15 +19,5 @@ func NewStore(db pg.DB) *Store { return &Store{db: db, Now: time.Now} }
 // DB returns the store's database.
 func (s *Store) DB() pg.DB { return s.db }
 
-// Page is a page request.
-type Page struct {
-	Limit  int
-	Offset int
-}
-
-func (p Page) limit() int {
-	if p.Limit <= 0 || p.Limit > 500 {
-		return 50
-	}
-	return p.Limit
-}
+// Page is a page request (see pg.Page: lists read by keyset, totals counted up to pg.CountCap).
+type Page = pg.Page

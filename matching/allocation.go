@@ -84,8 +84,7 @@ const allocCols = `a.id, a.run_id, a.offer_id, a.demand_id, o.org_id, coalesce(g
 	o.grade, a.quantity_kg, a.price_per_kg_fen, a.lane_cost_fen, o.origin, d.destination, a.arrival, a.deliver_by, a.status,
 	a.base_decision, a.buyer_decision, r.id, a.surplus_per_kg_fen, o.min_price_fen, d.max_price_fen, a.created_at`
 
-const allocFrom = ` FROM allocations a JOIN offers o ON o.id = a.offer_id JOIN demands d ON d.id = a.demand_id
-	LEFT JOIN orgs gb ON gb.id = o.org_id LEFT JOIN orgs gu ON gu.id = d.org_id LEFT JOIN orders r ON r.allocation_id = a.id`
+const allocFrom = ` FROM allocations a` + allocJoins
 
 func scanAlloc(r pgx.Row, extra ...any) (Allocation, error) {
 	var a Allocation
@@ -105,30 +104,51 @@ type AllocationFilter struct {
 	Page
 }
 
+// PageKey is the allocation's place in Allocations' order, oldest first.
+func (a Allocation) PageKey() []any { return []any{a.ID} }
+
+// allocJoins are allocFrom's joins.
+const allocJoins = ` JOIN offers o ON o.id = a.offer_id JOIN demands d ON d.id = a.demand_id
+	LEFT JOIN orgs gb ON gb.id = o.org_id LEFT JOIN orgs gu ON gu.id = d.org_id LEFT JOIN orders r ON r.allocation_id = a.id`
+
 // Allocations lists allocations, oldest first: all of them for staff, those of its offers for a base, of its
-// demands for a buyer. Errors: Forbidden (other roles).
+// demands for a buyer. Errors: Forbidden (other roles), Invalid (a cursor of another list).
 func (s *Store) Allocations(ctx context.Context, p auth.Principal, f AllocationFilter) ([]Allocation, int, error) {
-	var base, buyer *int64
+	var where []string
+	var args []any
+	add := func(col string, v any) {
+		args = append(args, v)
+		where = append(where, "a."+col+" = $"+itoa(len(args)))
+	}
 	switch {
 	case p.Staff():
 	case p.Role == auth.RoleBase:
-		base = &p.OrgID
+		add("base_org_id", p.OrgID)
 	case p.Role == auth.RoleBuyer:
-		buyer = &p.OrgID
+		add("buyer_org_id", p.OrgID)
 	default:
 		return nil, 0, forbidden("only bases, buyers and coordinators see allocations")
 	}
-	const where = ` WHERE ($1::bigint IS NULL OR a.run_id = $1) AND ($2 = '' OR a.status = $2) AND ($3::bigint IS NULL OR o.org_id = $3)
-		AND ($4::bigint IS NULL OR d.org_id = $4)`
+	if f.RunID != nil {
+		add("run_id", *f.RunID)
+	}
+	if f.Status != "" {
+		add("status", string(f.Status))
+	}
+	q := pg.Query{Cols: allocCols, From: "allocations a", Joins: allocJoins, Where: where, Args: args, Key: "a.id"}
+	var after int64
+	sql, args, err := q.Page(f.Page, &after)
+	if err != nil {
+		return nil, 0, err
+	}
 	total := 0
 	out, err := collect(ctx, s.db, "allocations", func(r pgx.Row) (Allocation, error) {
 		a, err := scanAlloc(r, &total)
 		a.redact(p)
 		return a, err
-	}, `SELECT `+allocCols+`, count(*) OVER ()`+allocFrom+where+` ORDER BY a.id LIMIT $5 OFFSET $6`,
-		f.RunID, string(f.Status), base, buyer, f.limit(), f.Offset)
-	if err == nil && len(out) == 0 && f.Offset > 0 {
-		err = s.db.QueryRow(ctx, `SELECT count(*)`+allocFrom+where, f.RunID, string(f.Status), base, buyer).Scan(&total)
+	}, sql, args...)
+	if err == nil && len(out) == 0 {
+		total, err = q.Count(ctx, s.db)
 	}
 	return out, total, pg.Err(err, "allocations")
 }

@@ -2,6 +2,7 @@ package matching
 
 import (
 	"context"
+	"errors"
 	"slices"
 	"strings"
 	"time"
@@ -93,10 +94,13 @@ const demandCols = `d.id, d.org_id, coalesce(g.name, ''), d.product, d.min_grade
 	d.deliver_by, d.required_certifications, d.note, d.status, d.version, d.created_at, d.updated_at, d.withdrawn_at,
 	h.proposed, h.ordered`
 
-const demandFrom = ` FROM demands d LEFT JOIN orgs g ON g.id = d.org_id
+// demandJoins add the buyer's name and the kilograms held by allocations to demands d.
+const demandJoins = ` LEFT JOIN orgs g ON g.id = d.org_id
 	CROSS JOIN LATERAL (SELECT coalesce(sum(quantity_kg) FILTER (WHERE status = 'proposed'), 0)::bigint AS proposed,
 		coalesce(sum(quantity_kg) FILTER (WHERE status = 'ordered'), 0)::bigint AS ordered
-		FROM allocations WHERE demand_id = d.id) h`
+		FROM allocations WHERE demand_id = d.id AND status IN ('proposed', 'ordered')) h`
+
+const demandFrom = ` FROM demands d` + demandJoins
 
 func scanDemand(r pgx.Row, extra ...any) (Demand, error) {
 	var d Demand
@@ -148,21 +152,28 @@ func (s *Store) CreateDemand(ctx context.Context, p auth.Principal, n NewDemand)
 	if err := d.validate(); err != nil {
 		fe = append(fe, errs.As(err).Fields...)
 	}
-	if err := s.productExists(ctx, s.db, &fe, d.Product); err != nil {
-		return Demand{}, err
+	if len(fe) > 0 { // an unknown product is reported with the other faults
+		if err := s.productExists(ctx, s.db, &fe, d.Product); err != nil {
+			return Demand{}, err
+		}
+		return Demand{}, fe.Err()
 	}
-	if err := fe.Err(); err != nil {
-		return Demand{}, err
+	// One statement: the row is written only for a known product, and comes back whole (a new demand holds no
+	// allocations).
+	out, err := scanDemand(s.db.QueryRow(ctx, `WITH d AS (INSERT INTO demands (org_id, product, min_grade, quantity_kg, max_price_fen,
+			destination, deliver_by, required_certifications, note)
+		SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9 WHERE EXISTS (SELECT 1 FROM products WHERE name = $2) RETURNING *)
+		SELECT `+demandCols+` FROM d LEFT JOIN orgs g ON g.id = d.org_id, (VALUES (0::bigint, 0::bigint)) h (proposed, ordered)`,
+		d.OrgID, d.Product, d.MinGrade, d.QuantityKg, int64(d.MaxPricePerKg), d.Destination, d.DeliverBy, d.RequiredCertifications, d.Note))
+	if errors.Is(err, pgx.ErrNoRows) {
+		fe.Add("product", "unknown product %q (see GET /api/v1/products)", d.Product)
+		return Demand{}, fe.Err()
 	}
-	var id int64
-	err := s.db.QueryRow(ctx, `INSERT INTO demands (org_id, product, min_grade, quantity_kg, max_price_fen, destination, deliver_by,
-		required_certifications, note) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id`,
-		d.OrgID, d.Product, d.MinGrade, d.QuantityKg, int64(d.MaxPricePerKg), d.Destination, d.DeliverBy, d.RequiredCertifications, d.Note).Scan(&id)
 	if err != nil {
 		return Demand{}, pg.Err(err, "demand")
 	}
 	s.m.posted.WithLabelValues("demand").Inc()
-	return getDemand(ctx, s.db, id, false)
+	return out, nil
 }
 
 // Demand returns a demand its buyer or staff may see. Errors: NotFound (also for another organisation's).
@@ -177,19 +188,27 @@ func (s *Store) Demand(ctx context.Context, p auth.Principal, id int64) (Demand,
 	return d, nil
 }
 
-// Demands lists demands, newest first, with the total count: a buyer's own, or all for staff.
+// PageKey is the demand's place in Demands' order, newest first.
+func (d Demand) PageKey() []any { return []any{d.ID} }
+
+// Demands lists demands, newest first, with the total count (up to pg.CountCap): a buyer's own, or all for
+// staff. Errors: Forbidden, Invalid (a cursor of another list).
 func (s *Store) Demands(ctx context.Context, p auth.Principal, f Filter) ([]Demand, int, error) {
 	if !p.Staff() && p.Role != auth.RoleBuyer {
 		return nil, 0, forbidden("only buyers and coordinators list demands")
 	}
 	f.scope(p)
-	const where = ` WHERE ($1::bigint IS NULL OR d.org_id = $1) AND ($2 = '' OR d.product = $2) AND ($3 = '' OR d.status = $3)`
+	where, args := f.where("d")
+	q := pg.Query{Cols: demandCols, From: "demands d", Joins: demandJoins, Where: where, Args: args, Key: "d.id", Desc: true}
+	var after int64
+	sql, args, err := q.Page(f.Page, &after)
+	if err != nil {
+		return nil, 0, err
+	}
 	total := 0
-	out, err := collect(ctx, s.db, "demands", func(r pgx.Row) (Demand, error) { return scanDemand(r, &total) },
-		`SELECT `+demandCols+`, count(*) OVER ()`+demandFrom+where+` ORDER BY d.id DESC LIMIT $4 OFFSET $5`,
-		f.OrgID, f.Product, string(f.Status), f.limit(), f.Offset)
-	if err == nil && len(out) == 0 && f.Offset > 0 {
-		err = s.db.QueryRow(ctx, `SELECT count(*) FROM demands d`+where, f.OrgID, f.Product, string(f.Status)).Scan(&total)
+	out, err := collect(ctx, s.db, "demands", func(r pgx.Row) (Demand, error) { return scanDemand(r, &total) }, sql, args...)
+	if err == nil && len(out) == 0 {
+		total, err = q.Count(ctx, s.db)
 	}
 	return out, total, pg.Err(err, "demands")
 }

@@ -124,16 +124,32 @@ type LaneFilter struct {
 	Page
 }
 
-// Lanes lists lanes by origin and destination, with the total count.
+// PageKey is the lane's place in Lanes' order (origin, then destination: one lane joins them).
+func (l Lane) PageKey() []any { return []any{l.Origin, l.Destination} }
+
+// Lanes lists lanes by origin and destination, with the total count (up to pg.CountCap). Errors: Invalid (a
+// cursor of another list).
 func (s *Store) Lanes(ctx context.Context, f LaneFilter) ([]Lane, int, error) {
-	const q = `SELECT ` + laneCols + `, count(*) OVER () FROM lanes
-		WHERE ($1 = '' OR origin = $1) AND ($2 = '' OR destination = $2) ORDER BY origin, destination LIMIT $3 OFFSET $4`
+	var where []string
+	var args []any
+	if f.Origin != "" {
+		args = append(args, f.Origin)
+		where = append(where, "origin = $"+itoa(len(args)))
+	}
+	if f.Destination != "" {
+		args = append(args, f.Destination)
+		where = append(where, "destination = $"+itoa(len(args)))
+	}
+	q := pg.Query{Cols: laneCols, From: "lanes", Where: where, Args: args, Key: "origin, destination"}
+	var origin, destination string
+	sql, args, err := q.Page(f.Page, &origin, &destination)
+	if err != nil {
+		return nil, 0, err
+	}
 	total := 0
-	out, err := collect(ctx, s.db, "lanes", func(r pgx.Row) (Lane, error) { return scanLane(r, &total) }, q,
-		f.Origin, f.Destination, f.limit(), f.Offset)
-	if err == nil && len(out) == 0 && f.Offset > 0 {
-		err = s.db.QueryRow(ctx, `SELECT count(*) FROM lanes WHERE ($1 = '' OR origin = $1) AND ($2 = '' OR destination = $2)`,
-			f.Origin, f.Destination).Scan(&total)
+	out, err := collect(ctx, s.db, "lanes", func(r pgx.Row) (Lane, error) { return scanLane(r, &total) }, sql, args...)
+	if err == nil && len(out) == 0 {
+		total, err = q.Count(ctx, s.db)
 	}
 	return out, total, pg.Err(err, "lanes")
 }

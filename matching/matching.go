@@ -35,18 +35,8 @@ type Store struct {
 // NewStore returns a store on db. Its metrics are unregistered until Register is called.
 func NewStore(db pg.DB) *Store { return &Store{db: db, Now: time.Now, m: newMetrics()} }
 
-// Page is a page request.
-type Page struct {
-	Limit  int
-	Offset int
-}
-
-func (p Page) limit() int {
-	if p.Limit <= 0 || p.Limit > 500 {
-		return 50
-	}
-	return p.Limit
-}
+// Page is a page request (see pg.Page: lists read by keyset, totals counted up to pg.CountCap).
+type Page = pg.Page
 
 // slug is the shape of product names, origins and destinations: they appear in URLs, files and other systems.
 var slug = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,62}$`)

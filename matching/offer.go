@@ -2,6 +2,7 @@ package matching
 
 import (
 	"context"
+	"errors"
 	"slices"
 	"strings"
 	"time"
@@ -125,11 +126,14 @@ const offerCols = `o.id, o.org_id, coalesce(g.name, ''), o.product, o.grade, o.q
 	o.available_from, o.certifications, o.priority_bonus_fen, o.note, o.status, o.version, o.created_at, o.updated_at, o.withdrawn_at,
 	h.proposed, h.ordered`
 
-// offerFrom joins each offer with its organisation and the kilograms its allocations hold.
-const offerFrom = ` FROM offers o LEFT JOIN orgs g ON g.id = o.org_id
+// offerJoins join offers o with their organisation and the kilograms their allocations hold (through the
+// partial index on the allocations that hold kilograms).
+const offerJoins = ` LEFT JOIN orgs g ON g.id = o.org_id
 	CROSS JOIN LATERAL (SELECT coalesce(sum(quantity_kg) FILTER (WHERE status = 'proposed'), 0)::bigint AS proposed,
 		coalesce(sum(quantity_kg) FILTER (WHERE status = 'ordered'), 0)::bigint AS ordered
-		FROM allocations WHERE offer_id = o.id) h`
+		FROM allocations WHERE offer_id = o.id AND status IN ('proposed', 'ordered')) h`
+
+const offerFrom = ` FROM offers o` + offerJoins
 
 func scanOffer(r pgx.Row, extra ...any) (Offer, error) {
 	var o Offer
@@ -201,22 +205,28 @@ func (s *Store) CreateOffer(ctx context.Context, p auth.Principal, n NewOffer) (
 	if err := o.validate(); err != nil {
 		fe = append(fe, errs.As(err).Fields...)
 	}
-	if err := s.productExists(ctx, s.db, &fe, o.Product); err != nil {
-		return Offer{}, err
+	if len(fe) > 0 { // an unknown product is reported with the other faults
+		if err := s.productExists(ctx, s.db, &fe, o.Product); err != nil {
+			return Offer{}, err
+		}
+		return Offer{}, fe.Err()
 	}
-	if err := fe.Err(); err != nil {
-		return Offer{}, err
-	}
-	var id int64
-	err := s.db.QueryRow(ctx, `INSERT INTO offers (org_id, product, grade, quantity_kg, min_price_fen, origin, harvested_at,
-		available_from, certifications, note) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id`,
+	// One statement, as in CreateDemand.
+	out, err := scanOffer(s.db.QueryRow(ctx, `WITH o AS (INSERT INTO offers (org_id, product, grade, quantity_kg, min_price_fen, origin,
+			harvested_at, available_from, certifications, note)
+		SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10 WHERE EXISTS (SELECT 1 FROM products WHERE name = $2) RETURNING *)
+		SELECT `+offerCols+` FROM o LEFT JOIN orgs g ON g.id = o.org_id, (VALUES (0::bigint, 0::bigint)) h (proposed, ordered)`,
 		o.OrgID, o.Product, o.Grade, o.QuantityKg, int64(o.MinPricePerKg), o.Origin, o.HarvestedAt, o.AvailableFrom,
-		o.Certifications, o.Note).Scan(&id)
+		o.Certifications, o.Note))
+	if errors.Is(err, pgx.ErrNoRows) {
+		fe.Add("product", "unknown product %q (see GET /api/v1/products)", o.Product)
+		return Offer{}, fe.Err()
+	}
 	if err != nil {
 		return Offer{}, pg.Err(err, "offer")
 	}
 	s.m.posted.WithLabelValues("offer").Inc()
-	return getOffer(ctx, s.db, id, false)
+	return out, nil
 }
 
 // Offer returns an offer its base or staff may see. Errors: NotFound (also for another organisation's offer).
@@ -245,19 +255,47 @@ func (f *Filter) scope(p auth.Principal) {
 	}
 }
 
-// Offers lists offers, newest first, with the total count: a base's own, or all for staff.
+// where is the filter's conditions on the offers or demands t, with their arguments.
+func (f Filter) where(t string) ([]string, []any) {
+	var where []string
+	var args []any
+	add := func(col string, v any) {
+		args = append(args, v)
+		where = append(where, t+"."+col+" = $"+itoa(len(args)))
+	}
+	if f.OrgID != nil {
+		add("org_id", *f.OrgID)
+	}
+	if f.Product != "" {
+		add("product", f.Product)
+	}
+	if f.Status != "" {
+		add("status", string(f.Status))
+	}
+	return where, args
+}
+
+// PageKey is the offer's place in Offers' order, newest first.
+func (o Offer) PageKey() []any { return []any{o.ID} }
+
+// Offers lists offers, newest first, with the total count (up to pg.CountCap): a base's own, or all for staff.
+// Errors: Forbidden, Invalid (a cursor of another list).
 func (s *Store) Offers(ctx context.Context, p auth.Principal, f Filter) ([]Offer, int, error) {
 	if !p.Staff() && p.Role != auth.RoleBase {
 		return nil, 0, forbidden("only bases and coordinators list offers")
 	}
 	f.scope(p)
-	const where = ` WHERE ($1::bigint IS NULL OR o.org_id = $1) AND ($2 = '' OR o.product = $2) AND ($3 = '' OR o.status = $3)`
+	where, args := f.where("o")
+	q := pg.Query{Cols: offerCols, From: "offers o", Joins: offerJoins, Where: where, Args: args, Key: "o.id", Desc: true}
+	var after int64
+	sql, args, err := q.Page(f.Page, &after)
+	if err != nil {
+		return nil, 0, err
+	}
 	total := 0
-	out, err := collect(ctx, s.db, "offers", func(r pgx.Row) (Offer, error) { return scanOffer(r, &total) },
-		`SELECT `+offerCols+`, count(*) OVER ()`+offerFrom+where+` ORDER BY o.id DESC LIMIT $4 OFFSET $5`,
-		f.OrgID, f.Product, string(f.Status), f.limit(), f.Offset)
-	if err == nil && len(out) == 0 && f.Offset > 0 {
-		err = s.db.QueryRow(ctx, `SELECT count(*) FROM offers o`+where, f.OrgID, f.Product, string(f.Status)).Scan(&total)
+	out, err := collect(ctx, s.db, "offers", func(r pgx.Row) (Offer, error) { return scanOffer(r, &total) }, sql, args...)
+	if err == nil && len(out) == 0 {
+		total, err = q.Count(ctx, s.db)
 	}
 	return out, total, pg.Err(err, "offers")
 }

@@ -48,7 +48,7 @@ type Order struct {
 const orderCols = `r.id, r.allocation_id, r.offer_id, r.demand_id, r.base_org_id, coalesce(gb.name, ''), r.buyer_org_id, coalesce(gu.name, ''),
 	r.product, r.quantity_kg, r.price_per_kg_fen, r.origin, r.destination, r.deliver_from, r.deliver_by, r.status, r.delivered_at, r.created_at`
 
-const orderFrom = ` FROM orders r LEFT JOIN orgs gb ON gb.id = r.base_org_id LEFT JOIN orgs gu ON gu.id = r.buyer_org_id`
+const orderFrom = ` FROM orders r` + orderJoins
 
 func scanOrder(r pgx.Row, extra ...any) (Order, error) {
 	var o Order
@@ -101,24 +101,43 @@ type OrderFilter struct {
 	Page
 }
 
+// PageKey is the order's place in Orders' order, newest first.
+func (o Order) PageKey() []any { return []any{o.ID} }
+
+const orderJoins = ` LEFT JOIN orgs gb ON gb.id = r.base_org_id LEFT JOIN orgs gu ON gu.id = r.buyer_org_id`
+
 // Orders lists orders, newest first: all for staff, a base's or a buyer's own otherwise.
-// Errors: Forbidden (other roles).
+// Errors: Forbidden (other roles), Invalid (a cursor of another list).
 func (s *Store) Orders(ctx context.Context, p auth.Principal, f OrderFilter) ([]Order, int, error) {
-	var party *int64
+	var where []string
+	var args []any
+	add := func(col string, v any) {
+		args = append(args, v)
+		where = append(where, "r."+col+" = $"+itoa(len(args)))
+	}
+	// An organisation is a base or a buyer, never both: its orders are those on its side.
 	switch {
 	case p.Staff():
-	case p.Is(auth.RoleBase, auth.RoleBuyer):
-		party = &p.OrgID
+	case p.Is(auth.RoleBase):
+		add("base_org_id", p.OrgID)
+	case p.Is(auth.RoleBuyer):
+		add("buyer_org_id", p.OrgID)
 	default:
 		return nil, 0, forbidden("only bases, buyers and coordinators see orders")
 	}
-	const where = ` WHERE ($1::bigint IS NULL OR r.base_org_id = $1 OR r.buyer_org_id = $1) AND ($2 = '' OR r.status = $2)`
+	if f.Status != "" {
+		add("status", string(f.Status))
+	}
+	q := pg.Query{Cols: orderCols, From: "orders r", Joins: orderJoins, Where: where, Args: args, Key: "r.id", Desc: true}
+	var after int64
+	sql, args, err := q.Page(f.Page, &after)
+	if err != nil {
+		return nil, 0, err
+	}
 	total := 0
-	out, err := collect(ctx, s.db, "orders", func(r pgx.Row) (Order, error) { return scanOrder(r, &total) },
-		`SELECT `+orderCols+`, count(*) OVER ()`+orderFrom+where+` ORDER BY r.id DESC LIMIT $3 OFFSET $4`,
-		party, string(f.Status), f.limit(), f.Offset)
-	if err == nil && len(out) == 0 && f.Offset > 0 {
-		err = s.db.QueryRow(ctx, `SELECT count(*) FROM orders r`+where, party, string(f.Status)).Scan(&total)
+	out, err := collect(ctx, s.db, "orders", func(r pgx.Row) (Order, error) { return scanOrder(r, &total) }, sql, args...)
+	if err == nil && len(out) == 0 {
+		total, err = q.Count(ctx, s.db)
 	}
 	return out, total, pg.Err(err, "orders")
 }

@@ -94,15 +94,28 @@ func (s *Store) Product(ctx context.Context, name string) (Product, error) {
 	return p, pg.Err(err, "product "+name)
 }
 
-// Products lists product profiles by name, with the total count.
+// PageKey is the product's place in Products' order, by name.
+func (p Product) PageKey() []any { return []any{p.Name} }
+
+// Products lists product profiles by name, with the total count (up to pg.CountCap). Errors: Invalid (a cursor
+// of another list).
 func (s *Store) Products(ctx context.Context, page Page) ([]Product, int, error) {
-	var total int
-	if err := s.db.QueryRow(ctx, `SELECT count(*) FROM products`).Scan(&total); err != nil {
-		return nil, 0, pg.Err(err, "products")
+	q := pg.Query{Cols: productCols, From: "products", Key: "name"}
+	var after string
+	sql, args, err := q.Page(page, &after)
+	if err != nil {
+		return nil, 0, err
 	}
-	out, err := collect(ctx, s.db, "products", scanProduct, `SELECT `+productCols+` FROM products ORDER BY name LIMIT $1 OFFSET $2`,
-		page.limit(), page.Offset)
-	return out, total, err
+	total := 0
+	out, err := collect(ctx, s.db, "products", func(r pgx.Row) (Product, error) {
+		var p Product
+		err := r.Scan(&p.Name, &p.NameZH, &p.ShelfLifeHours, &p.TempMinC, &p.TempMaxC, &total)
+		return p, err
+	}, sql, args...)
+	if err == nil && len(out) == 0 {
+		total, err = q.Count(ctx, s.db)
+	}
+	return out, total, pg.Err(err, "products")
 }
 
 // UpdateProduct changes a product profile. Errors: NotFound, Unprocessable.

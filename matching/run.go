@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -315,11 +316,12 @@ func insertRun(ctx context.Context, tx pgx.Tx, run *Run) error {
 	for i := range run.Allocations {
 		a := &run.Allocations[i]
 		a.RunID = run.ID
-		rows[i] = []any{run.ID, a.OfferID, a.DemandID, a.QuantityKg, int64(*a.SurplusPerKg), int64(a.LaneCostPerKg),
-			int64(a.PricePerKg), a.Arrival, a.DeliverBy}
+		rows[i] = []any{run.ID, a.OfferID, a.DemandID, a.BaseOrgID, a.BuyerOrgID, a.QuantityKg, int64(*a.SurplusPerKg),
+			int64(a.LaneCostPerKg), int64(a.PricePerKg), a.Arrival, a.DeliverBy}
 	}
-	if _, err := tx.CopyFrom(ctx, pgx.Identifier{"allocations"}, []string{"run_id", "offer_id", "demand_id", "quantity_kg",
-		"surplus_per_kg_fen", "lane_cost_fen", "price_per_kg_fen", "arrival", "deliver_by"}, pgx.CopyFromRows(rows)); err != nil {
+	if _, err := tx.CopyFrom(ctx, pgx.Identifier{"allocations"}, []string{"run_id", "offer_id", "demand_id", "base_org_id",
+		"buyer_org_id", "quantity_kg", "surplus_per_kg_fen", "lane_cost_fen", "price_per_kg_fen", "arrival", "deliver_by"},
+		pgx.CopyFromRows(rows)); err != nil {
 		return pg.Err(err, "allocations")
 	}
 	// CopyFrom returns no ids; read them back in the order they were written.
@@ -340,11 +342,11 @@ func insertRun(ctx context.Context, tx pgx.Tx, run *Run) error {
 const runCols = `id, coalesce(started_by, 0), started_by_name, price_rule, started_at, finished_at, offers, demands, objective_fen,
 	greedy_fen, matched_kg, solve_ms, summary, unmatched`
 
-func scanRun(r pgx.Row, withUnmatched bool) (Run, error) {
+func scanRun(r pgx.Row, withUnmatched bool, extra ...any) (Run, error) {
 	var run Run
 	var summary, unmatched []byte
-	err := r.Scan(&run.ID, &run.StartedBy, &run.StartedByName, &run.PriceRule, &run.StartedAt, &run.FinishedAt, &run.Offers,
-		&run.Demands, &run.Objective, &run.Greedy, &run.MatchedKg, &run.SolveMS, &summary, &unmatched)
+	err := r.Scan(append([]any{&run.ID, &run.StartedBy, &run.StartedByName, &run.PriceRule, &run.StartedAt, &run.FinishedAt, &run.Offers,
+		&run.Demands, &run.Objective, &run.Greedy, &run.MatchedKg, &run.SolveMS, &summary, &unmatched}, extra...)...)
 	if err != nil {
 		return run, err
 	}
@@ -371,38 +373,47 @@ func (s *Store) GetRun(ctx context.Context, p auth.Principal, id int64) (Run, er
 		}
 		return Run{}, pg.Err(err, "run")
 	}
-	allocs, _, err := s.Allocations(ctx, p, AllocationFilter{RunID: &id, Page: Page{Limit: 500}})
-	if err != nil {
-		return Run{}, err
-	}
-	// A run may propose more allocations than a page holds; read them all.
-	for off := len(allocs); off < run.Summary.Allocations; {
-		more, _, err := s.Allocations(ctx, p, AllocationFilter{RunID: &id, Page: Page{Limit: 500, Offset: off}})
+	// A run may propose more allocations than a page holds; read them all, page after page by cursor.
+	var allocs []Allocation
+	for page := (Page{Limit: pg.MaxLimit}); ; {
+		more, _, err := s.Allocations(ctx, p, AllocationFilter{RunID: &id, Page: page})
 		if err != nil {
 			return Run{}, err
 		}
-		if len(more) == 0 {
+		allocs = append(allocs, more...)
+		if len(more) < pg.MaxLimit {
 			break
 		}
-		allocs = append(allocs, more...)
-		off += len(more)
+		page.After = pg.Cursor(more[len(more)-1].PageKey()...)
 	}
 	run.Allocations = allocs
 	return run, nil
 }
 
-// Runs lists runs, newest first, without their details. Errors: Forbidden (staff only).
+// PageKey is the run's place in Runs' order, newest first.
+func (r Run) PageKey() []any { return []any{r.ID} }
+
+// runListCols are runCols without the unmatched list, which only GetRun shows and which may be long.
+var runListCols = strings.Replace(runCols, "unmatched", "NULL::jsonb", 1)
+
+// Runs lists runs, newest first, without their details. Errors: Forbidden (staff only), Invalid (a cursor of
+// another list).
 func (s *Store) Runs(ctx context.Context, p auth.Principal, page Page) ([]Run, int, error) {
 	if !p.Staff() {
 		return nil, 0, forbidden("only coordinators see matching runs")
 	}
-	var total int
-	if err := s.db.QueryRow(ctx, `SELECT count(*) FROM matching_runs`).Scan(&total); err != nil {
-		return nil, 0, pg.Err(err, "runs")
+	q := pg.Query{Cols: runListCols, From: "matching_runs", Key: "id", Desc: true}
+	var after int64
+	sql, args, err := q.Page(page, &after)
+	if err != nil {
+		return nil, 0, err
 	}
-	out, err := collect(ctx, s.db, "runs", func(r pgx.Row) (Run, error) { return scanRun(r, false) },
-		`SELECT `+runCols+` FROM matching_runs ORDER BY id DESC LIMIT $1 OFFSET $2`, page.limit(), page.Offset)
-	return out, total, err
+	total := 0
+	out, err := collect(ctx, s.db, "runs", func(r pgx.Row) (Run, error) { return scanRun(r, false, &total) }, sql, args...)
+	if err == nil && len(out) == 0 {
+		total, err = q.Count(ctx, s.db)
+	}
+	return out, total, pg.Err(err, "runs")
 }
 
 func solveLane(l Lane) solve.Lane {

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/suilong/suilong/internal/mailtest"
+	"github.com/suilong/suilong/internal/pg"
 	"github.com/suilong/suilong/notify"
 )
 
@@ -46,7 +47,7 @@ func TestEmailThroughSMTP(t *testing.T) {
 	if strings.Index(m.Text, a.MessageZH) > strings.Index(m.Text, a.MessageEN) {
 		t.Error("the English comes before the Chinese")
 	}
-	ds, _, _ := s.Deliveries(ctx, w.carrier, notify.DeliveryFilter{}, 10, 0)
+	ds, _, _ := s.Deliveries(ctx, w.carrier, notify.DeliveryFilter{}, pg.Page{Limit: 10})
 	if len(ds) != 1 || ds[0].Status != notify.Sent || ds[0].ChannelKind != notify.Email {
 		t.Fatalf("deliveries: %+v", ds)
 	}

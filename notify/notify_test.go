@@ -22,6 +22,7 @@ import (
 	"github.com/suilong/suilong/ingest/rules"
 	"github.com/suilong/suilong/internal/auth"
 	"github.com/suilong/suilong/internal/errs"
+	"github.com/suilong/suilong/internal/pg"
 	"github.com/suilong/suilong/internal/pg/pgtest"
 	"github.com/suilong/suilong/notify"
 )
@@ -217,7 +218,7 @@ func TestWebhookSignedRetriedAndDeduplicated(t *testing.T) {
 	if h := rcv.got[0]; h.Get("X-Suilong-Event") != "alarm.raised" || h.Get("X-Suilong-Delivery") == "" {
 		t.Fatalf("headers: %v", h)
 	}
-	ds, total, err := s.Deliveries(ctx, w.carrier, notify.DeliveryFilter{AlarmIDs: []int64{a.ID}}, 50, 0)
+	ds, total, err := s.Deliveries(ctx, w.carrier, notify.DeliveryFilter{AlarmIDs: []int64{a.ID}}, pg.Page{Limit: 50})
 	if err != nil || total != 1 || ds[0].Status != notify.Sent || ds[0].Attempts != 3 {
 		t.Fatalf("deliveries: %+v %d %v", ds, total, err)
 	}
@@ -325,7 +326,7 @@ func TestRobots(t *testing.T) {
 	}
 	// The broken robot fails on every attempt until it is given up, and is shown as failing.
 	rounds(t, w, s, func() bool {
-		ds, _, _ := s.Deliveries(ctx, w.staff, notify.DeliveryFilter{Status: notify.Failed}, 10, 0)
+		ds, _, _ := s.Deliveries(ctx, w.staff, notify.DeliveryFilter{Status: notify.Failed}, pg.Page{Limit: 10})
 		return len(ds) == 1
 	})
 	failing, err := s.FailingChannels(ctx, w.staff)

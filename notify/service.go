@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -218,9 +219,18 @@ func (s *Service) Channel(ctx context.Context, p auth.Principal, id int64) (Chan
 	return c, nil
 }
 
+// PageKey is the channel's place in Channels' order, by id.
+func (c Channel) PageKey() []any { return []any{c.ID} }
+
+// PageKey is the rule's place in Rules' order, by id.
+func (r Rule) PageKey() []any { return []any{r.ID} }
+
+// PageKey is the delivery's place in Deliveries' order, newest first.
+func (d Delivery) PageKey() []any { return []any{d.ID} }
+
 // Channels lists the channels p sees (admins, coordinators: all, or one organisation's with org > 0), by id.
 // Errors: Forbidden.
-func (s *Service) Channels(ctx context.Context, p auth.Principal, org int64, limit, offset int) ([]Channel, int, error) {
+func (s *Service) Channels(ctx context.Context, p auth.Principal, org int64, page pg.Page) ([]Channel, int, error) {
 	all, err := scope(p)
 	if err != nil {
 		return nil, 0, err
@@ -228,8 +238,16 @@ func (s *Service) Channels(ctx context.Context, p auth.Principal, org int64, lim
 	if !all {
 		org = p.OrgID
 	}
-	rows, err := s.db.Query(ctx, `SELECT `+channelCols+`, count(*) OVER () FROM notification_channels
-		WHERE $1 = 0 OR org_id = $1 ORDER BY id LIMIT $2 OFFSET $3`, org, limit, offset)
+	q := pg.Query{Cols: channelCols, From: "notification_channels", Key: "id"}
+	if org != 0 {
+		q.Where, q.Args = []string{"org_id = $1"}, []any{org}
+	}
+	var after int64
+	sql, args, err := q.Page(page, &after)
+	if err != nil {
+		return nil, 0, err
+	}
+	rows, err := s.db.Query(ctx, sql, args...)
 	if err != nil {
 		return nil, 0, pg.Err(err, "channels")
 	}
@@ -244,7 +262,13 @@ func (s *Service) Channels(ctx context.Context, p auth.Principal, org int64, lim
 		c.mask()
 		out = append(out, c)
 	}
-	return out, total, pg.Err(rows.Err(), "channels")
+	if err := rows.Err(); err != nil {
+		return nil, 0, pg.Err(err, "channels")
+	}
+	if len(out) == 0 { // an empty page carries no count
+		total, err = q.Count(ctx, s.db)
+	}
+	return out, total, pg.Err(err, "channels")
 }
 
 // FailingChannels lists the channels p sees that keep failing (FailingAfter attempts in a row). Errors:
@@ -344,7 +368,7 @@ func (s *Service) Rule(ctx context.Context, p auth.Principal, id int64) (Rule, e
 }
 
 // Rules lists the rules p sees (admins, coordinators: all, or one organisation's), by id. Errors: Forbidden.
-func (s *Service) Rules(ctx context.Context, p auth.Principal, org int64, limit, offset int) ([]Rule, int, error) {
+func (s *Service) Rules(ctx context.Context, p auth.Principal, org int64, page pg.Page) ([]Rule, int, error) {
 	all, err := scope(p)
 	if err != nil {
 		return nil, 0, err
@@ -352,8 +376,16 @@ func (s *Service) Rules(ctx context.Context, p auth.Principal, org int64, limit,
 	if !all {
 		org = p.OrgID
 	}
-	rows, err := s.db.Query(ctx, `SELECT `+ruleCols+`, count(*) OVER () FROM notification_rules r JOIN orgs o ON o.id = r.org_id
-		WHERE $1 = 0 OR r.org_id = $1 ORDER BY r.id LIMIT $2 OFFSET $3`, org, limit, offset)
+	q := pg.Query{Cols: ruleCols, From: "notification_rules r", Joins: ` JOIN orgs o ON o.id = r.org_id`, Key: "r.id"}
+	if org != 0 {
+		q.Where, q.Args = []string{"r.org_id = $1"}, []any{org}
+	}
+	var after int64
+	sql, args, err := q.Page(page, &after)
+	if err != nil {
+		return nil, 0, err
+	}
+	rows, err := s.db.Query(ctx, sql, args...)
 	if err != nil {
 		return nil, 0, pg.Err(err, "rules")
 	}
@@ -366,7 +398,13 @@ func (s *Service) Rules(ctx context.Context, p auth.Principal, org int64, limit,
 		}
 		out = append(out, r)
 	}
-	return out, total, pg.Err(rows.Err(), "rules")
+	if err := rows.Err(); err != nil {
+		return nil, 0, pg.Err(err, "rules")
+	}
+	if len(out) == 0 { // an empty page carries no count
+		total, err = q.Count(ctx, s.db)
+	}
+	return out, total, pg.Err(err, "rules")
 }
 
 // saveRule checks a rule against its channel and its escalation chain and stores it (r.ID 0: new).
@@ -521,7 +559,7 @@ func scanDelivery(row pgx.Row, extra ...any) (Delivery, error) {
 
 // Deliveries lists the deliveries to channels p sees, newest first, with the total. Errors: Forbidden,
 // Unprocessable (bad status).
-func (s *Service) Deliveries(ctx context.Context, p auth.Principal, f DeliveryFilter, limit, offset int) ([]Delivery, int, error) {
+func (s *Service) Deliveries(ctx context.Context, p auth.Principal, f DeliveryFilter, page pg.Page) ([]Delivery, int, error) {
 	all, err := scope(p)
 	if err != nil {
 		return nil, 0, err
@@ -535,11 +573,32 @@ func (s *Service) Deliveries(ctx context.Context, p auth.Principal, f DeliveryFi
 	if !all {
 		org = p.OrgID
 	}
-	rows, err := s.db.Query(ctx, `SELECT `+deliveryCols+`, count(*) OVER () FROM notification_deliveries d
-		JOIN notification_channels c ON c.id = d.channel_id
-		WHERE ($1 = 0 OR c.org_id = $1) AND (cardinality($2::bigint[]) = 0 OR d.alarm_id = ANY($2)) AND ($3 = 0 OR d.channel_id = $3)
-			AND ($4 = '' OR d.status = $4)
-		ORDER BY d.id DESC LIMIT $5 OFFSET $6`, org, append([]int64{}, f.AlarmIDs...), f.ChannelID, f.Status, limit, offset)
+	var where []string
+	var args []any
+	add := func(cond string, v any) {
+		args = append(args, v)
+		where = append(where, strings.ReplaceAll(cond, "$?", "$"+strconv.Itoa(len(args))))
+	}
+	if org != 0 {
+		add("EXISTS (SELECT 1 FROM notification_channels oc WHERE oc.id = d.channel_id AND oc.org_id = $?)", org)
+	}
+	if len(f.AlarmIDs) > 0 {
+		add("d.alarm_id = ANY($?::bigint[])", append([]int64{}, f.AlarmIDs...))
+	}
+	if f.ChannelID != 0 {
+		add("d.channel_id = $?", f.ChannelID)
+	}
+	if f.Status != "" {
+		add("d.status = $?", f.Status)
+	}
+	q := pg.Query{Cols: deliveryCols, From: "notification_deliveries d", Joins: ` JOIN notification_channels c ON c.id = d.channel_id`,
+		Where: where, Args: args, Key: "d.id", Desc: true}
+	var after int64
+	sql, args, err := q.Page(page, &after)
+	if err != nil {
+		return nil, 0, err
+	}
+	rows, err := s.db.Query(ctx, sql, args...)
 	if err != nil {
 		return nil, 0, pg.Err(err, "deliveries")
 	}
@@ -552,7 +611,13 @@ func (s *Service) Deliveries(ctx context.Context, p auth.Principal, f DeliveryFi
 		}
 		out = append(out, d)
 	}
-	return out, total, pg.Err(rows.Err(), "deliveries")
+	if err := rows.Err(); err != nil {
+		return nil, 0, pg.Err(err, "deliveries")
+	}
+	if len(out) == 0 { // an empty page carries no count
+		total, err = q.Count(ctx, s.db)
+	}
+	return out, total, pg.Err(err, "deliveries")
 }
 
 // Attempts returns the attempts of a delivery to a channel p sees, in order. Errors: Forbidden, NotFound.

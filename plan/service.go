@@ -9,6 +9,7 @@ import (
 
 	"github.com/suilong/suilong/internal/auth"
 	"github.com/suilong/suilong/internal/errs"
+	"github.com/suilong/suilong/internal/pg"
 	"github.com/suilong/suilong/plan/tree"
 )
 
@@ -113,13 +114,13 @@ func (s *Service) Detail(ctx context.Context, p auth.Principal, code string) (*I
 		return nil, nil, errs.E(errs.NotFound, "plan item %q not found", code)
 	}
 	d := &ItemDetail{Item: it, Path: pl.Path(it)}
-	if d.Updates, _, err = s.Store.Updates(ctx, code, 50, 0); err != nil {
+	if d.Updates, _, err = s.Store.Updates(ctx, code, pg.Page{Limit: 50}); err != nil {
 		return nil, nil, err
 	}
 	if d.Annual, err = s.Store.AnnualOf(ctx, code); err != nil {
 		return nil, nil, err
 	}
-	if d.Audit, _, err = s.Store.Audit(ctx, code, 100, 0); err != nil {
+	if d.Audit, _, err = s.Store.Audit(ctx, code, pg.Page{Limit: 100}); err != nil {
 		return nil, nil, err
 	}
 	// Only items with KPIs attached ask the sources, which may be slow (trace assesses lots on the way).
@@ -148,11 +149,11 @@ func (s *Service) AddUpdate(ctx context.Context, p auth.Principal, code string, 
 }
 
 // Updates lists an item's updates. Errors: Forbidden, NotFound.
-func (s *Service) Updates(ctx context.Context, p auth.Principal, code string, limit, offset int) ([]Update, int, error) {
+func (s *Service) Updates(ctx context.Context, p auth.Principal, code string, page pg.Page) ([]Update, int, error) {
 	if err := mayRead(p); err != nil {
 		return nil, 0, err
 	}
-	return s.Store.Updates(ctx, code, limit, offset)
+	return s.Store.Updates(ctx, code, page)
 }
 
 // AddAnnual adds an annual entry. Errors: Forbidden, NotFound, Unprocessable naming fields.
@@ -180,11 +181,11 @@ func (s *Service) Annual(ctx context.Context, p auth.Principal, code string) ([]
 }
 
 // Audit lists an item's audit log. Errors: Forbidden, NotFound.
-func (s *Service) Audit(ctx context.Context, p auth.Principal, code string, limit, offset int) ([]AuditEntry, int, error) {
+func (s *Service) Audit(ctx context.Context, p auth.Principal, code string, page pg.Page) ([]AuditEntry, int, error) {
 	if err := mayRead(p); err != nil {
 		return nil, 0, err
 	}
-	return s.Store.Audit(ctx, code, limit, offset)
+	return s.Store.Audit(ctx, code, page)
 }
 
 // yearBounds is [1 January of year, 1 January of the next) in China.

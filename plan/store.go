@@ -325,13 +325,23 @@ type AuditEntry struct {
 	Change
 }
 
-// Audit lists an item's changes, newest first, with the total. Errors: NotFound for an unknown code.
-func (s *Store) Audit(ctx context.Context, code string, limit, offset int) ([]AuditEntry, int, error) {
+// PageKey is the entry's place in Audit's order, newest first.
+func (a AuditEntry) PageKey() []any { return []any{a.ID} }
+
+// Audit lists an item's changes, newest first, with the total (up to pg.CountCap). Errors: NotFound for an
+// unknown code, Invalid (a cursor of another list).
+func (s *Store) Audit(ctx context.Context, code string, page pg.Page) ([]AuditEntry, int, error) {
 	if err := item(ctx, s.db, code); err != nil {
 		return nil, 0, err
 	}
-	rows, err := s.db.Query(ctx, `SELECT id, code, at, actor, field, old_value, new_value, count(*) OVER ()
-		FROM plan_audit WHERE code = $1 ORDER BY id DESC LIMIT $2 OFFSET $3`, code, limit, offset)
+	q := pg.Query{Cols: `id, code, at, actor, field, old_value, new_value`, From: "plan_audit", Where: []string{"code = $1"},
+		Args: []any{code}, Key: "id", Desc: true}
+	var after int64
+	sql, args, err := q.Page(page, &after)
+	if err != nil {
+		return nil, 0, err
+	}
+	rows, err := s.db.Query(ctx, sql, args...)
 	if err != nil {
 		return nil, 0, pg.Err(err, "audit log")
 	}
@@ -344,8 +354,8 @@ func (s *Store) Audit(ctx context.Context, code string, limit, offset int) ([]Au
 	if err != nil {
 		return nil, 0, pg.Err(err, "audit log")
 	}
-	if len(out) == 0 && offset > 0 {
-		err = s.db.QueryRow(ctx, `SELECT count(*) FROM plan_audit WHERE code = $1`, code).Scan(&total)
+	if len(out) == 0 { // an empty page carries no count
+		total, err = q.Count(ctx, s.db)
 	}
 	return out, total, pg.Err(err, "audit log")
 }

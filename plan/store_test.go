@@ -13,6 +13,7 @@ import (
 
 	"github.com/suilong/suilong/internal/auth"
 	"github.com/suilong/suilong/internal/errs"
+	"github.com/suilong/suilong/internal/pg"
 	"github.com/suilong/suilong/internal/pg/pgtest"
 	"github.com/suilong/suilong/plan"
 	"github.com/suilong/suilong/plan/tree"
@@ -244,7 +245,7 @@ func TestEveryKindOfChangeIsAudited(t *testing.T) {
 		t.Fatalf("entry through another item: %v", err)
 	}
 
-	log, total, err := f.svc.Audit(ctx, f.coord, code, 100, 0)
+	log, total, err := f.svc.Audit(ctx, f.coord, code, pg.Page{Limit: 100})
 	if err != nil {
 		t.Fatal(err)
 	}

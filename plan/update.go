@@ -132,21 +132,38 @@ func scanUpdate(r pgx.CollectableRow) (Update, error) {
 	return u, err
 }
 
-// Updates lists an item's updates, latest date first, with the total. Errors: NotFound for an unknown code.
-func (s *Store) Updates(ctx context.Context, code string, limit, offset int) ([]Update, int, error) {
+// PageKey is the update's place in Updates' order, latest date first.
+func (u Update) PageKey() []any { return []any{u.Date.Time(), u.ID} }
+
+// Updates lists an item's updates, latest date first, with the total (up to pg.CountCap). Errors: NotFound for
+// an unknown code, Invalid (a cursor of another list).
+func (s *Store) Updates(ctx context.Context, code string, page pg.Page) ([]Update, int, error) {
 	if err := item(ctx, s.db, code); err != nil {
 		return nil, 0, err
 	}
-	var total int
-	if err := s.db.QueryRow(ctx, `SELECT count(*) FROM plan_updates WHERE code = $1`, code).Scan(&total); err != nil {
-		return nil, 0, pg.Err(err, "updates")
+	q := pg.Query{Cols: updateCols, From: "plan_updates", Where: []string{"code = $1"}, Args: []any{code},
+		Key: "on_date, id", Desc: true}
+	var date time.Time
+	var after int64
+	sql, args, err := q.Page(page, &date, &after)
+	if err != nil {
+		return nil, 0, err
 	}
-	rows, err := s.db.Query(ctx, `SELECT `+updateCols+` FROM plan_updates WHERE code = $1
-		ORDER BY on_date DESC, id DESC LIMIT $2 OFFSET $3`, code, limit, offset)
+	rows, err := s.db.Query(ctx, sql, args...)
 	if err != nil {
 		return nil, 0, pg.Err(err, "updates")
 	}
-	out, err := pgx.CollectRows(rows, scanUpdate)
+	total := 0
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (Update, error) {
+		var u Update
+		var d time.Time
+		err := r.Scan(&u.ID, &u.Code, &d, &u.Note, &u.Links, &u.Author, &u.CreatedAt, &total)
+		u.Date = NewDate(d.Year(), d.Month(), d.Day())
+		return u, err
+	})
+	if err == nil && len(out) == 0 { // an empty page carries no count
+		total, err = q.Count(ctx, s.db)
+	}
 	return out, total, pg.Err(err, "updates")
 }
 

@@ -11,6 +11,17 @@ import (
 // Intersect is coldchain.Intersect: the band in force where goods share an asset.
 func Intersect(bands ...Band) (Band, bool) { return coldchain.Intersect(bands...) }
 
+// BandOf is the band in force in an asset holding these lots (their bands' intersection), and whether it
+// bounds anything.
+func BandOf(lots []Carried) (Band, bool) {
+	bands := make([]Band, len(lots))
+	for i, l := range lots {
+		bands[i] = l.Band
+	}
+	b, _ := Intersect(bands...)
+	return b, !b.IsZero()
+}
+
 // Occupant is a lot that is, was or will be in an asset during a leg of its own.
 type Occupant struct {
 	LotID   int64

@@ -593,7 +593,11 @@ type RecallFilter struct {
 	Status RecallStatus
 	Limit  int
 	Offset int
+	After  string // the next cursor of the previous page (pg.Page.After)
 }
+
+// PageKey is the recall's place in Recalls' order, newest first.
+func (r Recall) PageKey() []any { return []any{r.ID} }
 
 // Recalls lists the recalls the caller may see, newest first: all for staff, its own for a base.
 // Errors: Forbidden for other roles.

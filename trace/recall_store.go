@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -243,7 +242,8 @@ func (s *Store) recallDetails(ctx context.Context, r *Recall) error {
 	return pg.Err(err, "recall actions")
 }
 
-// Recalls lists recalls, newest first, with their details and the total count.
+// Recalls lists recalls, newest first, with their details (for the page's recalls only) and the total count (up
+// to pg.CountCap). Errors: Invalid (a cursor of another list).
 func (s *Store) Recalls(ctx context.Context, f RecallFilter) ([]Recall, int, error) {
 	where, args := []string{"true"}, []any{}
 	arg := func(v any) string { args = append(args, v); return "$" + strconv.Itoa(len(args)) }
@@ -253,19 +253,21 @@ func (s *Store) Recalls(ctx context.Context, f RecallFilter) ([]Recall, int, err
 	if f.Status != "" {
 		where = append(where, "r.status = "+arg(string(f.Status)))
 	}
-	if f.Limit <= 0 {
-		f.Limit = 50
+	q := pg.Query{Cols: recallCols, From: "recalls r", Where: where, Args: args, Key: "r.id", Desc: true}
+	var after int64
+	sql, args, err := q.Page(pg.Page{Limit: f.Limit, Offset: f.Offset, After: f.After}, &after)
+	if err != nil {
+		return nil, 0, err
 	}
-	cond := strings.Join(where, " AND ")
-	var total int
-	if err := s.db.QueryRow(ctx, `SELECT count(*) FROM recalls r WHERE `+cond, args...).Scan(&total); err != nil {
-		return nil, 0, pg.Err(err, "recalls")
-	}
-	rows, err := s.db.Query(ctx, `SELECT `+recallCols+` FROM recalls r WHERE `+cond+` ORDER BY r.id DESC LIMIT `+arg(f.Limit)+` OFFSET `+arg(f.Offset), args...)
+	rows, err := s.db.Query(ctx, sql, args...)
 	if err != nil {
 		return nil, 0, pg.Err(err, "recalls")
 	}
-	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (Recall, error) { return scanRecall(r) })
+	total := 0
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (Recall, error) { return scanRecall(r, &total) })
+	if err == nil && len(out) == 0 { // an empty page carries no count
+		total, err = q.Count(ctx, s.db)
+	}
 	if err != nil {
 		return nil, 0, pg.Err(err, "recalls")
 	}

@@ -170,7 +170,14 @@ func (s *Service) Lot(ctx context.Context, p auth.Principal, id int64) (Lot, err
 // Lots lists the lots the caller may see: its own (as base or buyer), or all for staff.
 func (s *Service) Lots(ctx context.Context, p auth.Principal, f LotFilter) ([]Lot, int, error) {
 	f.OwnerOrBuyer = nil
-	if !p.Staff() {
+	// Only bases register lots and only buyers buy them, so each sees one side, read through that side's index.
+	switch {
+	case p.Staff():
+	case p.Role == auth.RoleBase && (f.OrgID == nil || *f.OrgID == p.OrgID):
+		f.OrgID = &p.OrgID
+	case p.Role == auth.RoleBuyer && (f.BuyerOrgID == nil || *f.BuyerOrgID == p.OrgID):
+		f.BuyerOrgID = &p.OrgID
+	default:
 		f.OwnerOrBuyer = &p.OrgID
 	}
 	return s.Store.Lots(ctx, f)
@@ -379,12 +386,8 @@ func (s *Service) BandIn(ctx context.Context, assetID string, t time.Time) (Band
 	if err != nil {
 		return Band{}, false, err
 	}
-	bands := make([]Band, len(lots))
-	for i, l := range lots {
-		bands[i] = l.Band
-	}
-	b, _ := Intersect(bands...)
-	return b, !b.IsZero(), nil
+	b, ok := BandOf(lots)
+	return b, ok, nil
 }
 
 type metrics struct {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"slices"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -134,22 +133,31 @@ func (s *Store) LotByCode(ctx context.Context, code string) (Lot, error) {
 type LotFilter struct {
 	OwnerOrBuyer *int64
 	OrgID        *int64
+	BuyerOrgID   *int64 // the lots an organisation buys
 	OrderID      *int64
 	Product      string
 	Limit        int
 	Offset       int
+	After        string // the next cursor of the previous page (pg.Page.After)
 }
 
-// Lots lists lots, newest first, with the total count.
+// PageKey is the lot's place in Lots' order, newest first.
+func (l Lot) PageKey() []any { return []any{l.ID} }
+
+// Lots lists lots, newest first, with the total count (up to pg.CountCap). Errors: Invalid (a cursor of
+// another list).
 func (s *Store) Lots(ctx context.Context, f LotFilter) ([]Lot, int, error) {
 	where, args := []string{"true"}, []any{}
 	arg := func(v any) string { args = append(args, v); return "$" + strconv.Itoa(len(args)) }
-	if f.OwnerOrBuyer != nil {
+	if f.OwnerOrBuyer != nil { // read whole before a page is taken: OrgID or BuyerOrgID read only the page
 		p := arg(*f.OwnerOrBuyer)
 		where = append(where, "(l.org_id = "+p+" OR l.buyer_org_id = "+p+")")
 	}
 	if f.OrgID != nil {
 		where = append(where, "l.org_id = "+arg(*f.OrgID))
+	}
+	if f.BuyerOrgID != nil {
+		where = append(where, "l.buyer_org_id = "+arg(*f.BuyerOrgID))
 	}
 	if f.OrderID != nil {
 		where = append(where, "l.order_id = "+arg(*f.OrderID))
@@ -157,12 +165,14 @@ func (s *Store) Lots(ctx context.Context, f LotFilter) ([]Lot, int, error) {
 	if f.Product != "" {
 		where = append(where, "l.product = "+arg(f.Product))
 	}
-	if f.Limit <= 0 {
-		f.Limit = 50
+	q := pg.Query{Cols: lotColumns, From: "lots l", Joins: ` LEFT JOIN orgs o ON o.id = l.org_id`, Where: where, Args: args,
+		Key: "l.id", Desc: true}
+	var after int64
+	sql, args, err := q.Page(pg.Page{Limit: f.Limit, Offset: f.Offset, After: f.After}, &after)
+	if err != nil {
+		return nil, 0, err
 	}
-	q := `SELECT ` + lotColumns + `, count(*) OVER () FROM lots l LEFT JOIN orgs o ON o.id = l.org_id WHERE ` +
-		strings.Join(where, " AND ") + ` ORDER BY l.id DESC LIMIT ` + arg(f.Limit) + ` OFFSET ` + arg(f.Offset)
-	rows, err := s.db.Query(ctx, q, args...)
+	rows, err := s.db.Query(ctx, sql, args...)
 	if err != nil {
 		return nil, 0, pg.Err(err, "lots")
 	}
@@ -179,9 +189,8 @@ func (s *Store) Lots(ctx context.Context, f LotFilter) ([]Lot, int, error) {
 	if err := rows.Err(); err != nil {
 		return nil, 0, pg.Err(err, "lots")
 	}
-	if len(out) == 0 && f.Offset > 0 {
-		// Past the end the window function sees no rows; count separately.
-		err = s.db.QueryRow(ctx, `SELECT count(*) FROM lots l WHERE `+strings.Join(where, " AND "), args[:len(args)-2]...).Scan(&total)
+	if len(out) == 0 { // an empty page carries no count
+		total, err = q.Count(ctx, s.db)
 	}
 	return out, total, pg.Err(err, "lots")
 }

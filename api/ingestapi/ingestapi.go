@@ -61,5 +61,5 @@ func (m *Module) Routes(v1 *gin.RouterGroup, root *gin.Engine) {
 
 // list answers a list request: the page asked for, from fn.
 func list[T any](c *gin.Context, fn func(ingest.Page) ([]T, int, error)) {
-	rest.ListPage(c, func(p rest.PageReq) ([]T, int, error) { return fn(ingest.Page{Limit: p.Limit, Offset: p.Offset}) })
+	rest.ListPage(c, fn)
 }

@@ -84,8 +84,8 @@ func (m *Module) Routes(v1 *gin.RouterGroup, _ *gin.Engine) {
 	v1.GET("/orders/:id", members, m.getOrder)
 }
 
-// page is the domain's page of a request's.
-func page(p rest.PageReq) matching.Page { return matching.Page{Limit: p.Limit, Offset: p.Offset} }
+// page is the domain's page of a request's (the same type: pg.Page).
+func page(p rest.PageReq) matching.Page { return p }
 
 // --- products and lanes
 

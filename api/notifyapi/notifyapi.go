@@ -62,7 +62,7 @@ func (m *Module) listChannels(c *gin.Context) {
 		return
 	}
 	rest.ListPage(c, func(p rest.PageReq) ([]notify.Channel, int, error) {
-		return m.s.Channels(c.Request.Context(), rest.Principal(c), org, p.Limit, p.Offset)
+		return m.s.Channels(c.Request.Context(), rest.Principal(c), org, p)
 	})
 }
 
@@ -118,7 +118,7 @@ func (m *Module) listRules(c *gin.Context) {
 		return
 	}
 	rest.ListPage(c, func(p rest.PageReq) ([]notify.Rule, int, error) {
-		return m.s.Rules(c.Request.Context(), rest.Principal(c), org, p.Limit, p.Offset)
+		return m.s.Rules(c.Request.Context(), rest.Principal(c), org, p)
 	})
 }
 
@@ -183,7 +183,7 @@ func (m *Module) listDeliveries(c *gin.Context) {
 	}
 	f.Status = c.Query("status")
 	rest.ListPage(c, func(p rest.PageReq) ([]notify.Delivery, int, error) {
-		return m.s.Deliveries(c.Request.Context(), rest.Principal(c), f, p.Limit, p.Offset)
+		return m.s.Deliveries(c.Request.Context(), rest.Principal(c), f, p)
 	})
 }
 

@@ -10,6 +10,7 @@ import (
 	"github.com/suilong/suilong/api/web"
 	"github.com/suilong/suilong/ingest"
 	"github.com/suilong/suilong/internal/errs"
+	"github.com/suilong/suilong/internal/pg"
 	"github.com/suilong/suilong/notify"
 )
 
@@ -37,11 +38,13 @@ type inboxView struct {
 	AssetID string
 	Rows    []inboxRow
 	Total   int
-	Offset  int
-	Next    string
-	Results []ackOutcome
-	Acked   int
-	Comment string
+	// TotalCapped: there are more than Total (totals are counted up to pg.CountCap).
+	TotalCapped bool
+	Offset      int
+	Next        string
+	Results     []ackOutcome
+	Acked       int
+	Comment     string
 }
 
 const inboxPage = 100
@@ -73,8 +76,10 @@ func (m *Module) inbox(c *gin.Context, results []ackOutcome, comment string) {
 		m.fail(c, err)
 		return
 	}
-	v.Total = total
-	if offset+len(alarms) < total {
+	var capped bool // beyond pg.CountCap alarms the count stops: there may be more
+	v.Total, capped = pg.Total(total)
+	v.TotalCapped = capped
+	if offset+len(alarms) < v.Total || (capped && len(alarms) == inboxPage) {
 		q := url.Values{"status": {status}, "offset": {strconv.Itoa(offset + inboxPage)}}
 		if v.AssetID != "" {
 			q.Set("asset", v.AssetID)
@@ -113,7 +118,7 @@ func (m *Module) history(c *gin.Context, alarms []ingest.Alarm) (map[int64][]not
 	for i, a := range alarms {
 		ids[i] = a.ID
 	}
-	ds, _, err := m.d.Notify.Deliveries(c.Request.Context(), principal(c), notify.DeliveryFilter{AlarmIDs: ids}, 500, 0)
+	ds, _, err := m.d.Notify.Deliveries(c.Request.Context(), principal(c), notify.DeliveryFilter{AlarmIDs: ids}, pg.Page{Limit: 500})
 	if err != nil {
 		return nil, err
 	}

@@ -8,6 +8,7 @@ import (
 
 	"github.com/suilong/suilong/api/web"
 	"github.com/suilong/suilong/ingest"
+	"github.com/suilong/suilong/internal/pg"
 	"github.com/suilong/suilong/notify"
 )
 
@@ -86,11 +87,11 @@ func (m *Module) channelsPage(c *gin.Context) {
 	v := channelsView{Page: m.page(c, "通知 Notifications", "channels"), Names: map[int64]string{}, RuleName: map[int64]string{}}
 	if m.d.Notify != nil {
 		var err error
-		if v.Channels, _, err = m.d.Notify.Channels(ctx, p, 0, 500, 0); err != nil {
+		if v.Channels, _, err = m.d.Notify.Channels(ctx, p, 0, pg.Page{Limit: 500}); err != nil {
 			m.fail(c, err)
 			return
 		}
-		if v.Rules, _, err = m.d.Notify.Rules(ctx, p, 0, 500, 0); err != nil {
+		if v.Rules, _, err = m.d.Notify.Rules(ctx, p, 0, pg.Page{Limit: 500}); err != nil {
 			m.fail(c, err)
 			return
 		}

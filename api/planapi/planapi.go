@@ -108,17 +108,9 @@ func (m *Module) patchItem(c *gin.Context) {
 }
 
 func (m *Module) listUpdates(c *gin.Context) {
-	page, err := rest.Page(c)
-	if err != nil {
-		rest.Problem(c, err)
-		return
-	}
-	ups, total, err := m.d.Plan.Updates(c.Request.Context(), rest.Principal(c), c.Param("code"), page.Limit, page.Offset)
-	if err != nil {
-		rest.Problem(c, err)
-		return
-	}
-	rest.List(c, ups, total, page)
+	rest.ListPage(c, func(p rest.PageReq) ([]plan.Update, int, error) {
+		return m.d.Plan.Updates(c.Request.Context(), rest.Principal(c), c.Param("code"), p)
+	})
 }
 
 func (m *Module) postUpdate(c *gin.Context) {
@@ -178,17 +170,9 @@ func (m *Module) patchAnnual(c *gin.Context) {
 }
 
 func (m *Module) listAudit(c *gin.Context) {
-	page, err := rest.Page(c)
-	if err != nil {
-		rest.Problem(c, err)
-		return
-	}
-	es, total, err := m.d.Plan.Audit(c.Request.Context(), rest.Principal(c), c.Param("code"), page.Limit, page.Offset)
-	if err != nil {
-		rest.Problem(c, err)
-		return
-	}
-	rest.List(c, es, total, page)
+	rest.ListPage(c, func(p rest.PageReq) ([]plan.AuditEntry, int, error) {
+		return m.d.Plan.Audit(c.Request.Context(), rest.Principal(c), c.Param("code"), p)
+	})
 }
 
 func (m *Module) exportCSV(c *gin.Context) {

@@ -100,7 +100,7 @@ func (m *Module) list(c *gin.Context) {
 		return
 	}
 	rest.ListPage(c, func(p rest.PageReq) ([]trace.Recall, int, error) {
-		return m.d.Service.Recalls(c.Request.Context(), rest.Principal(c), trace.RecallFilter{Status: st, Limit: p.Limit, Offset: p.Offset})
+		return m.d.Service.Recalls(c.Request.Context(), rest.Principal(c), trace.RecallFilter{Status: st, Limit: p.Limit, Offset: p.Offset, After: p.After})
 	})
 }
 

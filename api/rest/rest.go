@@ -4,6 +4,7 @@ package rest
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -20,6 +21,7 @@ import (
 
 	"github.com/suilong/suilong/internal/auth"
 	"github.com/suilong/suilong/internal/errs"
+	"github.com/suilong/suilong/internal/pg"
 )
 
 // ProblemType is the base of the "type" URIs of our problems; the code is appended.
@@ -55,9 +57,24 @@ type ProblemDoc struct {
 	Errors    []errs.FieldError `json:"errors,omitempty"`
 }
 
+// StatusClientClosed is the status of a request whose client went away before it was answered (nginx's 499).
+// Such a request is logged and counted with it, not as a server error: its failure (a query canceled with the
+// request's context, say) is the client's leaving, and nobody reads the answer.
+const StatusClientClosed = 499
+
+// ClientGone reports whether the request's client went away: the server cancels a request's context when its
+// connection closes (it never does at shutdown, which drains requests instead).
+func ClientGone(c *gin.Context) bool { return errors.Is(c.Request.Context().Err(), context.Canceled) }
+
 // Problem aborts the request with err as application/problem+json. Internal errors are logged with their cause
-// and shown to the client only as "internal error" with the request id to quote.
+// and shown to the client only as "internal error" with the request id to quote. A request whose client went
+// away gets StatusClientClosed and no body, whatever err is.
 func Problem(c *gin.Context, err error) {
+	if ClientGone(c) {
+		c.Abort()
+		c.Status(StatusClientClosed)
+		return
+	}
 	code := errs.CodeOf(err)
 	status := Status(err)
 	doc := ProblemDoc{
@@ -298,18 +315,16 @@ func ID(c *gin.Context, name string) (int64, error) {
 	return id, nil
 }
 
-// PageReq is a page request: ?limit= (1–500, default 50) and ?offset= (≥ 0).
-type PageReq struct {
-	Limit  int `json:"limit"`
-	Offset int `json:"offset"`
-}
+// PageReq is a page request: ?limit= (1–500, default 50), ?after= (the next cursor of the previous page) and
+// ?offset= (rows to skip, after the cursor when both are given).
+type PageReq = pg.Page
 
 // Page parses pagination parameters. Errors: Invalid naming the parameter.
 func Page(c *gin.Context) (PageReq, error) {
-	p := PageReq{Limit: 50}
+	p := PageReq{Limit: pg.DefaultLimit}
 	if s := c.Query("limit"); s != "" {
 		n, err := strconv.Atoi(s)
-		if err != nil || n < 1 || n > 500 {
+		if err != nil || n < 1 || n > pg.MaxLimit {
 			return p, &errs.Error{Code: errs.Invalid, Message: "bad pagination",
 				Fields: []errs.FieldError{{Field: "limit", Message: "must be an integer from 1 to 500"}}}
 		}
@@ -323,18 +338,28 @@ func Page(c *gin.Context) (PageReq, error) {
 		}
 		p.Offset = n
 	}
+	if _, given := c.GetQuery("after"); given {
+		p.After = c.Query("after")
+		if err := pg.ValidCursor(p.After); err != nil {
+			return p, err
+		}
+	}
 	return p, nil
 }
 
-// ListDoc is the shape of every paginated list.
+// ListDoc is the shape of every paginated list. Total counts the whole list (not only what follows the
+// cursor) up to pg.CountCap; TotalCapped says the list holds more than that. Next is the cursor of the
+// following page (pass it as ?after=), null on the last page.
 type ListDoc[T any] struct {
-	Items  []T `json:"items"`
-	Total  int `json:"total"`
-	Limit  int `json:"limit"`
-	Offset int `json:"offset"`
+	Items       []T     `json:"items"`
+	Total       int     `json:"total"`
+	TotalCapped bool    `json:"total_capped"`
+	Limit       int     `json:"limit"`
+	Offset      int     `json:"offset"`
+	Next        *string `json:"next"`
 }
 
-// List writes a page of items with the total count.
+// List writes a list that is whole (not a page of a longer one): its items and their exact count.
 func List[T any](c *gin.Context, items []T, total int, p PageReq) {
 	if items == nil {
 		items = []T{}
@@ -351,19 +376,45 @@ func Reply(c *gin.Context, status int, v any, err error) {
 	c.JSON(status, v)
 }
 
-// ListPage parses the page request, asks fn for that page and writes it, or the problem.
+// ListPage parses the page request, asks fn for that page and writes it, or the problem. fn returns the rows
+// (Keyed ones get a next cursor) and their total counted with pg.Count.
 func ListPage[T any](c *gin.Context, fn func(PageReq) ([]T, int, error)) {
+	ListPageAs(c, fn, func(t T) T { return t })
+}
+
+// ListPageAs is ListPage for handlers that show each row as another type.
+func ListPageAs[T, D any](c *gin.Context, fn func(PageReq) ([]T, int, error), as func(T) D) {
 	p, err := Page(c)
 	if err != nil {
 		Problem(c, err)
 		return
 	}
-	items, total, err := fn(p)
+	if _, keyed := any(*new(T)).(pg.Keyed); !keyed && p.After != "" {
+		// A list whose rows have no key would ignore the cursor and answer its first page again.
+		Problem(c, &errs.Error{Code: errs.Invalid, Message: "bad pagination",
+			Fields: []errs.FieldError{{Field: "after", Message: "this list has no cursor; page it with offset"}}})
+		return
+	}
+	rows, n, next, err := pg.Fetch(p, fn)
 	if err != nil {
 		Problem(c, err)
 		return
 	}
-	List(c, items, total, p)
+	doc := ListDoc[D]{Items: make([]D, len(rows)), Limit: p.Limit, Offset: p.Offset}
+	for i, r := range rows {
+		doc.Items[i] = as(r)
+	}
+	doc.Total, doc.TotalCapped = pg.Total(n)
+	if next != "" {
+		doc.Next = &next
+		u := *c.Request.URL
+		q := u.Query()
+		q.Set("after", next)
+		q.Del("offset")
+		u.RawQuery = q.Encode()
+		c.Header("Link", "<"+u.RequestURI()+`>; rel="next"`)
+	}
+	c.JSON(http.StatusOK, doc)
 }
 
 // BadQuery is the problem of a query parameter that cannot be read: Invalid, naming the parameter.

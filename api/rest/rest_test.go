@@ -2,10 +2,15 @@ package rest
 
 import (
 	"errors"
+	"net/http/httptest"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/gin-gonic/gin"
+
 	"github.com/suilong/suilong/internal/errs"
+	"github.com/suilong/suilong/internal/pg"
 )
 
 type cents int64
@@ -51,5 +56,26 @@ func TestDecodeNamesTheField(t *testing.T) {
 	var o order
 	if err := Decode([]byte(`{"lines":[{"price":2}]}`), &o); err != nil || len(o.Lines) != 1 {
 		t.Fatalf("a good body: %v", err)
+	}
+}
+
+type unkeyed struct{ N int }
+
+// A list whose rows have no key refuses a cursor rather than answer its first page again.
+func TestListPageRefusesACursorWithoutKeys(t *testing.T) {
+	gin.SetMode(gin.ReleaseMode)
+	e := gin.New()
+	e.GET("/l", func(c *gin.Context) {
+		ListPage(c, func(p PageReq) ([]unkeyed, int, error) { return []unkeyed{{1}, {2}}, 2, nil })
+	})
+	w := httptest.NewRecorder()
+	e.ServeHTTP(w, httptest.NewRequest("GET", "/l?after="+pg.Cursor(int64(1)), nil))
+	if w.Code != 400 || !strings.Contains(w.Body.String(), `"field":"after"`) {
+		t.Fatalf("%d %s", w.Code, w.Body)
+	}
+	w = httptest.NewRecorder()
+	e.ServeHTTP(w, httptest.NewRequest("GET", "/l?limit=1", nil))
+	if w.Code != 200 || !strings.Contains(w.Body.String(), `"next":null`) || !strings.Contains(w.Body.String(), `"total":2`) {
+		t.Fatalf("%d %s", w.Code, w.Body)
 	}
 }

@@ -108,21 +108,10 @@ func (m *Module) createLot(c *gin.Context) {
 }
 
 func (m *Module) listLots(c *gin.Context) {
-	p, err := rest.Page(c)
-	if err != nil {
-		rest.Problem(c, err)
-		return
-	}
-	ls, total, err := m.d.Service.Lots(c.Request.Context(), rest.Principal(c), trace.LotFilter{Product: c.Query("product"), Limit: p.Limit, Offset: p.Offset})
-	if err != nil {
-		rest.Problem(c, err)
-		return
-	}
-	out := make([]LotDoc, len(ls))
-	for i, l := range ls {
-		out[i] = m.doc(l)
-	}
-	rest.List(c, out, total, p)
+	rest.ListPageAs(c, func(p rest.PageReq) ([]trace.Lot, int, error) {
+		return m.d.Service.Lots(c.Request.Context(), rest.Principal(c),
+			trace.LotFilter{Product: c.Query("product"), Limit: p.Limit, Offset: p.Offset, After: p.After})
+	}, m.doc)
 }
 
 func (m *Module) lot(c *gin.Context) (trace.Lot, bool) {

@@ -62,11 +62,17 @@ func (p productProfiles) Product(ctx context.Context, name string) (trace.Produc
 		ShelfLifeHours: x.ShelfLifeHours}, nil
 }
 
-// bandSource is ingest.BandSource from traceability: the band of the lots in an asset at a time.
-type bandSource struct{ s *trace.Service }
+// bandSource is ingest.BandSource from traceability: the band of the lots in an asset at a time (the rule of
+// trace.Service.BandIn, read through ingest's own pool).
+type bandSource struct{ s *trace.Store }
 
 func (b bandSource) Band(ctx context.Context, assetID string, at time.Time) (ingest.Band, bool, error) {
-	return b.s.BandIn(ctx, assetID, at)
+	lots, err := b.s.LotsIn(ctx, assetID, at)
+	if err != nil {
+		return ingest.Band{}, false, err
+	}
+	band, ok := trace.BandOf(lots)
+	return band, ok, nil
 }
 
 // lateReadings is ingest.LateSink into traceability.

@@ -88,8 +88,10 @@ type Main struct {
 	Options Options
 	Version string
 
-	Registry    *prometheus.Registry
-	DB          *pgxpool.Pool
+	Registry *prometheus.Registry
+	DB       *pgxpool.Pool
+	// IngestDB is ingest's own pool (SUILONG_DATABASE_INGEST_MAX_CONNS), opened by Open; nil where ingest shares DB.
+	IngestDB    *pgxpool.Pool
 	Influx      *influx.Client
 	Readings    *influxw.Store
 	Broker      *broker.Broker // nil with an external broker
@@ -112,6 +114,7 @@ type Main struct {
 	Late *ingest.Late
 
 	gatewayAuth *mqttauth.Hook
+	ingestBands bandSource // what ingest's rules ask of traceability, on ingest's pool
 	dynsec      *mqttauth.DynSec
 	source      *mqttsub.BrokerSource
 	publisher   ingest.Publisher
@@ -131,7 +134,10 @@ func NewMain(cfg *Config, log *slog.Logger, o Options) *Main {
 // openCore builds what every command needs: PostgreSQL (migrated when migrate is set), InfluxDB, auth, and the
 // domains matching, trace and plan.
 func (m *Main) openCore(ctx context.Context, migrate bool) error {
-	db, err := pg.Open(ctx, m.Cfg.DatabaseURL)
+	if m.Cfg.DatabaseMaxConns < 0 || m.Cfg.DatabaseIngestMaxConns < 0 {
+		return errors.New("--database-max-conns and --database-ingest-max-conns must not be negative")
+	}
+	db, err := pg.OpenPool(ctx, m.Cfg.DatabaseURL, int32(m.Cfg.DatabaseMaxConns))
 	if err != nil {
 		return fmt.Errorf("%w (set SUILONG_DATABASE_URL, or run deploy/local/up.sh)", err)
 	}
@@ -156,6 +162,7 @@ func (m *Main) openCore(ctx context.Context, migrate bool) error {
 func (m *Main) buildDomains() {
 	c := m.Cfg
 	m.Auth = auth.NewStore(m.DB)
+	m.Auth.CacheKeys(c.APIKeyCache)
 	m.Web = web.New(web.Deps{
 		Auth:          m.Auth,
 		Sessions:      auth.SessionPolicy{Idle: c.Plan.SessionIdle, Absolute: c.Plan.SessionMax},
@@ -221,6 +228,14 @@ func (m *Main) Open(ctx context.Context) error {
 	if err := m.openCore(ctx, !o.NoMigrate); err != nil {
 		return err
 	}
+	if n := c.DatabaseIngestMaxConns; n > 0 {
+		db, err := pg.OpenPool(ctx, c.DatabaseURL, int32(n))
+		if err != nil {
+			return fmt.Errorf("ingest's pool: %w", err)
+		}
+		m.IngestDB = db
+	}
+	m.Log.Info("database pools", "max_conns", m.DB.Config().MaxConns, "ingest_max_conns", c.DatabaseIngestMaxConns)
 	m.ensureInfluxRetention(ctx)
 	if err := m.openBroker(); err != nil {
 		return err
@@ -260,7 +275,7 @@ func (m *Main) openBroker() error {
 		}
 		return nil
 	}
-	m.gatewayAuth = mqttauth.New(m.IngestStore, c.MQTTUsername, c.MQTTPassword, m.Log)
+	m.gatewayAuth = mqttauth.New(ingest.NewStore(m.ingestDB()), c.MQTTUsername, c.MQTTPassword, m.Log)
 	m.source = mqttsub.NewBrokerSource()
 	for _, col := range m.source.Collectors() {
 		if err := m.Registry.Register(col); err != nil {
@@ -305,17 +320,19 @@ func (m *Main) keepBrokerInStep(ctx context.Context, id, password string) {
 // reconcileBroker removes from Mosquitto the gateways the registry no longer has, and names those it lacks.
 func (m *Main) reconcileBroker(ctx context.Context) error {
 	var ids []string
-	for off := 0; ; off += 500 {
-		gs, total, err := m.IngestStore.Gateways(ctx, ingest.Page{Limit: 500, Offset: off})
+	// Every page by cursor, to a short one (totals are counted only up to pg.CountCap).
+	for page := (ingest.Page{Limit: pg.MaxLimit}); ; {
+		gs, _, err := m.IngestStore.Gateways(ctx, page)
 		if err != nil {
 			return err
 		}
 		for _, g := range gs {
 			ids = append(ids, g.ID)
 		}
-		if off+500 >= total {
+		if len(gs) < pg.MaxLimit {
 			break
 		}
+		page.After = pg.Cursor(gs[len(gs)-1].PageKey()...)
 	}
 	missing, err := m.dynsec.Reconcile(ctx, ids)
 	if len(missing) > 0 {
@@ -348,10 +365,14 @@ func (m *Main) openIngest() error {
 		return err
 	}
 	// Bands come from what a truck or store carries (trace's lots and their products), else the asset's own
-	// band or product profile (matching's products).
-	d := worker.Deps{Log: m.Log.With("area", "ingest"), DB: m.DB, Influx: m.Influx, Registry: m.Registry,
-		Products: productProfiles{m.Matching}, Bands: bandSource{m.Trace}, Publisher: m.publisher, Store: m.IngestStore,
-		Readings: m.Readings, Pool: m.DB}
+	// band or product profile (matching's products). Every look-up of ingest goes through its own pool; the
+	// rules' leadership holds a connection of the main one (held from its start, it cannot be starved, and it
+	// leaves ingest's small pool whole).
+	db := m.ingestDB()
+	m.ingestBands = bandSource{trace.NewStore(db)}
+	d := worker.Deps{Log: m.Log.With("area", "ingest"), DB: db, Influx: m.Influx, Registry: m.Registry,
+		Products: productProfiles{matching.NewStore(db)}, Bands: m.ingestBands, Publisher: m.publisher,
+		Store: ingest.NewStore(db), Readings: m.Readings, Pool: m.DB}
 	if m.Broker != nil {
 		d.Broker, d.Source = m.Broker.Server(), m.source
 		cfg.MQTTURL = ""
@@ -360,12 +381,20 @@ func (m *Main) openIngest() error {
 		return err
 	}
 	if m.Worker.Pipeline != nil { // the processes that store readings
-		m.Latest = ingest.NewLatest(m.DB, m.Registry, m.Log.With("area", "ingest"))
+		m.Latest = ingest.NewLatest(db, m.Registry, m.Log.With("area", "ingest"))
 		m.Worker.Pipeline.Latest = m.Latest
 		m.Late = ingest.NewLate(lateReadings{m.Trace}, lateHorizon(c.Trace.Settle), m.Registry, m.Log.With("area", "ingest"))
 		m.Worker.Pipeline.Late = m.Late
 	}
 	return nil
+}
+
+// ingestDB is the pool ingest's look-ups and writes use: its own, or the main one.
+func (m *Main) ingestDB() *pgxpool.Pool {
+	if m.IngestDB != nil {
+		return m.IngestDB
+	}
+	return m.DB
 }
 
 // modules are the HTTP modules this process serves: the web's sign-in always, each area's routes where it is
@@ -597,6 +626,9 @@ func (m *Main) Close() error {
 	}
 	if m.Influx != nil {
 		m.Influx.Close()
+	}
+	if m.IngestDB != nil {
+		m.IngestDB.Close()
 	}
 	if m.DB != nil {
 		m.DB.Close()

@@ -17,21 +17,25 @@ import (
 // Config is every setting of the platform, with its default, flag and SUILONG_* variable in one place.
 // Fields tagged secret are masked when the configuration is logged. Each area embeds its own block.
 type Config struct {
-	DatabaseURL    string   `name:"database-url" env:"SUILONG_DATABASE_URL" default:"postgres://postgres@127.0.0.1:5432/suilong?sslmode=disable" help:"PostgreSQL URL." secret:""`
-	InfluxURL      string   `name:"influx-url" env:"SUILONG_INFLUX_URL" default:"http://127.0.0.1:8086" help:"InfluxDB URL (1.8 with Flux, or 2.x)."`
-	InfluxToken    string   `name:"influx-token" env:"SUILONG_INFLUX_TOKEN" help:"InfluxDB token (2.x), or user:password (1.8)." secret:""`
-	InfluxOrg      string   `name:"influx-org" env:"SUILONG_INFLUX_ORG" help:"InfluxDB organisation (2.x only)."`
-	InfluxBucket   string   `name:"influx-bucket" env:"SUILONG_INFLUX_BUCKET" default:"coldchain/autogen" help:"InfluxDB bucket (1.8: database/retention-policy)."`
-	MQTTURL        string   `name:"mqtt-url" env:"SUILONG_MQTT_URL" help:"External MQTT broker (tcp://host:1883); empty runs the embedded broker."`
-	MQTTUsername   string   `name:"mqtt-username" env:"SUILONG_MQTT_USERNAME" help:"Username of the platform's own client on an external broker."`
-	MQTTPassword   string   `name:"mqtt-password" env:"SUILONG_MQTT_PASSWORD" help:"Password of the platform's own client on an external broker." secret:""`
-	MQTTListen     string   `name:"mqtt-listen" env:"SUILONG_MQTT_LISTEN" default:"127.0.0.1:1883" help:"Listen address of the embedded MQTT broker (off: TLS only)."`
-	HTTPAddr       string   `name:"http-addr" env:"SUILONG_HTTP_ADDR" default:"127.0.0.1:8080" help:"HTTP listen address."`
-	TrustedProxies []string `name:"trusted-proxies" env:"SUILONG_TRUSTED_PROXIES" help:"Reverse proxies (addresses or CIDRs, comma-separated) whose X-Forwarded-For names the client; none: the connection's address is the client."`
-	PublicBaseURL  string   `name:"public-base-url" env:"SUILONG_PUBLIC_BASE_URL" default:"http://127.0.0.1:8080" help:"Base URL of the public pages, used in QR codes."`
-	DataDir        string   `name:"data-dir" env:"SUILONG_DATA_DIR" default:"./var/data" help:"Local state: broker sessions, ingest spool." type:"path"`
-	LogLevel       string   `name:"log-level" env:"SUILONG_LOG_LEVEL" default:"info" enum:"debug,info,warn,error" help:"Log level (debug, info, warn, error)."`
-	LogFormat      string   `name:"log-format" env:"SUILONG_LOG_FORMAT" default:"text" enum:"text,json" help:"Log format (text, json)."`
+	DatabaseURL string `name:"database-url" env:"SUILONG_DATABASE_URL" default:"postgres://postgres@127.0.0.1:5432/suilong?sslmode=disable" help:"PostgreSQL URL." secret:""`
+	// The pools: see pg.OpenPool and docs/performance.md.
+	DatabaseMaxConns       int           `name:"database-max-conns" env:"SUILONG_DATABASE_MAX_CONNS" default:"0" help:"Most connections of the main PostgreSQL pool (HTTP routes, matching, trace, plan); 0: pool_max_conns in SUILONG_DATABASE_URL when it has one, else 8 per CPU and at least 16. Set, it wins over the URL's."`
+	APIKeyCache            time.Duration `name:"api-key-cache" env:"SUILONG_API_KEY_CACHE" default:"5s" help:"How long a process trusts an API key it has checked before reading it again (0: every request reads it). A key revoked through this process stops at once; revoked through another, within this time."`
+	DatabaseIngestMaxConns int           `name:"database-ingest-max-conns" env:"SUILONG_DATABASE_INGEST_MAX_CONNS" default:"4" help:"Connections of ingest's own pool (the registry and band look-ups, alarms, the dead letter, gateways' logins to the embedded broker), apart from the main one so that HTTP load cannot starve them; 0: ingest shares the main pool."`
+	InfluxURL              string        `name:"influx-url" env:"SUILONG_INFLUX_URL" default:"http://127.0.0.1:8086" help:"InfluxDB URL (1.8 with Flux, or 2.x)."`
+	InfluxToken            string        `name:"influx-token" env:"SUILONG_INFLUX_TOKEN" help:"InfluxDB token (2.x), or user:password (1.8)." secret:""`
+	InfluxOrg              string        `name:"influx-org" env:"SUILONG_INFLUX_ORG" help:"InfluxDB organisation (2.x only)."`
+	InfluxBucket           string        `name:"influx-bucket" env:"SUILONG_INFLUX_BUCKET" default:"coldchain/autogen" help:"InfluxDB bucket (1.8: database/retention-policy)."`
+	MQTTURL                string        `name:"mqtt-url" env:"SUILONG_MQTT_URL" help:"External MQTT broker (tcp://host:1883); empty runs the embedded broker."`
+	MQTTUsername           string        `name:"mqtt-username" env:"SUILONG_MQTT_USERNAME" help:"Username of the platform's own client on an external broker."`
+	MQTTPassword           string        `name:"mqtt-password" env:"SUILONG_MQTT_PASSWORD" help:"Password of the platform's own client on an external broker." secret:""`
+	MQTTListen             string        `name:"mqtt-listen" env:"SUILONG_MQTT_LISTEN" default:"127.0.0.1:1883" help:"Listen address of the embedded MQTT broker (off: TLS only)."`
+	HTTPAddr               string        `name:"http-addr" env:"SUILONG_HTTP_ADDR" default:"127.0.0.1:8080" help:"HTTP listen address."`
+	TrustedProxies         []string      `name:"trusted-proxies" env:"SUILONG_TRUSTED_PROXIES" help:"Reverse proxies (addresses or CIDRs, comma-separated) whose X-Forwarded-For names the client; none: the connection's address is the client."`
+	PublicBaseURL          string        `name:"public-base-url" env:"SUILONG_PUBLIC_BASE_URL" default:"http://127.0.0.1:8080" help:"Base URL of the public pages, used in QR codes."`
+	DataDir                string        `name:"data-dir" env:"SUILONG_DATA_DIR" default:"./var/data" help:"Local state: broker sessions, ingest spool." type:"path"`
+	LogLevel               string        `name:"log-level" env:"SUILONG_LOG_LEVEL" default:"info" enum:"debug,info,warn,error" help:"Log level (debug, info, warn, error)."`
+	LogFormat              string        `name:"log-format" env:"SUILONG_LOG_FORMAT" default:"text" enum:"text,json" help:"Log format (text, json)."`
 
 	Broker   BrokerConfig   `embed:"" group:"MQTT"`
 	Ingest   IngestConfig   `embed:"" group:"Ingest"`

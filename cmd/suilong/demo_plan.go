@@ -9,6 +9,7 @@ import (
 
 	"github.com/suilong/suilong/internal/auth"
 	"github.com/suilong/suilong/internal/errs"
+	"github.com/suilong/suilong/internal/pg"
 	"github.com/suilong/suilong/plan"
 )
 
@@ -104,7 +105,7 @@ func planDemo(ctx context.Context, m *Main) error {
 		}
 	}
 	for _, d := range demoUpdates {
-		have, _, err := svc.Updates(ctx, p, d.code, 100, 0)
+		have, _, err := svc.Updates(ctx, p, d.code, pg.Page{Limit: 100})
 		if err != nil {
 			return err
 		}

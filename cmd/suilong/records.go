@@ -6,6 +6,7 @@ import (
 
 	"github.com/suilong/suilong/api"
 	"github.com/suilong/suilong/api/recallapi"
+	"github.com/suilong/suilong/internal/pg"
 	"github.com/suilong/suilong/matching"
 	"github.com/suilong/suilong/trace"
 	"github.com/suilong/suilong/trace/epcisschema"
@@ -51,17 +52,19 @@ func (m *Main) epcisSchema() *epcisschema.Schema {
 // longestShelfLife is the longest shelf life of the registered products (matching's profiles).
 func (m *Main) longestShelfLife(ctx context.Context) (time.Duration, error) {
 	var longest int
-	for off := 0; ; off += 500 {
-		ps, total, err := m.Matching.Products(ctx, matching.Page{Limit: 500, Offset: off})
+	// Every page by cursor, to a short one (totals are counted only up to pg.CountCap).
+	for page := (matching.Page{Limit: pg.MaxLimit}); ; {
+		ps, _, err := m.Matching.Products(ctx, page)
 		if err != nil {
 			return 0, err
 		}
 		for _, p := range ps {
 			longest = max(longest, p.ShelfLifeHours)
 		}
-		if off+len(ps) >= total || len(ps) == 0 {
+		if len(ps) < pg.MaxLimit {
 			break
 		}
+		page.After = pg.Cursor(ps[len(ps)-1].PageKey()...)
 	}
 	return time.Duration(longest) * time.Hour, nil
 }

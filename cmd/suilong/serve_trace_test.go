@@ -342,7 +342,7 @@ func TestTraceDemoIsIdempotent(t *testing.T) {
 		t.Fatal(err)
 	}
 	truck := r.Custody.Legs[1]
-	bs := bandSource{m.Trace}
+	bs := bandSource{m.Trace.Store}
 	if b, ok, err := bs.Band(ctx, truck.AssetID, truck.From.Add(time.Hour)); err != nil || !ok || *b.MinC != 0 || *b.MaxC != 4 {
 		t.Errorf("band in %s during the leg: %+v %v %v", truck.AssetID, b, ok, err)
 	}

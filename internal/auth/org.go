@@ -19,8 +19,9 @@ type Org struct {
 
 // Store keeps organisations, API keys and (see user.go) coordinator accounts in PostgreSQL.
 type Store struct {
-	db  pg.DB
-	Now func() time.Time
+	db   pg.DB
+	Now  func() time.Time
+	keys *keyCache // nil: no cache (CacheKeys)
 }
 
 // NewStore returns a store on db.
@@ -64,10 +65,22 @@ func (s *Store) OrgByName(ctx context.Context, name string) (Org, error) {
 	return o, pg.Err(err, "organisation "+name)
 }
 
-// Orgs lists organisations by id, optionally of one role, with the total for pagination.
-func (s *Store) Orgs(ctx context.Context, role Role, limit, offset int) ([]Org, int, error) {
-	rows, err := s.db.Query(ctx, `SELECT `+orgCols+`, count(*) OVER () FROM orgs
-		WHERE ($1 = '' OR role = $1) ORDER BY id LIMIT $2 OFFSET $3`, string(role), limit, offset)
+// PageKey is the organisation's place in Orgs' order, by id.
+func (o Org) PageKey() []any { return []any{o.ID} }
+
+// Orgs lists organisations by id, optionally of one role, with the total (up to pg.CountCap) for pagination.
+// Errors: Invalid (a cursor of another list).
+func (s *Store) Orgs(ctx context.Context, role Role, page pg.Page) ([]Org, int, error) {
+	q := pg.Query{Cols: orgCols, From: "orgs", Key: "id"}
+	if role != "" {
+		q.Where, q.Args = []string{"role = $1"}, []any{string(role)}
+	}
+	var after int64
+	sql, args, err := q.Page(page, &after)
+	if err != nil {
+		return nil, 0, err
+	}
+	rows, err := s.db.Query(ctx, sql, args...)
 	if err != nil {
 		return nil, 0, pg.Err(err, "organisations")
 	}
@@ -80,7 +93,13 @@ func (s *Store) Orgs(ctx context.Context, role Role, limit, offset int) ([]Org, 
 		}
 		out = append(out, o)
 	}
-	return out, total, pg.Err(rows.Err(), "organisations")
+	if err := rows.Err(); err != nil {
+		return nil, 0, pg.Err(err, "organisations")
+	}
+	if len(out) == 0 { // an empty page carries no count
+		total, err = q.Count(ctx, s.db)
+	}
+	return out, total, pg.Err(err, "organisations")
 }
 
 // CountOrgsByRole counts organisations per role (KPIs: registered bases and buyers).
