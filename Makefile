@@ -56,7 +56,7 @@ lint: ## gofmt, go vet, staticcheck, govulncheck (the last two are skipped when 
 bench: ## every Go benchmark, services up
 	@$(WITH) --quiet -- $(GO) test -run='^$$' -bench=. -benchmem $(GOTEST_FLAGS) $(PKGS)
 
-bench-api: build ## the API under load (wrk, pgbench): POST /demands vs pgbench INSERT, list pages of a 100k-demand buyer
+bench-api: build ## the API under load (wrk, pgbench): POST /demands vs pgbench INSERT, list pages of a 100k-demand buyer, the public page
 	@$(WITH) --quiet -- deploy/local/bench-api.sh
 
 bench-ingest: ## ingest benchmarks, services up

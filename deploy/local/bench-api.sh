@@ -8,7 +8,10 @@
 #      trivial request through the same stack (GET /api/v1/orgs/{id}: the key, then one primary-key read);
 #   2. POST /api/v1/demands with wrk at 8 and 32 connections, against pgbench running the same one-row INSERT
 #      into the same table at 8 and 32 clients (the database's own ceiling);
-#   3. the public page /t/{code}: its place is bench_public_page below, which measures nothing yet.
+#   3. the public page /t/{code} of a delivered lot that spent 30 days in a truck with 4 sensors reading once a
+#      minute (172,800 readings in a bench InfluxDB database): its first view against a raw Flux fetch of the
+#      same readings, then wrk at 32 connections (pages/s, p50, p99) against the trivial request at 32, and the
+#      InfluxDB queries the warm views made (the goal: none).
 # It prints the ratios and writes them to var/bench/api-<time>.txt. wrk and pgbench come from Debian's packages,
 # installed when missing (as root). Knobs: BENCH_SECONDS (default 15 per measurement), BENCH_DEMANDS (100000),
 # BENCH_ONLY=reads or writes (one half; the report then leaves the other's lines out).
@@ -49,6 +52,7 @@ cleanup() {
 		wait "$SERVE_PID" 2>/dev/null || true
 	fi
 	psql -q -X "$ADMIN_URL" -c 'DROP DATABASE IF EXISTS suilong_bench WITH (FORCE)' >/dev/null 2>&1 || true
+	curl -fsS -XPOST "${SUILONG_INFLUX_URL:-http://127.0.0.1:8086}/query" --data-urlencode 'q=DROP DATABASE suilong_bench' >/dev/null 2>&1 || true
 	rm -rf "$WORK"
 }
 trap cleanup EXIT
@@ -77,12 +81,32 @@ copy_demands "$BIG_ID" "$BIG"
 copy_demands "$DEMO_ID" 20
 q -c 'VACUUM ANALYZE demands'
 
+# The public page's readings, in an InfluxDB database of the bench's own.
+[ -n "${SUILONG_INFLUX_URL:-}" ] || die "SUILONG_INFLUX_URL is not set: run me through deploy/local/with.sh (make bench-api)"
+INFLUX=$SUILONG_INFLUX_URL
+influxq() { curl -fsS -XPOST "$INFLUX/query" --data-urlencode "q=$1" >/dev/null; }
+influxq 'DROP DATABASE suilong_bench'
+influxq 'CREATE DATABASE suilong_bench'
+export SUILONG_INFLUX_BUCKET=suilong_bench/autogen
+LOT_TO=$(($(date +%s) / 60 * 60 - 600))
+LOT_FROM=$((LOT_TO - 30 * 86400))
+say "writing 30 days × 4 sensors of readings for the public page"
+awk -v from="$LOT_FROM" -v to="$LOT_TO" 'BEGIN { for (t = from; t < to; t += 60) for (s = 0; s < 4; s++) {
+	v = 3 + 0.1 * s; if (s == 3 && (t - from) % 86400 >= 43200 && (t - from) % 86400 < 43800) v = 6
+	printf "reading,asset_id=BENCH-TRK,asset_kind=truck,gateway_id=BENCH-GW,sensor_id=BENCH-TRK-%d temp_c=%g %d000000000\n", s, v, t } }' |
+	split -l 20000 - "$WORK/readings."
+for f in "$WORK"/readings.*; do
+	curl -fsS -XPOST "$INFLUX/write?db=suilong_bench" --data-binary "@$f" || die "writing the bench readings to InfluxDB failed"
+done
+rm -f "$WORK"/readings.*
+
 free_port 18080
 HTTP_PORT=$FREE_PORT
 free_port 18830
 MQTT_PORT=$FREE_PORT
 say "starting suilong serve on 127.0.0.1:$HTTP_PORT"
 SUILONG_HTTP_ADDR=127.0.0.1:$HTTP_PORT SUILONG_MQTT_LISTEN=127.0.0.1:$MQTT_PORT SUILONG_DATA_DIR=$WORK/data \
+	SUILONG_TRACE_PUBLIC_RATE=1000000 SUILONG_TRACE_PUBLIC_BURST=1000000 \
 	./bin/suilong serve >"$WORK/serve.log" 2>&1 &
 SERVE_PID=$!
 BASE=http://127.0.0.1:$HTTP_PORT
@@ -161,10 +185,39 @@ if runs writes; then
 	PGB32_RANGE="$A–$B"
 fi
 
-# 3. The public page (/t/{code}) against the same trivial request goes here (issue 17's first goal; for now
-# traceability's own benchmarks measure it).
-bench_public_page() { :; }
-bench_public_page
+# 3. The public page: a lot loaded 30 days ago and received 10 minutes ago, its first view (the 30-day summary
+# computed) against a raw Flux fetch of its readings, then warm views under wrk against the trivial request.
+influx_queries() { curl -fsS "$BASE/metrics" | awk '/^suilong_influx_requests_total\{op="query"\}/ { print $2 }'; }
+bench_public_page() {
+	local staff base lot code
+	./bin/suilong admin create-org --name "bench: 龙岩市商务局" --role coordinator >/dev/null
+	staff=$(./bin/suilong admin create-key --org "bench: 龙岩市商务局")
+	./bin/suilong admin create-org --name "bench: 上杭县蛟洋蔬菜合作社" --role base >/dev/null
+	base=$(./bin/suilong admin create-key --org "bench: 上杭县蛟洋蔬菜合作社")
+	api() { curl -fsS -H "Authorization: Bearer $1" -H 'Content-Type: application/json' -d "$3" "$BASE$2"; }
+	iso() { date -u -d "@$1" +%Y-%m-%dT%H:%M:%SZ; }
+	api "$staff" /api/v1/assets '{"id":"BENCH-TRK","kind":"truck","name":"龙岩冷藏车 bench","city":"龙岩"}' >/dev/null
+	lot=$(api "$base" /api/v1/lots "{\"product\":\"choy-sum\",\"quantity_kg\":1000,\"base_name\":\"蛟洋基地\",\"county\":\"上杭县\",\"harvested_at\":\"$(iso $((LOT_FROM - 3600)))\"}")
+	code=$(printf '%s' "$lot" | sed -E 's/.*"code":"([^"]*)".*/\1/')
+	lot=$(printf '%s' "$lot" | sed -E 's/^\{"id":([0-9]+).*/\1/')
+	api "$base" "/api/v1/lots/$lot/events" "{\"kind\":\"load\",\"at\":\"$(iso "$LOT_FROM")\",\"asset_id\":\"BENCH-TRK\"}" >/dev/null
+	api "$base" "/api/v1/lots/$lot/events" "{\"kind\":\"receive\",\"at\":\"$(iso "$LOT_TO")\"}" >/dev/null
+	PAGE_COLD=$(curl -fsS -o "$WORK/page.html" -w '%{time_total}' "$BASE/t/$code" | awk '{ printf "%.0f", $1 * 1000 }')
+	grep -q '温度超标 30 次' "$WORK/page.html" || die "the bench lot's page does not show its 30 excursions"
+	local flux="from(bucket: \"suilong_bench/autogen\") |> range(start: $(iso "$LOT_FROM"), stop: $(iso "$LOT_TO")) |> filter(fn: (r) => r._measurement == \"reading\" and r._field == \"temp_c\" and r.asset_id == \"BENCH-TRK\")"
+	RAW_FLUX=$(curl -fsS -XPOST "$INFLUX/api/v2/query" -H 'Content-Type: application/vnd.flux' -H 'Accept: application/csv' \
+		--data-binary "$flux" -o /dev/null -w '%{time_total}' | awk '{ printf "%.0f", $1 * 1000 }')
+	for _ in 1 2 3; do curl -fsS -o /dev/null "$BASE/t/$code"; done
+	local q0
+	q0=$(influx_queries)
+	wrk_run page-32 32 "$BIG_KEY" "/t/$code"
+	PAGE_QUERIES=$(($(influx_queries) - q0))
+	wrk_run trivial-32 32 "$BIG_KEY" "/api/v1/orgs/$BIG_ID"
+}
+if runs reads; then
+	say "measuring the public page (${SECONDS_EACH}s)"
+	bench_public_page
+fi
 
 REPORT=$OUT_DIR/api-$(date -u +%Y%m%dT%H%M%SZ).txt
 {
@@ -191,7 +244,13 @@ REPORT=$OUT_DIR/api-$(date -u +%Y%m%dT%H%M%SZ).txt
 		printf '%-58s %9s %9s %9s %8s\n' "${r#*:}" "$(rps "$n")" "$(lat "$n" 50)" "$(lat "$n" 99)" "$(ratio "$(lat "$n" 50)" "$B")"
 	done
 	fi
+	if runs reads; then
 	echo
-	echo "public page /t/{code}: not measured yet (see bench_public_page in deploy/local/bench-api.sh)"
+	printf '%-58s %9s %9s %9s %8s\n' "public page, 32 conns" "req/s" "p50 ms" "p99 ms" "rps/base"
+	printf '%-58s %9s %9s %9s %8s\n' "GET /api/v1/orgs/{id} (baseline)" "$(rps trivial-32)" "$(lat trivial-32 50)" "$(lat trivial-32 99)" "1.00"
+	printf '%-58s %9s %9s %9s %8s\n' "GET /t/{code}, delivered lot, 30 d × 4 sensors (warm)" "$(rps page-32)" "$(lat page-32 50)" "$(lat page-32 99)" "$(ratio "$(rps page-32)" "$(rps trivial-32)")"
+	printf '  InfluxDB queries during the warm views: %s; first view %s ms against a raw Flux fetch of its 172,800 readings in %s ms (ratio %s)\n' \
+		"$PAGE_QUERIES" "$PAGE_COLD" "$RAW_FLUX" "$(ratio "$PAGE_COLD" "$RAW_FLUX")"
+	fi
 } | tee "$REPORT"
 say "report written to ${REPORT#"$SL_ROOT"/}"
