@@ -142,6 +142,11 @@ func checkEMQX(t *testing.T) {
 			t.Errorf("emqx.conf lacks %s", want)
 		}
 	}
+	// Both calls carry the hook secret that the API demands (SUILONG_MQTT_HOOK_SECRET, in the compose file for
+	// the API and EMQX alike).
+	if n := strings.Count(c, `"authorization" = "Bearer "${SUILONG_MQTT_HOOK_SECRET}`); n != 2 {
+		t.Errorf("emqx.conf: %d of its 2 HTTP calls send the hook secret", n)
+	}
 	if n := len(regexp.MustCompile(`(?m)^\s*method = post$`).FindAllString(c, -1)); n != 2 {
 		t.Errorf("emqx.conf: %d HTTP sources use POST; want both (GET would put passwords in URLs)", n)
 	}
