@@ -226,31 +226,7 @@ func (s *Store) Alarms(ctx context.Context, f AlarmFilter, p Page) ([]Alarm, int
 	q := pg.Query{Cols: alarmCols, From: "alarms", Where: where, Args: args, Key: "started_at, id", Desc: true}
 	var startedAt time.Time
 	var after int64
-	sql, args, err := q.Page(p, &startedAt, &after)
-	if err != nil {
-		return nil, 0, err
-	}
-	rows, err := s.db.Query(ctx, sql, args...)
-	if err != nil {
-		return nil, 0, pg.Err(err, "alarms")
-	}
-	defer rows.Close()
-	var out []Alarm
-	total := 0
-	for rows.Next() {
-		a, err := scanAlarm(rows, &total)
-		if err != nil {
-			return nil, 0, pg.Err(err, "alarms")
-		}
-		out = append(out, a)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, 0, pg.Err(err, "alarms")
-	}
-	if len(out) == 0 { // an empty page carries no count
-		total, err = q.Count(ctx, s.db)
-	}
-	return out, total, pg.Err(err, "alarms")
+	return pg.List(ctx, s.db, q, p, "alarms", func(row pgx.Row, total *int) (Alarm, error) { return scanAlarm(row, total) }, &startedAt, &after)
 }
 
 // Alarm returns one alarm. Errors: NotFound.

@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/jackc/pgx/v5"
+
 	"github.com/suilong/suilong/internal/errs"
 	"github.com/suilong/suilong/internal/pg"
 )
@@ -70,31 +71,11 @@ func (s *Store) Assets(ctx context.Context, f AssetFilter, p Page) ([]Asset, int
 	}
 	q := pg.Query{Cols: assetCols, From: "assets", Where: where, Args: args, Key: "id"}
 	var after string
-	sql, args, err := q.Page(p, &after)
-	if err != nil {
-		return nil, 0, err
-	}
-	rows, err := s.db.Query(ctx, sql, args...)
-	if err != nil {
-		return nil, 0, pg.Err(err, "assets")
-	}
-	defer rows.Close()
-	var out []Asset
-	total := 0
-	for rows.Next() {
+	return pg.List(ctx, s.db, q, p, "assets", func(row pgx.Row, total *int) (Asset, error) {
 		var a Asset
-		if err := rows.Scan(&a.ID, &a.Kind, &a.Name, &a.City, &a.OrgID, &a.Band.MinC, &a.Band.MaxC, &a.Product, &a.CreatedAt, &total); err != nil {
-			return nil, 0, pg.Err(err, "assets")
-		}
-		out = append(out, a)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, 0, pg.Err(err, "assets")
-	}
-	if len(out) == 0 { // an empty page carries no count
-		total, err = q.Count(ctx, s.db)
-	}
-	return out, total, pg.Err(err, "assets")
+		err := row.Scan(&a.ID, &a.Kind, &a.Name, &a.City, &a.OrgID, &a.Band.MinC, &a.Band.MaxC, &a.Product, &a.CreatedAt, total)
+		return a, err
+	}, &after)
 }
 
 // AssetUpdate changes an asset; nil fields stay. ClearBand removes the asset's own band.

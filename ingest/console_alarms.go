@@ -7,6 +7,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/suilong/suilong/ingest/rules"
 	"github.com/suilong/suilong/internal/auth"
 	"github.com/suilong/suilong/internal/errs"
@@ -52,31 +54,8 @@ func (c *Console) Alarms(ctx context.Context, p auth.Principal, f ConsoleAlarms,
 	q := pg.Query{Cols: cols, From: "alarms x", Where: where, Args: args, Key: "x.started_at, x.id", Desc: true}
 	var startedAt time.Time
 	var after int64
-	sql, args, err := q.Page(pg0, &startedAt, &after)
-	if err != nil {
-		return nil, 0, err
-	}
-	rows, err := c.Store.db.Query(ctx, sql, args...)
-	if err != nil {
-		return nil, 0, pg.Err(err, "alarms")
-	}
-	defer rows.Close()
-	out := []Alarm{}
-	total := 0
-	for rows.Next() {
-		a, err := scanAlarm(rows, &total)
-		if err != nil {
-			return nil, 0, pg.Err(err, "alarms")
-		}
-		out = append(out, a)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, 0, pg.Err(err, "alarms")
-	}
-	if len(out) == 0 { // an empty page carries no count
-		total, err = q.Count(ctx, c.Store.db)
-	}
-	return out, total, pg.Err(err, "alarms")
+	return pg.List(ctx, c.Store.db, q, pg0, "alarms", func(row pgx.Row, total *int) (Alarm, error) { return scanAlarm(row, total) },
+		&startedAt, &after)
 }
 
 // Alarm returns one alarm p sees. Errors: Forbidden, NotFound (also for alarms of assets p may not see).

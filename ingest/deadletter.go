@@ -102,32 +102,12 @@ func (s *Store) DeadLetters(ctx context.Context, f DeadLetterFilter, p Page) ([]
 		From: "dead_letters", Where: where, Args: args, Key: "received_at, id", Desc: true}
 	var receivedAt time.Time
 	var after int64
-	sql, args, err := q.Page(p, &receivedAt, &after)
-	if err != nil {
-		return nil, 0, err
-	}
-	rows, err := s.db.Query(ctx, sql, args...)
-	if err != nil {
-		return nil, 0, pg.Err(err, "dead letters")
-	}
-	defer rows.Close()
-	var out []DeadLetter
-	total := 0
-	for rows.Next() {
+	return pg.List(ctx, s.db, q, p, "dead letters", func(row pgx.Row, total *int) (DeadLetter, error) {
 		var d DeadLetter
-		if err := rows.Scan(&d.ID, &d.ReceivedAt, &d.GatewayID, &d.Topic, &d.Reason, &d.Field, &d.Detail, &d.SensorID,
-			&d.ReadingIndex, &d.Payload, &total); err != nil {
-			return nil, 0, pg.Err(err, "dead letters")
-		}
-		out = append(out, d)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, 0, pg.Err(err, "dead letters")
-	}
-	if len(out) == 0 { // an empty page carries no count
-		total, err = q.Count(ctx, s.db)
-	}
-	return out, total, pg.Err(err, "dead letters")
+		err := row.Scan(&d.ID, &d.ReceivedAt, &d.GatewayID, &d.Topic, &d.Reason, &d.Field, &d.Detail, &d.SensorID,
+			&d.ReadingIndex, &d.Payload, total)
+		return d, err
+	}, &receivedAt, &after)
 }
 
 // DeadLetterCounts counts the dead letter by reason.

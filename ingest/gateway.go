@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
 	"github.com/suilong/suilong/internal/errs"
 	"github.com/suilong/suilong/internal/pg"
 )
@@ -73,33 +74,11 @@ func (g Gateway) PageKey() []any { return []any{g.ID} }
 func (s *Store) Gateways(ctx context.Context, p Page) ([]Gateway, int, error) {
 	q := pg.Query{Cols: gatewayCols, From: "gateways", Key: "id"}
 	var after string
-	sql, args, err := q.Page(p, &after)
-	if err != nil {
-		return nil, 0, err
-	}
-	rows, err := s.db.Query(ctx, sql, args...)
-	if err != nil {
-		return nil, 0, pg.Err(err, "gateways")
-	}
-	defer rows.Close()
-	var out []Gateway
-	total := 0
-	for rows.Next() {
+	return pg.List(ctx, s.db, q, p, "gateways", func(row pgx.Row, total *int) (Gateway, error) {
 		var g Gateway
-		if err := rows.Scan(&g.ID, &g.Name, &g.OrgID, &g.SamplingIntervalS, &g.Status, &g.StatusAt, &g.LastSeenAt, &g.CreatedAt, &total); err != nil {
-			return nil, 0, pg.Err(err, "gateways")
-		}
-		out = append(out, g)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, 0, pg.Err(err, "gateways")
-	}
-	if len(out) == 0 {
-		if total, err = q.Count(ctx, s.db); err != nil {
-			return nil, 0, pg.Err(err, "gateways")
-		}
-	}
-	return out, total, nil
+		err := row.Scan(&g.ID, &g.Name, &g.OrgID, &g.SamplingIntervalS, &g.Status, &g.StatusAt, &g.LastSeenAt, &g.CreatedAt, total)
+		return g, err
+	}, &after)
 }
 
 // GatewayUpdate changes a gateway; nil fields stay.

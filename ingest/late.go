@@ -104,24 +104,9 @@ func (l *Late) add(asset string, at time.Time) {
 
 // Run flushes every interval (default 1s) until ctx ends, then once more.
 func (l *Late) Run(ctx context.Context, every time.Duration) {
-	if every <= 0 {
-		every = time.Second
-	}
-	t := time.NewTicker(every)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-			_ = l.Flush(fctx)
-			cancel()
-			return
-		case <-t.C:
-			if err := l.Flush(ctx); err != nil {
-				l.log.Warn("ingest: could not tell traceability of late readings; will retry", "err", err)
-			}
-		}
-	}
+	flushEvery(ctx, every, l.Flush, func(err error) {
+		l.log.Warn("ingest: could not tell traceability of late readings; will retry", "err", err)
+	})
 }
 
 // Flush passes on what was noted since the last flush; on failure it is kept for the next.

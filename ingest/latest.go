@@ -74,6 +74,14 @@ func (l *Latest) Note(lines []byte) {
 
 // Run flushes every interval (default 1s) until ctx ends, then once more.
 func (l *Latest) Run(ctx context.Context, every time.Duration) {
+	flushEvery(ctx, every, l.Flush, func(err error) {
+		l.log.Warn("ingest: could not store the latest readings; will retry", "err", err)
+	})
+}
+
+// flushEvery calls flush every interval (default 1s) until ctx ends, telling failed of each failure, then once
+// more with a few seconds of its own, so that what was noted before a stop is not lost with it.
+func flushEvery(ctx context.Context, every time.Duration, flush func(context.Context) error, failed func(error)) {
 	if every <= 0 {
 		every = time.Second
 	}
@@ -83,12 +91,14 @@ func (l *Latest) Run(ctx context.Context, every time.Duration) {
 		select {
 		case <-ctx.Done():
 			fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-			_ = l.Flush(fctx)
+			if err := flush(fctx); err != nil {
+				failed(err)
+			}
 			cancel()
 			return
 		case <-t.C:
-			if err := l.Flush(ctx); err != nil {
-				l.log.Warn("ingest: could not store the latest readings; will retry", "err", err)
+			if err := flush(ctx); err != nil {
+				failed(err)
 			}
 		}
 	}

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/jackc/pgx/v5"
+
 	"github.com/suilong/suilong/internal/errs"
 	"github.com/suilong/suilong/internal/pg"
 )
@@ -76,31 +77,11 @@ func (s *Store) Sensors(ctx context.Context, f SensorFilter, p Page) ([]Sensor, 
 	}
 	q := pg.Query{Cols: sensorCols, From: "sensors", Where: where, Args: args, Key: "id"}
 	var after string
-	sql, args, err := q.Page(p, &after)
-	if err != nil {
-		return nil, 0, err
-	}
-	rows, err := s.db.Query(ctx, sql, args...)
-	if err != nil {
-		return nil, 0, pg.Err(err, "sensors")
-	}
-	defer rows.Close()
-	var out []Sensor
-	total := 0
-	for rows.Next() {
+	return pg.List(ctx, s.db, q, p, "sensors", func(row pgx.Row, total *int) (Sensor, error) {
 		var x Sensor
-		if err := rows.Scan(&x.ID, &x.GatewayID, &x.AssetID, &x.Name, &x.CreatedAt, &total); err != nil {
-			return nil, 0, pg.Err(err, "sensors")
-		}
-		out = append(out, x)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, 0, pg.Err(err, "sensors")
-	}
-	if len(out) == 0 { // an empty page carries no count
-		total, err = q.Count(ctx, s.db)
-	}
-	return out, total, pg.Err(err, "sensors")
+		err := row.Scan(&x.ID, &x.GatewayID, &x.AssetID, &x.Name, &x.CreatedAt, total)
+		return x, err
+	}, &after)
 }
 
 // SensorUpdate moves or renames a sensor; nil fields stay.

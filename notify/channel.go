@@ -114,32 +114,13 @@ func (s *Service) Channels(ctx context.Context, p auth.Principal, org int64, pag
 		q.Where, q.Args = []string{"org_id = $1"}, []any{org}
 	}
 	var after int64
-	sql, args, err := q.Page(page, &after)
-	if err != nil {
-		return nil, 0, err
-	}
-	rows, err := s.db.Query(ctx, sql, args...)
-	if err != nil {
-		return nil, 0, pg.Err(err, "channels")
-	}
-	defer rows.Close()
-	out, total := []Channel{}, 0
-	for rows.Next() {
+	return pg.List(ctx, s.db, q, page, "channels", func(row pgx.Row, total *int) (Channel, error) {
 		var c Channel
-		if err := rows.Scan(&c.ID, &c.OrgID, &c.Kind, &c.Name, &c.URL, &c.Secret, &c.Recipients, &c.Failures, &c.FailingSince,
-			&c.LastError, &c.LastSuccessAt, &c.CreatedAt, &c.UpdatedAt, &total); err != nil {
-			return nil, 0, pg.Err(err, "channels")
-		}
+		err := row.Scan(&c.ID, &c.OrgID, &c.Kind, &c.Name, &c.URL, &c.Secret, &c.Recipients, &c.Failures, &c.FailingSince,
+			&c.LastError, &c.LastSuccessAt, &c.CreatedAt, &c.UpdatedAt, total)
 		c.mask()
-		out = append(out, c)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, 0, pg.Err(err, "channels")
-	}
-	if len(out) == 0 { // an empty page carries no count
-		total, err = q.Count(ctx, s.db)
-	}
-	return out, total, pg.Err(err, "channels")
+		return c, err
+	}, &after)
 }
 
 // FailingChannels lists the channels p sees that keep failing (FailingAfter attempts in a row). Errors:

@@ -70,30 +70,7 @@ func (s *Service) Deliveries(ctx context.Context, p auth.Principal, f DeliveryFi
 	q := pg.Query{Cols: deliveryCols, From: "notification_deliveries d", Joins: ` JOIN notification_channels c ON c.id = d.channel_id`,
 		Where: where, Args: args, Key: "d.id", Desc: true}
 	var after int64
-	sql, args, err := q.Page(page, &after)
-	if err != nil {
-		return nil, 0, err
-	}
-	rows, err := s.db.Query(ctx, sql, args...)
-	if err != nil {
-		return nil, 0, pg.Err(err, "deliveries")
-	}
-	defer rows.Close()
-	out, total := []Delivery{}, 0
-	for rows.Next() {
-		d, err := scanDelivery(rows, &total)
-		if err != nil {
-			return nil, 0, pg.Err(err, "deliveries")
-		}
-		out = append(out, d)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, 0, pg.Err(err, "deliveries")
-	}
-	if len(out) == 0 { // an empty page carries no count
-		total, err = q.Count(ctx, s.db)
-	}
-	return out, total, pg.Err(err, "deliveries")
+	return pg.List(ctx, s.db, q, page, "deliveries", func(row pgx.Row, total *int) (Delivery, error) { return scanDelivery(row, total) }, &after)
 }
 
 // Attempts returns the attempts of a delivery to a channel p sees, in order. Errors: Forbidden, NotFound.

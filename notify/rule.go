@@ -58,30 +58,7 @@ func (s *Service) Rules(ctx context.Context, p auth.Principal, org int64, page p
 		q.Where, q.Args = []string{"r.org_id = $1"}, []any{org}
 	}
 	var after int64
-	sql, args, err := q.Page(page, &after)
-	if err != nil {
-		return nil, 0, err
-	}
-	rows, err := s.db.Query(ctx, sql, args...)
-	if err != nil {
-		return nil, 0, pg.Err(err, "rules")
-	}
-	defer rows.Close()
-	out, total := []Rule{}, 0
-	for rows.Next() {
-		r, err := scanRule(rows, &total)
-		if err != nil {
-			return nil, 0, pg.Err(err, "rules")
-		}
-		out = append(out, r)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, 0, pg.Err(err, "rules")
-	}
-	if len(out) == 0 { // an empty page carries no count
-		total, err = q.Count(ctx, s.db)
-	}
-	return out, total, pg.Err(err, "rules")
+	return pg.List(ctx, s.db, q, page, "rules", func(row pgx.Row, total *int) (Rule, error) { return scanRule(row, total) }, &after)
 }
 
 // saveRule checks a rule against its channel and its escalation chain and stores it (r.ID 0: new).

@@ -337,25 +337,9 @@ func (s *Store) Audit(ctx context.Context, code string, page pg.Page) ([]AuditEn
 	q := pg.Query{Cols: `id, code, at, actor, field, old_value, new_value`, From: "plan_audit", Where: []string{"code = $1"},
 		Args: []any{code}, Key: "id", Desc: true}
 	var after int64
-	sql, args, err := q.Page(page, &after)
-	if err != nil {
-		return nil, 0, err
-	}
-	rows, err := s.db.Query(ctx, sql, args...)
-	if err != nil {
-		return nil, 0, pg.Err(err, "audit log")
-	}
-	total := 0
-	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (AuditEntry, error) {
+	return pg.List(ctx, s.db, q, page, "audit log", func(row pgx.Row, total *int) (AuditEntry, error) {
 		var a AuditEntry
-		err := r.Scan(&a.ID, &a.Code, &a.At, &a.Actor, &a.Field, &a.Old, &a.New, &total)
+		err := row.Scan(&a.ID, &a.Code, &a.At, &a.Actor, &a.Field, &a.Old, &a.New, total)
 		return a, err
-	})
-	if err != nil {
-		return nil, 0, pg.Err(err, "audit log")
-	}
-	if len(out) == 0 { // an empty page carries no count
-		total, err = q.Count(ctx, s.db)
-	}
-	return out, total, pg.Err(err, "audit log")
+	}, &after)
 }

@@ -145,26 +145,13 @@ func (s *Store) Updates(ctx context.Context, code string, page pg.Page) ([]Updat
 		Key: "on_date, id", Desc: true}
 	var date time.Time
 	var after int64
-	sql, args, err := q.Page(page, &date, &after)
-	if err != nil {
-		return nil, 0, err
-	}
-	rows, err := s.db.Query(ctx, sql, args...)
-	if err != nil {
-		return nil, 0, pg.Err(err, "updates")
-	}
-	total := 0
-	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (Update, error) {
+	return pg.List(ctx, s.db, q, page, "updates", func(row pgx.Row, total *int) (Update, error) {
 		var u Update
 		var d time.Time
-		err := r.Scan(&u.ID, &u.Code, &d, &u.Note, &u.Links, &u.Author, &u.CreatedAt, &total)
+		err := row.Scan(&u.ID, &u.Code, &d, &u.Note, &u.Links, &u.Author, &u.CreatedAt, total)
 		u.Date = NewDate(d.Year(), d.Month(), d.Day())
 		return u, err
-	})
-	if err == nil && len(out) == 0 { // an empty page carries no count
-		total, err = q.Count(ctx, s.db)
-	}
-	return out, total, pg.Err(err, "updates")
+	}, &date, &after)
 }
 
 // RecentUpdates lists the latest updates on any item, newest posted first.

@@ -41,17 +41,6 @@ func (s *Worker) runRules(ctx context.Context) error {
 	}
 }
 
-func sleepFor(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return true
-	case <-ctx.Done():
-		return false
-	}
-}
-
 // rulesSession runs the rules from the saved state until ctx ends (false) or the leadership is lost (true).
 // Each session starts from PostgreSQL's state, not from this process's memory: another process may have
 // led in between.
@@ -63,7 +52,9 @@ func (s *Worker) rulesSession(ctx context.Context, lost <-chan struct{}) bool {
 		Cache: s.Cache, Bands: s.bands, Metrics: s.Metrics, Log: log})
 	// What the previous leader acknowledged but had not saved comes back from InfluxDB (Restore's catch-up),
 	// once the ingest workers have written it.
-	if !sleepFor(ctx, s.cfg.TakeoverDelay) {
+	select {
+	case <-time.After(s.cfg.TakeoverDelay):
+	case <-ctx.Done():
 		return false
 	}
 	if err := w.Restore(ctx); err != nil {

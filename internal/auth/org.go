@@ -5,6 +5,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/suilong/suilong/internal/errs"
 	"github.com/suilong/suilong/internal/pg"
 )
@@ -76,30 +78,11 @@ func (s *Store) Orgs(ctx context.Context, role Role, page pg.Page) ([]Org, int, 
 		q.Where, q.Args = []string{"role = $1"}, []any{string(role)}
 	}
 	var after int64
-	sql, args, err := q.Page(page, &after)
-	if err != nil {
-		return nil, 0, err
-	}
-	rows, err := s.db.Query(ctx, sql, args...)
-	if err != nil {
-		return nil, 0, pg.Err(err, "organisations")
-	}
-	defer rows.Close()
-	out, total := []Org{}, 0
-	for rows.Next() {
+	return pg.List(ctx, s.db, q, page, "organisations", func(row pgx.Row, total *int) (Org, error) {
 		var o Org
-		if err := rows.Scan(&o.ID, &o.Name, &o.Role, &o.CreatedAt, &total); err != nil {
-			return nil, 0, pg.Err(err, "organisations")
-		}
-		out = append(out, o)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, 0, pg.Err(err, "organisations")
-	}
-	if len(out) == 0 { // an empty page carries no count
-		total, err = q.Count(ctx, s.db)
-	}
-	return out, total, pg.Err(err, "organisations")
+		err := row.Scan(&o.ID, &o.Name, &o.Role, &o.CreatedAt, total)
+		return o, err
+	}, &after)
 }
 
 // CountOrgsByRole counts organisations per role (KPIs: registered bases and buyers).

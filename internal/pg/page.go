@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/suilong/suilong/internal/errs"
 )
 
@@ -218,4 +220,34 @@ func (q Query) Count(ctx context.Context, db DB) (int, error) {
 	var n int
 	err := db.QueryRow(ctx, `SELECT `+Count(`FROM `+q.From+q.where()), q.Args...).Scan(&n)
 	return n, err
+}
+
+// List runs page p of q and reads its rows with scan, which scans a row's columns and then, last, the list's
+// capped total into the int it is given (Page puts the count after Cols); a page that comes back empty carries
+// no count, and is counted apart. key are the cursor's targets, as for Page; what names the list in errors.
+func List[T any](ctx context.Context, db DB, q Query, p Page, what string, scan func(row pgx.Row, total *int) (T, error), key ...any) ([]T, int, error) {
+	sql, args, err := q.Page(p, key...)
+	if err != nil {
+		return nil, 0, err
+	}
+	rows, err := db.Query(ctx, sql, args...)
+	if err != nil {
+		return nil, 0, Err(err, what)
+	}
+	defer rows.Close()
+	out, total := []T{}, 0
+	for rows.Next() {
+		t, err := scan(rows, &total)
+		if err != nil {
+			return nil, 0, Err(err, what)
+		}
+		out = append(out, t)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, 0, Err(err, what)
+	}
+	if len(out) == 0 {
+		total, err = q.Count(ctx, db)
+	}
+	return out, total, Err(err, what)
 }
