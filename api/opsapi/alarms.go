@@ -235,7 +235,8 @@ func (m *Module) alarmDetail(c *gin.Context, id int64, results []ackOutcome) {
 		m.fail(c, err)
 		return
 	}
-	// One query per delivery is fine here: an alarm has a delivery per rule that matched or escalated, a few.
+	// One query per delivery is fine here: an alarm has one per rule and event (raised, ended, acknowledged),
+	// a handful, and this page shows a single alarm.
 	for _, d := range hist[id] {
 		att, err := m.d.Notify.Attempts(ctx, p, d.ID)
 		if err != nil {

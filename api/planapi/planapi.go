@@ -41,7 +41,7 @@ func New(d Deps) *Module {
 // staff turns away every other role before a handler runs, so a base's or buyer's key gets 403 without
 // learning whether an item code exists. Tracking (lead departments, risks, delays) is the coordinators' working
 // record, not for bases, buyers or gateways; plan.Service checks the same rule again (plan.CanRead) because the
-// pages and the CLI reach it without this middleware.
+// pages reach it without this middleware.
 var staff = rest.RequireRole(auth.RoleAdmin, auth.RoleCoordinator)
 
 // Routes registers the API under /api/v1 and the pages on root. The names are DESIGN.md "HTTP contract"'s
