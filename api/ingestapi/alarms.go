@@ -18,6 +18,7 @@ func (m *Module) listAlarms(c *gin.Context) {
 	switch f.Kind {
 	case "", rules.Excursion, rules.DoorOpen, rules.Silent:
 	default:
+		// Refused, not ignored as the console's filters are: a client's typo must not quietly return every alarm.
 		rest.Problem(c, rest.BadQuery("kind", "must be excursion, door_open or sensor_silent"))
 		return
 	}
@@ -60,6 +61,8 @@ type ackReq struct {
 func (m *Module) ackAlarm(c *gin.Context) {
 	rest.WithID(c, func(id int64) {
 		var req ackReq
+		// The comment is optional, so a bare POST acknowledges; Bind would refuse the empty body. A chunked body
+		// (length -1) is read as any other.
 		if c.Request.ContentLength != 0 {
 			if err := rest.Bind(c, &req); err != nil {
 				rest.Problem(c, err)

@@ -9,6 +9,8 @@ import (
 	"github.com/suilong/suilong/ingest"
 )
 
+// assetReq is what a client may set on a new asset: not its organisation or creation time, which the platform
+// owns (ingest.Service decides whose the asset is).
 type assetReq struct {
 	ID      string           `json:"id"`
 	Kind    ingest.AssetKind `json:"kind"`

@@ -41,9 +41,11 @@ type brokerResult struct {
 // off.
 func (m *Module) brokerOnly(c *gin.Context) {
 	if m.hookSecret == "" {
+		// 403, not 401: no credential would help until an operator turns the hook on.
 		rest.Problem(c, errs.E(errs.Forbidden, "the broker hook is off: set SUILONG_MQTT_HOOK_SECRET and give the broker the same secret"))
 		return
 	}
+	// Constant time, so the secret cannot be found byte by byte from how fast wrong guesses are refused.
 	scheme, token, _ := strings.Cut(c.GetHeader("Authorization"), " ")
 	if !strings.EqualFold(scheme, "Bearer") || subtle.ConstantTimeCompare([]byte(strings.TrimSpace(token)), []byte(m.hookSecret)) != 1 {
 		rest.Problem(c, errs.E(errs.Unauthorized, "the broker hook wants Authorization: Bearer <SUILONG_MQTT_HOOK_SECRET>"))
@@ -52,6 +54,8 @@ func (m *Module) brokerOnly(c *gin.Context) {
 	c.Next()
 }
 
+// brokerAuth answers a refusal as a 200 with result deny: EMQX reads any status but 200 and 204 as "ignore"
+// and asks its next source, so only an explicit deny is sure to keep a client out.
 func (m *Module) brokerAuth(c *gin.Context) {
 	var req brokerAuthReq
 	if err := rest.Bind(c, &req); err != nil {
@@ -64,6 +68,7 @@ func (m *Module) brokerAuth(c *gin.Context) {
 		return
 	}
 	if !d.Allow {
+		// Who and why, never the password: the log is how an operator finds a misconfigured gateway.
 		m.s.Log.Info("mqtt hook: connection refused", "user", req.Username, "client_id", req.ClientID, "reason", d.Reason)
 		c.JSON(http.StatusOK, brokerResult{Result: "deny"})
 		return
@@ -77,6 +82,7 @@ func (m *Module) brokerACL(c *gin.Context) {
 		rest.Problem(c, err)
 		return
 	}
+	// An action we do not know is refused outright rather than judged as a subscribe: it must not end in allow.
 	if req.Action != "publish" && req.Action != "subscribe" {
 		rest.Problem(c, &errs.Error{Code: errs.Unprocessable, Message: "validation failed",
 			Fields: []errs.FieldError{{Field: "action", Message: "must be publish or subscribe"}}})

@@ -9,6 +9,9 @@ import (
 	"github.com/suilong/suilong/ingest"
 )
 
+// listDeadLetters is the staff's list of what ingest refused, one record each (ingest.Service allows it to staff
+// only; a gateway's owner sees its own in the console's summary). An unknown reason is refused with the list of
+// known ones, so a client learns the vocabulary from the error.
 func (m *Module) listDeadLetters(c *gin.Context) {
 	f := ingest.DeadLetterFilter{GatewayID: c.Query("gateway_id"), Reason: ingest.Reason(c.Query("reason"))}
 	if f.Reason != "" {

@@ -9,7 +9,9 @@ import (
 	"github.com/suilong/suilong/ingest"
 )
 
-// Credentials tell a gateway how to connect; the password is never shown again.
+// Credentials tell a gateway how to connect; the password is never shown again (only its hash is kept). The
+// username is the gateway's id, and the topics carry it, because the broker's ACL ties a gateway to its own
+// topics (DESIGN.md "MQTT contract": a gateway may publish only for its own sensors).
 type Credentials struct {
 	Username      string `json:"username"`
 	Password      string `json:"password"`
@@ -40,7 +42,7 @@ func (m *Module) createGateway(c *gin.Context) {
 		return
 	}
 	g, pw, err := m.s.CreateGateway(c, rest.Principal(c), req)
-	c.Header("Cache-Control", "no-store")
+	c.Header("Cache-Control", "no-store") // the answer holds a password: no browser or proxy may keep it
 	rest.Reply(c, http.StatusCreated, GatewayWithCredentials{Gateway: g, MQTT: credentials(g.ID, pw)}, err)
 }
 
@@ -67,6 +69,8 @@ func (m *Module) deleteGateway(c *gin.Context) {
 	c.Status(http.StatusNoContent)
 }
 
+// resetCredentials is how a lost password is replaced, since it cannot be shown again; the gateway's live
+// sessions end at once.
 func (m *Module) resetCredentials(c *gin.Context) {
 	id := c.Param("id")
 	pw, err := m.s.ResetCredentials(c, rest.Principal(c), id)

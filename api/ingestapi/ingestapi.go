@@ -26,7 +26,9 @@ type Module struct {
 func New(s *ingest.Service, hookSecret string) *Module { return &Module{s: s, hookSecret: hookSecret} }
 
 // Routes registers the routes under /api/v1, and the broker's hook, which the broker's secret authenticates
-// rather than an API key.
+// rather than an API key. The resource names are DESIGN.md "HTTP contract"'s (gateways, assets, sensors,
+// assets/{id}/readings, alarms + /{id}/ack); the hook serves "Past one machine": an external broker takes its
+// gateways' credentials and ACLs from the registry.
 func (m *Module) Routes(v1 *gin.RouterGroup, root *gin.Engine) {
 	hook := root.Group("/api/v1/mqtt", m.brokerOnly)
 	hook.POST("/auth", m.brokerAuth)

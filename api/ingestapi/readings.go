@@ -20,9 +20,10 @@ type Readings struct {
 	From     time.Time   `json:"from"`
 	To       time.Time   `json:"to"`
 	Every    string      `json:"every"`
-	EveryS   float64     `json:"every_s"`
-	Band     ingest.Band `json:"band"`
-	// Periods are the parts of [from, to) that the points summarise (ingest.AssetSeries).
+	EveryS   float64     `json:"every_s"` // every in seconds, for clients that cannot parse Go durations
+	Band     ingest.Band `json:"band"`    // so a client draws the allowed range without a second request
+	// Periods are the parts of [from, to) that the points summarise (ingest.AssetSeries): for a base or a buyer
+	// only when the asset carried their lots, since they follow their shipment, not the truck's other loads.
 	Periods []ingest.Span `json:"periods"`
 	Points  []Point       `json:"points"`
 }
@@ -33,10 +34,11 @@ type Point struct {
 	MinC  float64   `json:"min_c"`
 	MeanC float64   `json:"mean_c"`
 	MaxC  float64   `json:"max_c"`
-	Count int       `json:"count"` // readings in the window
+	Count int       `json:"count"` // readings in the window: tells a thin window from a full one
 }
 
-// parseEvery accepts Go durations ("30s", "5m", "1h") and days ("1d").
+// parseEvery accepts Go durations ("30s", "5m", "1h") and days ("1d"), which Go's durations lack and which a
+// month's chart asks for. Whether a window is too fine for the range is ingest's rule.
 func parseEvery(s string) (time.Duration, error) {
 	if d, ok := strings.CutSuffix(s, "d"); ok {
 		n, err := strconv.Atoi(d)
@@ -70,6 +72,7 @@ func (m *Module) readings(c *gin.Context) {
 		rest.Problem(c, err)
 		return
 	}
+	// from and to in UTC, so the answer does not depend on the server's time zone.
 	c.JSON(http.StatusOK, Readings{AssetID: r.Asset.ID, SensorID: r.SensorID, From: r.From.UTC(), To: r.To.UTC(), Every: r.Every.String(),
 		EveryS: r.Every.Seconds(), Band: r.Asset.Band, Periods: r.Periods, Points: points(r.Points)})
 }

@@ -9,6 +9,7 @@ import (
 	"github.com/suilong/suilong/ingest"
 )
 
+// sensorReq is what a client may set on a new sensor; the creation time is the platform's.
 type sensorReq struct {
 	ID        string `json:"id"`
 	GatewayID string `json:"gateway_id"`

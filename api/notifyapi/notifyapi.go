@@ -21,9 +21,12 @@ type Module struct{ s *notify.Service }
 // New returns the module.
 func New(s *notify.Service) *Module { return &Module{s: s} }
 
+// owners are the roles that own alarms worth hearing about (their assets' or their lots'). Gateway keys are
+// left out: a key stored on a truck must not be able to redirect where alarms go.
 var owners = rest.RequireRole(auth.RoleAdmin, auth.RoleCoordinator, auth.RoleCarrier, auth.RoleBase, auth.RoleBuyer)
 
-// Routes registers the routes under /api/v1.
+// Routes registers the routes under /api/v1: notification-channels and notification-rules are DESIGN.md "People
+// act on the cold chain"'s names; the delivery log is ours, the record that each alarm reached someone.
 func (m *Module) Routes(v1 *gin.RouterGroup, _ *gin.Engine) {
 	g := v1.Group("", owners)
 	g.GET("/notification-channels", m.listChannels)
@@ -43,6 +46,8 @@ func (m *Module) Routes(v1 *gin.RouterGroup, _ *gin.Engine) {
 }
 
 // orgFilter reads ?org_id= (admins and coordinators: one organisation's records; others see only theirs).
+// notify.Service ignores it for everyone else rather than refusing it, so a client written against a staff
+// key works unchanged with its own organisation's key.
 func orgFilter(c *gin.Context) (int64, bool) {
 	s := c.Query("org_id")
 	if s == "" {
@@ -67,7 +72,8 @@ func (m *Module) listChannels(c *gin.Context) {
 }
 
 // ChannelCreated is the answer to a channel's creation: the channel, and the webhook secret the platform chose
-// when none was given (shown this once).
+// when none was given (shown this once). The receiver needs it to check X-Suilong-Signature; later answers
+// leave it out (secret_set says one exists), so whoever can read channels cannot forge signed alarms.
 type ChannelCreated struct {
 	Channel notify.Channel `json:"channel"`
 	Secret  string         `json:"secret,omitempty"`
@@ -181,12 +187,14 @@ func (m *Module) listDeliveries(c *gin.Context) {
 		}
 		f.AlarmIDs = []int64{v}
 	}
-	f.Status = c.Query("status")
+	f.Status = c.Query("status") // checked by notify, which names the statuses it knows
 	rest.ListPage(c, func(p rest.PageReq) ([]notify.Delivery, int, error) {
 		return m.s.Deliveries(c.Request.Context(), rest.Principal(c), f, p)
 	})
 }
 
+// attempts answers with the whole list in an items envelope: a delivery is tried a bounded number of times
+// (notify's MaxAttempts), and someone debugging a webhook wants every attempt's status and error at once.
 func (m *Module) attempts(c *gin.Context) {
 	rest.WithID(c, func(id int64) {
 		a, err := m.s.Attempts(c.Request.Context(), rest.Principal(c), id)

@@ -14,7 +14,7 @@ import (
 	"github.com/suilong/suilong/notify"
 )
 
-// inboxTabs are the inbox's views, in order.
+// inboxTabs are the inbox's views, in order: open first, the default, because it is what someone must act on.
 var inboxTabs = []string{ingest.StatusOpen, ingest.StatusAcknowledged, ingest.StatusClosed, ingest.StatusWithdrawn}
 
 type inboxRow struct {
@@ -47,6 +47,8 @@ type inboxView struct {
 	Comment     string
 }
 
+// inboxPage is what one page lists: still scrollable on a phone, and within what one acknowledgement may cover
+// (ingest.MaxAck), so "select all on this page" is always accepted.
 const inboxPage = 100
 
 func (m *Module) alarmsPage(c *gin.Context) { m.inbox(c, nil, "") }
@@ -59,9 +61,9 @@ func (m *Module) inbox(c *gin.Context, results []ackOutcome, comment string) {
 		valid = valid || s == status
 	}
 	if !valid {
-		status = ingest.StatusOpen
+		status = ingest.StatusOpen // a stale or mistyped link still lands on what needs doing
 	}
-	offset, _ := strconv.Atoi(c.Query("offset"))
+	offset, _ := strconv.Atoi(c.Query("offset")) // a bad offset reads as the first page
 	offset = max(0, offset)
 	v := inboxView{Page: m.page(c, "告警 Alarms", "alarms"), Status: status, Tabs: inboxTabs, AssetID: c.Query("asset"), Offset: offset,
 		Results: results, Comment: comment}
@@ -108,7 +110,10 @@ func (m *Module) inbox(c *gin.Context, results []ackOutcome, comment string) {
 	m.pages.Render(c, http.StatusOK, "ops-alarms", v)
 }
 
-// history returns the notifications of the alarms (those to channels the viewer sees), in one query.
+// history returns the notifications of the alarms (those to channels the viewer sees), in one query for the
+// page rather than one per alarm. Deliveries are scoped by notify, not here: a carrier must not learn that a
+// coordinator's channel was told about its truck. At most 500 (five per alarm of a full page); an alarm's own
+// page asks for its alone.
 func (m *Module) history(c *gin.Context, alarms []ingest.Alarm) (map[int64][]notify.Delivery, error) {
 	out := map[int64][]notify.Delivery{}
 	if m.d.Notify == nil || len(alarms) == 0 {
@@ -128,9 +133,14 @@ func (m *Module) history(c *gin.Context, alarms []ingest.Alarm) (map[int64][]not
 	return out, nil
 }
 
+// ackSubmit acknowledges the alarms ticked and answers with the page itself, not a redirect: the outcome of
+// each alarm (acknowledged, already acknowledged by someone else, not found) must be shown, and posting the same
+// form again is harmless since each alarm can be acknowledged only once.
 func (m *Module) ackSubmit(c *gin.Context) {
 	var ids []int64
 	for _, s := range c.PostFormArray("id") {
+		// The ids come from the page's checkboxes; one that is not an id was not ours to act on, and an empty
+		// list is Console.Ack's to refuse with its own message.
 		if id, err := strconv.ParseInt(s, 10, 64); err == nil && id > 0 {
 			ids = append(ids, id)
 		}
@@ -138,7 +148,7 @@ func (m *Module) ackSubmit(c *gin.Context) {
 	comment := c.PostForm("comment")
 	res, err := m.d.Console.Ack(c.Request.Context(), principal(c), ids, comment)
 	if err != nil && errs.CodeOf(err) != errs.Unprocessable {
-		m.fail(c, err)
+		m.fail(c, err) // forbidden or our fault: nothing to show beside the form
 		return
 	}
 	var out []ackOutcome
@@ -152,6 +162,7 @@ func (m *Module) ackSubmit(c *gin.Context) {
 		}
 		out = append(out, o)
 	}
+	// back names the alarm page the form was on, so an acknowledgement from there stays there.
 	back := c.PostForm("back")
 	if id, err := strconv.ParseInt(back, 10, 64); err == nil && id > 0 {
 		m.alarmDetail(c, id, out)
@@ -164,6 +175,7 @@ func (m *Module) ackSubmit(c *gin.Context) {
 	m.inbox(c, out, keep)
 }
 
+// fieldText flattens an error and its fields into the one line each outcome gets.
 func fieldText(err error) string {
 	e := errs.As(err)
 	if e == nil {
@@ -178,10 +190,12 @@ func fieldText(err error) string {
 
 type alarmView struct {
 	web.Page
-	A        ingest.Alarm
-	Events   []ingest.AlarmEvent
-	Notes    []deliveryView
-	Results  []ackOutcome
+	A       ingest.Alarm
+	Events  []ingest.AlarmEvent
+	Notes   []deliveryView
+	Results []ackOutcome
+	// CanAck hides the form when there is nothing to acknowledge: already acknowledged, or withdrawn because
+	// late readings showed the condition never happened.
 	CanAck   bool
 	AssetRef string
 }
@@ -194,6 +208,7 @@ type deliveryView struct {
 func (m *Module) alarmPage(c *gin.Context) {
 	id, err := strconv.ParseInt(c.Param("id"), 10, 64)
 	if err != nil || id <= 0 {
+		// Not an id: the same 404 as an alarm that does not exist or that the viewer may not see.
 		m.fail(c, errs.E(errs.NotFound, "alarm %q not found", c.Param("id")))
 		return
 	}
@@ -207,6 +222,7 @@ func (m *Module) alarmDetail(c *gin.Context, id int64, results []ackOutcome) {
 		m.fail(c, err)
 		return
 	}
+	// AlarmHistory is not scoped: it is read only after Console.Alarm has found the alarm among those p sees.
 	events, err := m.d.Console.Store.AlarmHistory(ctx, id)
 	if err != nil {
 		m.fail(c, err)
@@ -219,6 +235,8 @@ func (m *Module) alarmDetail(c *gin.Context, id int64, results []ackOutcome) {
 		m.fail(c, err)
 		return
 	}
+	// One query per delivery is fine here: an alarm has one per rule and event (raised, ended, acknowledged),
+	// a handful, and this page shows a single alarm.
 	for _, d := range hist[id] {
 		att, err := m.d.Notify.Attempts(ctx, p, d.ID)
 		if err != nil {

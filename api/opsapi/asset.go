@@ -20,7 +20,8 @@ type assetView struct {
 	From   time.Time
 }
 
-// ranges are the periods the asset page charts.
+// ranges are the periods the asset page charts: a fixed set, so no URL can make InfluxDB aggregate months of
+// readings for one page view. A lot's whole journey is the traceability page's job (/t/{code}).
 var ranges = map[string]time.Duration{"24h": 24 * time.Hour, "7d": 7 * 24 * time.Hour}
 
 func (m *Module) assetPage(c *gin.Context) {
@@ -33,10 +34,12 @@ func (m *Module) assetPage(c *gin.Context) {
 	rng := c.DefaultQuery("range", "24h")
 	span, ok := ranges[rng]
 	if !ok {
-		rng, span = "24h", ranges["24h"]
+		rng, span = "24h", ranges["24h"] // an unknown range shows the default rather than an error page
 	}
 	to := m.d.Now()
 	from := to.Add(-span)
+	// 288 windows (5 minutes over a day): about one per two units of the chart's 664-unit plot, as fine as the
+	// SVG can show, and the query returns the same few hundred points whatever the range.
 	every := (span / 288).Truncate(time.Minute)
 	var points []coldchain.Window
 	if m.d.Series != nil {
@@ -45,6 +48,8 @@ func (m *Module) assetPage(c *gin.Context) {
 			return
 		}
 	}
+	// Console.Asset has already refused an asset p may not see; Alarms applies the same scope on its own. A
+	// hundred alarms in a week would be a fault to fix, not a list to page through.
 	alarms, _, err := m.d.Console.Alarms(ctx, p, ingest.ConsoleAlarms{AssetID: a.ID, From: from}, ingest.Page{Limit: 100})
 	if err != nil {
 		m.fail(c, err)
@@ -55,7 +60,7 @@ func (m *Module) assetPage(c *gin.Context) {
 		alarms[i], alarms[j] = alarms[j], alarms[i]
 	}
 	title := a.Name
-	if title == "" {
+	if title == "" { // names are optional; the id is how every other page and message calls it
 		title = a.ID
 	}
 	m.pages.Render(c, http.StatusOK, "ops-asset", assetView{Page: m.page(c, title, "fleet"), A: a, Range: rng,

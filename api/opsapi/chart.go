@@ -41,8 +41,11 @@ type tick struct {
 	Label string
 }
 
+// r1 rounds coordinates to a tenth of a unit: finer is invisible and would only lengthen the page.
 func r1(v float64) float64 { return math.Round(v*10) / 10 }
 
+// niceStep picks the tick step people read at a glance (0.5, 1, 2, 5 … °C) for a raw step of a fifth of the
+// range, so the axis has about five ticks.
 func niceStep(raw float64) float64 {
 	for _, s := range []float64{0.5, 1, 2, 5, 10, 20} {
 		if raw <= s {
@@ -58,6 +61,8 @@ func newChart(points []coldchain.Window, band ingest.Band, alarms []ingest.Alarm
 	for _, p := range points {
 		lo, hi = math.Min(lo, p.MinC), math.Max(hi, p.MaxC)
 	}
+	// The band is always in view, even when every reading is well inside it: how close to its edge the cargo
+	// ran is what the reader wants to see.
 	if band.MinC != nil {
 		lo, hi = math.Min(lo, *band.MinC), math.Max(hi, *band.MinC)
 	}
@@ -65,13 +70,15 @@ func newChart(points []coldchain.Window, band ingest.Band, alarms []ingest.Alarm
 		lo, hi = math.Min(lo, *band.MaxC), math.Max(hi, *band.MaxC)
 	}
 	if math.IsInf(lo, 1) {
-		lo, hi = 0, 10
+		lo, hi = 0, 10 // nothing to scale to: an axis of ordinary chilled temperatures under the "no data" note
 		ch.Empty = true
 	}
 	ch.Empty = ch.Empty || len(points) == 0
 	step := niceStep((hi - lo + 2) / 5)
+	// A degree of margin each side, so a reading at the band's edge is not drawn on the frame.
 	ymin, ymax := math.Floor((lo-1)/step)*step, math.Ceil((hi+1)/step)*step
 	span := to.Sub(from).Seconds()
+	// x clamps to the plot: an alarm that began before the range starts at its left edge, not off the chart.
 	x := func(t time.Time) float64 {
 		f := t.Sub(from).Seconds() / span
 		return r1(ch.X0 + math.Max(0, math.Min(1, f))*(ch.X1-ch.X0))
@@ -97,7 +104,7 @@ func newChart(points []coldchain.Window, band ingest.Band, alarms []ingest.Alarm
 		bot = append([]string{fmt.Sprintf("%g,%g", px, y(p.MinC))}, bot...)
 		mean = append(mean, fmt.Sprintf("%g,%g", px, y(p.MeanC)))
 		if len(points) == 1 {
-			ch.Dots = append(ch.Dots, xy{px, y(p.MeanC)})
+			ch.Dots = append(ch.Dots, xy{px, y(p.MeanC)}) // one point draws no line; a dot shows it
 		}
 	}
 	ch.Area, ch.Mean = strings.Join(append(top, bot...), " "), strings.Join(mean, " ")
@@ -107,9 +114,11 @@ func newChart(points []coldchain.Window, band ingest.Band, alarms []ingest.Alarm
 			end = *a.EndedAt
 		}
 		x0, x1 := x(a.StartedAt), x(end)
-		w := math.Max(2, x1-x0)
+		w := math.Max(2, x1-x0) // a door open for a minute is still a visible mark on a week's chart
 		ch.Alarms = append(ch.Alarms, mark{N: i + 1, X: x0, W: r1(w), LabelX: r1(x0 + w/2), Kind: string(a.Kind), Ongoing: a.EndedAt == nil})
 	}
+	// Times alone for a day; with the date beyond, or the week's ticks would repeat the same hours. In China
+	// Standard Time, as every page shows it.
 	layout := "15:04"
 	if span > 36*3600 {
 		layout = "1/2 15:04"

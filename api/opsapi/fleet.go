@@ -20,17 +20,21 @@ type fleetView struct {
 	City      string
 	Kind      string
 	Attention bool
-	// Totals over the assets shown.
+	// Totals over the assets of the city and kind chosen, including those the attention filter hides, so the
+	// header says how many are fine as well as how many are not.
 	Total, NeedAttention, OpenAlarms, OutOfBand, Offline int
-	Failing                                              []notify.Channel
-	Cards                                                template.HTML
+	// Failing are the notification channels that keep failing. They are on the fleet page because a broken
+	// webhook means alarms reach nobody, and the duty officer must know that before trusting a quiet shift.
+	Failing []notify.Channel
+	// Cards is the fleet's cards, written by fleetCards for speed (see there for how it escapes).
+	Cards template.HTML
 }
 
 func (m *Module) fleetPage(c *gin.Context) {
 	ctx, p := c.Request.Context(), principal(c)
 	f := ingest.FleetFilter{City: c.Query("city"), Kind: ingest.AssetKind(c.Query("kind"))}
 	if f.Kind != "" && f.Kind != ingest.KindTruck && f.Kind != ingest.KindColdStore {
-		f.Kind = ""
+		f.Kind = "" // a hand-edited kind shows the whole fleet: a filter of convenience needs no error page
 	}
 	assets, err := m.d.Console.Fleet(ctx, p, f)
 	if err != nil {
@@ -51,7 +55,8 @@ func (m *Module) fleetPage(c *gin.Context) {
 			return
 		}
 	}
-	// Whatever needs a look first, then by id.
+	// Whatever needs a look first, most open alarms first; otherwise Fleet's order (by id) stands, the sort
+	// being stable, so cards of equal standing keep their places from one refresh of the page to the next.
 	slices.SortStableFunc(assets, func(a, b ingest.AssetStatus) int {
 		if x, y := a.Attention(), b.Attention(); x != y {
 			if x {

@@ -39,6 +39,7 @@ func fleetCards(assets []ingest.AssetStatus, now time.Time) template.HTML {
 		b.WriteString(`</b></a><span class="muted">`)
 		b.WriteString(id)
 		b.WriteString(` · `)
+		// Unescaped: our own words, as assets.kind's CHECK lets only truck and cold_store reach assetWords.
 		b.WriteString(assetWords(a.Kind, false))
 		if a.City != "" {
 			b.WriteString(` · `)

@@ -12,6 +12,8 @@ import (
 	"github.com/suilong/suilong/notify"
 )
 
+// deadView is the dead letter summed by reason and gateway: a gateway's owner needs to know what to fix
+// (ingest.AdviceFor says how), not to read every rejected message.
 type deadView struct {
 	web.Page
 	Since  string
@@ -19,6 +21,7 @@ type deadView struct {
 	Total  int
 }
 
+// sinces are the windows the page offers, a fixed set so that no URL asks to sum the dead letter of all time.
 var sinces = map[string]time.Duration{"24h": 24 * time.Hour, "7d": 7 * 24 * time.Hour, "30d": 30 * 24 * time.Hour}
 
 func (m *Module) deadLettersPage(c *gin.Context) {
@@ -45,7 +48,9 @@ type gatewaysView struct {
 	// Reset is the gateway whose new credentials this answer shows, once.
 	Reset    string
 	Password string
-	Topics   [3]string
+	// Topics are the reset gateway's MQTT topics, beside its new password, so the person configuring the
+	// device has everything it needs on one screen.
+	Topics [3]string
 }
 
 func (m *Module) gatewaysPage(c *gin.Context) { m.gateways(c, "", "") }
@@ -63,6 +68,9 @@ func (m *Module) gateways(c *gin.Context, reset, pw string) {
 
 // resetSubmit gives the gateway a new MQTT password and shows it on the answer only (never stored in clear,
 // never shown again); the broker drops the gateway's connection made with the old one.
+//
+// The answer is the page itself, not a redirect: the password must not travel in a URL or be kept for a later
+// request. Posting again makes another password, which is what pressing the button means.
 func (m *Module) resetSubmit(c *gin.Context) {
 	id := c.Param("id")
 	pw, err := m.d.Console.ResetGateway(c.Request.Context(), principal(c), id)
@@ -70,6 +78,7 @@ func (m *Module) resetSubmit(c *gin.Context) {
 		m.fail(c, err)
 		return
 	}
+	// Logged with who did it (never the password): a reset cuts the gateway off until it is reconfigured.
 	m.d.Site.Log().Info("ops: gateway credentials reset", "gateway", id, "by", principal(c).Actor())
 	m.gateways(c, id, pw)
 }
@@ -87,6 +96,8 @@ func (m *Module) channelsPage(c *gin.Context) {
 	v := channelsView{Page: m.page(c, "通知 Notifications", "channels"), Names: map[int64]string{}, RuleName: map[int64]string{}}
 	if m.d.Notify != nil {
 		var err error
+		// One page of 500: an organisation keeps a few channels and rules, and the API pages them for the
+		// rest (notification-channels, notification-rules).
 		if v.Channels, _, err = m.d.Notify.Channels(ctx, p, 0, pg.Page{Limit: 500}); err != nil {
 			m.fail(c, err)
 			return
@@ -102,7 +113,7 @@ func (m *Module) channelsPage(c *gin.Context) {
 	for _, r := range v.Rules {
 		name := r.Name
 		if name == "" {
-			name = "#" + itoa(r.ID)
+			name = "#" + itoa(r.ID) // rules need no name, but an escalation must point at something readable
 		}
 		v.RuleName[r.ID] = name
 	}

@@ -29,7 +29,8 @@ import (
 //go:embed templates/*.html.tmpl
 var templateFS embed.FS
 
-// Series is the readings query the asset page charts (ingest's readings adapter).
+// Series is the readings query the asset page charts (ingest's readings adapter). It may be nil (no InfluxDB
+// wired): the asset page then draws an empty chart, and the rest of the console still works from PostgreSQL.
 type Series interface {
 	SeriesOf(ctx context.Context, assetID string, f ingest.SeriesFilter, from, to time.Time, every time.Duration) ([]coldchain.Window, error)
 }
@@ -38,11 +39,14 @@ type Series interface {
 type Deps struct {
 	Site    *web.Site
 	Console *ingest.Console
-	Notify  *notify.Service
-	Series  Series
-	// Refresh is how often the fleet page reloads itself (default 30s).
+	// Notify may be nil: the pages then leave out notification history and failing channels.
+	Notify *notify.Service
+	Series Series
+	// Refresh is how often the fleet page reloads itself (default 30s): often enough for a screen left open on
+	// the duty desk, cheap because Console.Fleet is a few queries whatever the fleet's size.
 	Refresh time.Duration
-	Now     func() time.Time
+	// Now is the clock of the chart ranges, the dead-letter windows and the cards' "ago".
+	Now func() time.Time
 }
 
 // Module serves the /ops pages.
@@ -74,13 +78,18 @@ var section = web.Section{
 	},
 }
 
-// allowed admits the people whose organisation sees part of the cold chain.
+// allowed admits the people whose organisation sees part of the cold chain. It is ingest.ScopeOf's rule, so the
+// pages admit exactly those whose queries could show them something; every Console call scopes what it returns
+// again (staff: everything; others: their organisation's assets and gateways), which is what keeps one
+// carrier's trucks out of another's console.
 func allowed(p auth.Principal) bool {
 	_, err := ingest.ScopeOf(p)
 	return err == nil
 }
 
-// Routes registers the pages on root.
+// Routes registers the pages on root. The page names are DESIGN.md "People act on the cold chain"'s; the alarm
+// page and the channels are ours. RequireSession checks every POST's CSRF token. One ack route serves the inbox's
+// many alarms and an alarm page's one, so both follow the same rules.
 func (m *Module) Routes(_ *gin.RouterGroup, root *gin.Engine) {
 	g := root.Group("/ops", m.d.Site.RequireSession(section, allowed))
 	g.GET("", m.fleetPage)
@@ -94,6 +103,8 @@ func (m *Module) Routes(_ *gin.RouterGroup, root *gin.Engine) {
 	g.GET("/channels", m.channelsPage)
 }
 
+// principal ignores the ok: RequireSession put the signed-in user's principal there, and Console refuses a zero
+// one anyway.
 func principal(c *gin.Context) auth.Principal {
 	p, _ := auth.FromContext(c.Request.Context())
 	return p
@@ -105,6 +116,8 @@ func (m *Module) page(c *gin.Context, title, nav string) web.Page {
 
 func (m *Module) fail(c *gin.Context, err error) { m.pages.Error(c, section, err) }
 
+// funcs turn states into words here, beside the pages that show them, rather than in ingest's or notify's
+// records. An unknown value comes out as itself, so a new state shows up untranslated instead of blank.
 var funcs = template.FuncMap{
 	"band": func(b ingest.Band) string {
 		if s := b.String(); s != "" {
@@ -149,6 +162,7 @@ var funcs = template.FuncMap{
 	"kindOfChannelEN": func(k notify.Kind) string { return channelWords(k, true) },
 }
 
+// optNum shows a missing value, and NaN, as a dash: a duty officer must never read "NaN °C".
 func optNum(v *float64, format string) string {
 	if v == nil || math.IsNaN(*v) {
 		return "—"
@@ -172,6 +186,8 @@ func derefStr(s *string) string {
 	return *s
 }
 
+// pwhen writes China Standard Time whatever the server's zone: duty officers in Guangzhou and Longyan compare it
+// with their phones' clocks.
 func pwhen(t *time.Time) string {
 	if t == nil {
 		return "—"
@@ -249,7 +265,7 @@ func gatewayWords(s string, en bool) string {
 	case "offline":
 		return pick(en, "离线", "offline")
 	}
-	return pick(en, "未知", "unknown")
+	return pick(en, "未知", "unknown") // no retained status yet: neither online nor offline
 }
 
 func deliveryWords(s string, en bool) string {

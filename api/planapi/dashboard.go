@@ -9,10 +9,13 @@ import (
 	"github.com/suilong/suilong/plan"
 )
 
+// dashboardView is the plan's front page: progress by domain, what is overdue or at risk, and the live KPIs
+// (DESIGN.md "Plan"), for a coordinator preparing the next joint meeting.
 type dashboardView struct {
 	web.Page
-	D          *plan.Dashboard
-	Year       int
+	D    *plan.Dashboard
+	Year int
+	// Reportable links only the years that have a report, so no link on the page leads to a 422.
 	Reportable []int
 }
 
@@ -26,7 +29,8 @@ func (m *Module) dashboardPage(c *gin.Context) {
 		Year: d.AsOf.Year(), Reportable: m.years()})
 }
 
-// years are the years a report can be had for.
+// years are the years a report can be had for: the plan's years that have begun, in China's calendar, as
+// plan.Report accepts them.
 func (m *Module) years() []int {
 	var out []int
 	for y := plan.FirstYear; y <= plan.LastYear && y <= m.d.Plan.Store.Now().In(plan.CST).Year(); y++ {

@@ -20,6 +20,10 @@ import (
 //go:embed templates/*.html.tmpl
 var templateFS embed.FS
 
+// pageFuncs return plain strings and let html/template escape them in context: item texts, notes and lead
+// departments are typed by people, so no helper here returns template.HTML. itemURL and sectionURL path-escape
+// codes although the seed's (T4.6, G2) need none, so a link never depends on that. lastDay shows a report
+// period's exclusive end (1 January next) as the last day in it, which is what readers expect ("… – 12-31").
 var pageFuncs = template.FuncMap{
 	"pct":         func(p plan.Progress) int { return p.Percent() },
 	"pctf":        func(v float64) int { return int(math.Round(v)) },
@@ -57,6 +61,7 @@ func ordered(m map[plan.Status]int) []statusCount {
 	return out
 }
 
+// dateText shows an unset date as a dash: an empty table cell reads as a rendering fault, "—" as "none set".
 func dateText(d plan.Date) string {
 	if d.IsZero() {
 		return "—"
@@ -71,6 +76,9 @@ func optInt(p *int) string {
 	return strconv.Itoa(*p)
 }
 
+// fieldNames are the Chinese names of the API's field names. Validation errors and the audit log name fields as
+// the API does (so one message serves both); the pages show the Chinese first, for coordinators who do not
+// read the English names.
 var fieldNames = map[string]string{
 	"lead_guangzhou": "广州牵头单位",
 	"lead_longyan":   "龙岩牵头单位",
@@ -119,6 +127,8 @@ func auditValue(field, v string) string {
 	return v
 }
 
+// formValue prefers what was typed (a rejected form) over the stored value, even an empty string the person
+// cleared on purpose: falling back to the stored value would undo their edit on the screen.
 func formValue(form map[string]string, key, def string) string {
 	if v, ok := form[key]; ok {
 		return v
@@ -132,6 +142,7 @@ var section = web.Section{
 	Links: []web.Link{
 		{Key: "dashboard", Href: "/plan", ZH: "总览", EN: "Dashboard"},
 		{Key: "report", Href: "/plan/report", ZH: "年度通报", EN: "Annual report"},
+		// The export is the API route itself: the session cookie authenticates it, and one CSV serves both.
 		{Href: "/api/v1/plan/export.csv", ZH: "导出 CSV", EN: "Export"},
 	},
 }
@@ -142,6 +153,9 @@ func (m *Module) page(c *gin.Context, title, nav string) web.Page {
 
 func (m *Module) pageError(c *gin.Context, err error) { m.pages.Error(c, section, err) }
 
+// pageRoutes serves the coordinators' dashboard. RequireSession sends the signed-out to sign in and back, lets
+// only staff through (others get a 403 page, or their own start page instead of /plan) and checks every POST's
+// CSRF token, so the handlers below need not.
 func (m *Module) pageRoutes(root *gin.Engine) {
 	p := root.Group("/plan", m.d.Site.RequireSession(section, auth.Principal.Staff))
 	p.GET("", m.dashboardPage)
@@ -154,6 +168,8 @@ func (m *Module) pageRoutes(root *gin.Engine) {
 	p.GET("/report", m.reportPage)
 }
 
+// principal ignores the ok: RequireSession has put the signed-in user's principal there, and a zero principal
+// would be refused by plan.Service anyway.
 func principal(c *gin.Context) auth.Principal {
 	p, _ := auth.FromContext(c.Request.Context())
 	return p

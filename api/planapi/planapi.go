@@ -20,6 +20,8 @@ import (
 
 // Deps are the module's collaborators.
 type Deps struct {
+	// Plan holds the rules (who may read and change, validation, the audit log); handlers here only translate
+	// HTTP to its calls, as DESIGN.md "Layout" wants of api/.
 	Plan *plan.Service
 	// Site is the signed-in web: sessions, sign-in, the pages' layout.
 	Site *web.Site
@@ -36,9 +38,15 @@ func New(d Deps) *Module {
 	return &Module{d: d, pages: d.Site.NewRenderer(templateFS, pageFuncs)}
 }
 
+// staff turns away every other role before a handler runs, so a base's or buyer's key gets 403 without
+// learning whether an item code exists. Tracking (lead departments, risks, delays) is the coordinators' working
+// record, not for bases, buyers or gateways; plan.Service checks the same rule again (plan.CanRead) because the
+// pages reach it without this middleware.
 var staff = rest.RequireRole(auth.RoleAdmin, auth.RoleCoordinator)
 
-// Routes registers the API under /api/v1 and the pages on root.
+// Routes registers the API under /api/v1 and the pages on root. The names are DESIGN.md "HTTP contract"'s
+// (plan, plan/items/{code}, /updates, plan/dashboard, plan/export.csv, plan/report?year=), checked by tests;
+// annual and audit serve "Plan"'s annual work-plan entries (年度工作计划) and the record of who changed what.
 func (m *Module) Routes(v1 *gin.RouterGroup, root *gin.Engine) {
 	g := v1.Group("/plan", staff)
 	g.GET("", m.getPlan)
@@ -56,6 +64,8 @@ func (m *Module) Routes(v1 *gin.RouterGroup, root *gin.Engine) {
 	m.pageRoutes(root)
 }
 
+// getPlan answers with the whole tree in one document, unpaginated, as DESIGN.md "Plan" asks: another system
+// mirrors the plan with one request and every item's full text.
 func (m *Module) getPlan(c *gin.Context) {
 	pl, err := m.d.Plan.Plan(c.Request.Context(), rest.Principal(c))
 	if err != nil {
@@ -83,7 +93,8 @@ func (m *Module) getItem(c *gin.Context) {
 	c.JSON(http.StatusOK, d)
 }
 
-// trackingResp is the answer to a PATCH: the new state and what changed.
+// trackingResp is the answer to a PATCH: the new state and what changed. Changes lists only fields whose value
+// really moved (a field sent with its current value is not audited), so a client can tell a no-op from an edit.
 type trackingResp struct {
 	Code     string        `json:"code"`
 	Tracking plan.Tracking `json:"tracking"`
@@ -102,7 +113,7 @@ func (m *Module) patchItem(c *gin.Context) {
 		return
 	}
 	if ch == nil {
-		ch = []plan.Change{}
+		ch = []plan.Change{} // [] rather than null: clients iterate it without a nil check
 	}
 	c.JSON(http.StatusOK, trackingResp{Code: c.Param("code"), Tracking: t, Changes: ch})
 }
@@ -127,6 +138,8 @@ func (m *Module) postUpdate(c *gin.Context) {
 	c.JSON(http.StatusCreated, u)
 }
 
+// listAnnual answers with the whole list in the list envelope: entries are planned by hand, a few per item for
+// each year of a five-year plan, so paging them would only cost clients a second request.
 func (m *Module) listAnnual(c *gin.Context) {
 	as, err := m.d.Plan.Annual(c.Request.Context(), rest.Principal(c), c.Param("code"))
 	if err != nil {
@@ -176,11 +189,15 @@ func (m *Module) listAudit(c *gin.Context) {
 }
 
 func (m *Module) exportCSV(c *gin.Context) {
+	// Buffered rather than streamed: a failure half-way still becomes a problem+json with its status, not a
+	// 200 with a truncated file that a spreadsheet would open without complaint.
 	var b bytes.Buffer
 	if err := m.d.Plan.WriteCSV(c.Request.Context(), rest.Principal(c), &b); err != nil {
 		rest.Problem(c, err)
 		return
 	}
+	// The date in the name keeps successive downloads apart in a coordinator's folder. no-store: the sheet
+	// holds the coordinators' notes and must not stay in a shared office PC's or a proxy's cache.
 	name := "suilong-plan-" + plan.DateOf(m.d.Plan.Store.Now()).String() + ".csv"
 	c.Header("Content-Disposition", `attachment; filename="`+name+`"`)
 	c.Header("Cache-Control", "no-store")
@@ -191,6 +208,7 @@ func (m *Module) exportCSV(c *gin.Context) {
 func (m *Module) reportYear(c *gin.Context) (int, error) {
 	s := strings.TrimSpace(c.Query("year"))
 	if s == "" {
+		// This year in China (CST), not UTC: on 1 January before 08:00 the report is already the new year's.
 		return m.d.Plan.Store.Now().In(plan.CST).Year(), nil
 	}
 	y, err := strconv.Atoi(s)
@@ -198,7 +216,7 @@ func (m *Module) reportYear(c *gin.Context) (int, error) {
 		return 0, &errs.Error{Code: errs.Unprocessable, Message: "bad year",
 			Fields: []errs.FieldError{{Field: "year", Message: "must be a year such as 2025"}}}
 	}
-	return y, nil
+	return y, nil // whether the plan covers that year is plan.Report's rule, not ours
 }
 
 func (m *Module) getReport(c *gin.Context) {
@@ -212,6 +230,8 @@ func (m *Module) getReport(c *gin.Context) {
 		rest.Problem(c, err)
 		return
 	}
+	// One URL for both readers of 年度总结通报: systems asking for JSON get the data, while a coordinator who
+	// opens the link in a browser gets the standalone page (no site header) to print or forward.
 	if c.NegotiateFormat("text/html", "application/json") == "application/json" {
 		c.JSON(http.StatusOK, r)
 		return

@@ -10,6 +10,8 @@ import (
 	"github.com/suilong/suilong/plan"
 )
 
+// sectionView is a domain's or safeguard's page: what a coordinator responsible for one of the plan's ten
+// domains (or four safeguards) reads first, with the KPIs measured for the tasks under it.
 type sectionView struct {
 	web.Page
 	Section *plan.Item
@@ -23,7 +25,8 @@ func (m *Module) domainPage(c *gin.Context) {
 		return
 	}
 	if d.Parent != "" {
-		// Only top-level items have a section page; the others are items.
+		// Only top-level items have a section page; the others are items. A redirect rather than a 404 because
+		// codes are typed and shared by hand (T4.6 under /plan/domains/ is an easy slip), and the item exists.
 		c.Redirect(http.StatusSeeOther, "/plan/items/"+url.PathEscape(d.Code))
 		return
 	}

@@ -9,7 +9,8 @@ import (
 	"github.com/suilong/suilong/trace"
 )
 
-// chartView is the SVG chart in its own coordinates (viewBox 0 0 W H).
+// chartView is the SVG chart in its own coordinates (viewBox 0 0 W H): 360 units wide, a phone's CSS width,
+// so a unit is about a pixel there and the labels stay legible without zooming.
 type chartView struct {
 	W, H               int
 	X0, X1, Y0, Y1     float64
@@ -59,6 +60,8 @@ func newChart(r *trace.Report, en bool) *chartView {
 			lo, hi = math.Min(lo, p.MinC), math.Max(hi, p.MaxC)
 		}
 	}
+	// Each excursion's peak, and the band even when every reading is well inside it, stay within the plot:
+	// the reader must see how far out the cargo went, or how close to the edge it ran.
 	for _, x := range r.Compliance.Excursions {
 		lo, hi = math.Min(lo, x.PeakC), math.Max(hi, x.PeakC)
 	}
@@ -96,6 +99,7 @@ func newChart(r *trace.Report, en bool) *chartView {
 	every := ch.Every()
 	for i, l := range ch.Legs {
 		if i > 0 {
+			// A line where one leg gives way to the next (truck to cold store), since the holder changes there.
 			cv.Seps = append(cv.Seps, x(r.Custody.Legs[i].From))
 		}
 		var top, bot, mean []string
@@ -129,7 +133,7 @@ func newChart(r *trace.Report, en bool) *chartView {
 		cv.Excursions = append(cv.Excursions, excMark{N: i + 1, X: x0, W: round1(w), PX: round1(x0 + w/2), PY: py,
 			LabelY: round1(math.Max(cv.Y0+8, py-6))})
 	}
-	// Dates along the bottom: start, middle, end.
+	// Dates along the bottom: start, middle, end; three labels are what a phone's width holds.
 	layout := "1/2 15:04"
 	if en {
 		layout = "2 Jan 15:04"
@@ -144,6 +148,8 @@ func newChart(r *trace.Report, en bool) *chartView {
 	return cv
 }
 
+// niceStep picks a whole-degree tick step (1, 2, 5, 10 … °C) for a raw step of a fifth of the range: a journey
+// spans more degrees than the console's day and the phone has less height, so no half degrees here.
 func niceStep(raw float64) float64 {
 	for _, s := range []float64{1, 2, 5, 10, 20, 50} {
 		if raw <= s {

@@ -41,6 +41,9 @@ func (m *Module) page(c *gin.Context) {
 		m.pageError(c, err)
 		return
 	}
+	// A lot on its way changes as readings arrive, so shared caches keep its page a minute; a delivered lot's
+	// changes only when late readings or a correction revise it, so five minutes. public: the page is the same
+	// for everyone who has the code, and a shop's crowd scanning one lot should cost one render.
 	maxAge := 60
 	if r.Custody.State == trace.Delivered {
 		maxAge = 300
@@ -48,6 +51,7 @@ func (m *Module) page(c *gin.Context) {
 	c.Header("Cache-Control", fmt.Sprintf("public, max-age=%d", maxAge))
 	c.Header("Content-Security-Policy", pageCSP)
 	c.Header("X-Content-Type-Options", "nosniff")
+	// The URL carries the lot code, the page's only key: no Referer may hand it to another site.
 	c.Header("Referrer-Policy", "no-referrer")
 	c.Data(http.StatusOK, "text/html; charset=utf-8", body)
 }
@@ -64,6 +68,8 @@ func (m *Module) render(r *trace.Report, lang string) ([]byte, error) {
 	if err := pageTmpl.ExecuteTemplate(&b, "page", newView(r, lang, m.d.Service.URIs)); err != nil {
 		return nil, err
 	}
+	// Only delivered lots are kept: a moving lot's report is new with every reading, and keeping its pages
+	// would only push settled ones out of the cache.
 	if r.Custody.State == trace.Delivered {
 		m.pages.Add(key, renderedPage{report: r, body: b.Bytes()})
 	}
@@ -81,6 +87,8 @@ type renderedPage struct {
 	body   []byte
 }
 
+// notFound is the one answer for every code that leads nowhere (malformed, unknown, GTIN of another product),
+// so it tells a prober nothing; in the reader's language, since it is a shopper who typed or scanned the code.
 func (m *Module) notFound(c *gin.Context) {
 	var b bytes.Buffer
 	_ = pageTmpl.ExecuteTemplate(&b, "notfound", struct{ Lang string }{lang(c)})
@@ -90,6 +98,8 @@ func (m *Module) notFound(c *gin.Context) {
 	c.Data(http.StatusNotFound, "text/html; charset=utf-8", b.Bytes())
 }
 
+// pageError answers the public with a plain apology and no cause (which may name tables or hosts); the cause
+// goes to the log and, through c.Error, to the access log.
 func (m *Module) pageError(c *gin.Context, err error) {
 	c.Error(err) //nolint:errcheck // recorded for the access log
 	m.d.Service.Log.Error("trace: public page failed", "path", c.Request.URL.Path, "err", err)

@@ -12,6 +12,7 @@ import (
 )
 
 // qrFor returns the QR code of the lot with the code in the request, or answers 404 itself.
+// The lookup is unscoped, as the page's is: the QR code shows nothing that the code in its URL does not.
 func (m *Module) qrFor(c *gin.Context) (*qrcode.QRCode, bool) {
 	l, err := m.d.Service.Store.LotByCode(c.Request.Context(), c.Param("code"))
 	if errs.Is(err, errs.NotFound) {
@@ -28,6 +29,8 @@ func (m *Module) qrFor(c *gin.Context) (*qrcode.QRCode, bool) {
 		m.pageError(c, err)
 		return nil, false
 	}
+	// A day: the URI it encodes is fixed when the lot is registered (code, GTIN), and label printing fetches
+	// the same symbols many times.
 	c.Header("Cache-Control", "public, max-age=86400")
 	return q, true
 }
@@ -45,6 +48,7 @@ func (m *Module) qrPNG(c *gin.Context) {
 	if !ok {
 		return
 	}
+	// PNG for the tools that take no SVG (label printers' software, chat apps); 512 px prints sharp on a label.
 	png, err := q.PNG(512)
 	if err != nil {
 		m.pageError(c, err)

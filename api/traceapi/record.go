@@ -39,11 +39,15 @@ var recordTmpl = template.Must(template.New("record").Funcs(template.FuncMap{
 
 // recordView is the printable record: the record itself, its hash, and its readings grouped by day.
 type recordView struct {
-	R      *trace.Record
+	R *trace.Record
+	// SHA256 is of the exact bytes report.json serves (the JSON is deterministic), so an inspector can check
+	// a downloaded copy against the printed page (DESIGN.md "Recall and records").
 	SHA256 string
 	Legs   []recordLegView
 	En     bool
-	Basis  string
+	// Basis names the 承诺达标合格证's basis in both languages whatever the page's: a printed record cannot
+	// switch language for its reader.
+	Basis string
 }
 
 type recordLegView struct {
@@ -56,6 +60,8 @@ type dayView struct {
 	Readings []trace.RecordReading
 }
 
+// record is public like the page (anyone with the code): it is what an inspector checks the lot against, and
+// it is built from the public report, leaving out what the page leaves out (asset ids, for one).
 func (m *Module) record(c *gin.Context) (*trace.Record, []byte, bool) {
 	r, err := m.d.Service.PublicRecord(c.Request.Context(), c.Param("code"))
 	if errs.Is(err, errs.NotFound) {
@@ -79,6 +85,7 @@ func (m *Module) recordJSON(c *gin.Context) {
 		return
 	}
 	c.Header("Content-Disposition", `inline; filename="lot-`+r.Lot.Code+`.record.json"`)
+	// The hash beside the bytes, so a script can check a download without the printed page.
 	c.Header("X-Content-SHA256", trace.SHA256(b))
 	c.Header("Cache-Control", "public, max-age=60")
 	c.Data(http.StatusOK, "application/json", b)
@@ -96,6 +103,7 @@ func (m *Module) recordPage(c *gin.Context) {
 	for _, g := range r.Legs {
 		lv := recordLegView{RecordLeg: g}
 		for _, x := range g.Readings {
+			// Days in China's calendar, the one the journey and its paperwork are dated in.
 			day := x.At.In(trace.CST).Format("2006-01-02")
 			if n := len(lv.Days); n == 0 || lv.Days[n-1].Day != day {
 				lv.Days = append(lv.Days, dayView{Day: day})

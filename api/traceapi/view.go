@@ -8,6 +8,9 @@ import (
 	"github.com/suilong/suilong/trace"
 )
 
+// view is what a shopper reads on a phone after scanning the package (DESIGN.md "Public pages"): product,
+// base and county, harvest, certifications, the custody timeline, the chart and a plain verdict. Every field is
+// text for html/template to escape: base names, asset names and who measured a handover are typed by people.
 type view struct {
 	Lang, Other, OtherLabel string
 	T                       labels
@@ -59,6 +62,8 @@ func newView(r *trace.Report, lang string, u trace.URIs) *view {
 		v.T, v.Other, v.OtherLabel = enL, "?lang=zh", "中文"
 	}
 	l := r.Lot
+	// The Chinese name first with the English beside; the English first on the English page, or when the
+	// product has no Chinese name, so the heading is never empty.
 	v.Product, v.ProductAlt = l.ProductZH, productEN(l.Product)
 	if v.Product == "" || en {
 		v.Product, v.ProductAlt = productEN(l.Product), l.ProductZH
@@ -87,6 +92,9 @@ func newView(r *trace.Report, lang string, u trace.URIs) *view {
 	if en {
 		v.Verdict.Text = vd.EN
 	}
+	// The colour says what the shopper should conclude: green for a journey monitored in band throughout, red
+	// when the cold chain was broken (an excursion, a handover measured out of band), amber when the record has
+	// gaps, blue when there is nothing to judge yet (not shipped, no temperature requirement).
 	switch vd.Code {
 	case trace.Compliant:
 		v.Verdict.Class = "ok"
@@ -106,6 +114,7 @@ func newView(r *trace.Report, lang string, u trace.URIs) *view {
 	if cp.InBandPct != nil {
 		v.Verdict.InBand = fmt.Sprintf("%.1f%%", *cp.InBandPct)
 	}
+	// A leg's summary (duration, range, excursions) is shown under the load that began it.
 	legOf := map[int64]int{}
 	for i, g := range r.Custody.Legs {
 		legOf[g.LoadID] = i
@@ -164,7 +173,7 @@ func stepText(e trace.Event, en bool, l trace.Lot) (string, string) {
 
 // handoverText is the temperature measured at a handover, and whether it was outside the band.
 func handoverText(temp float64, by string, band trace.Band, en bool) (string, bool) {
-	bad := !band.IsZero() && !band.Contains(temp)
+	bad := !band.IsZero() && !band.Contains(temp) // a lot without a band cannot be out of it
 	if en {
 		t := fmt.Sprintf("Measured at hand-over: %.1f °C (by %s)", temp, by)
 		if bad {
@@ -203,6 +212,7 @@ func legSummary(r *trace.Report, i int, en bool) string {
 	return strings.Join(parts, " · ")
 }
 
+// fmtDur counts in days past two days: a week's journey reads better as "6 days 3 h" than as "147 h".
 func fmtDur(d time.Duration, en bool) string {
 	h, m := int(d.Hours()), int(d.Minutes())%60
 	switch {
@@ -216,6 +226,8 @@ func fmtDur(d time.Duration, en bool) string {
 	return fmt.Sprintf("%d 小时 %d 分", h, m)
 }
 
+// fmtTime writes China Standard Time, whatever the reader's or the server's zone: the times on the page must
+// match the receipt and what the base and the buyer recorded. No year on times: a journey lasts days.
 func fmtTime(t time.Time, en, dateOnly bool) string {
 	t = t.In(trace.CST)
 	switch {
