@@ -59,6 +59,9 @@ var funcs = template.FuncMap{
 // New returns the module.
 func New(d Deps) *Module { return &Module{d: d, pages: d.Site.NewRenderer(templateFS, funcs)} }
 
+// recallers are the roles DESIGN.md's "Recall and records" lets start and follow recalls: a base may recall
+// its own lots (trace decides which), coordinators any. Buyers and carriers hear of a recall through their
+// notification channels instead, so the routes turn them away before a handler runs.
 var recallers = rest.RequireRole(auth.RoleAdmin, auth.RoleCoordinator, auth.RoleBase)
 
 // Section is the recall pages' header; the console's own navigation links to /ops/recalls.
@@ -75,6 +78,8 @@ func (m *Module) Routes(v1 *gin.RouterGroup, root *gin.Engine) {
 	v1.GET("/recalls/:id", recallers, m.get)
 	v1.POST("/recalls/:id/status", recallers, m.setStatus)
 
+	// The printable pages are for the duty officers only: they list every holder's contacts, which a base's
+	// own recall through the API shows redacted for other organisations' lots.
 	p := root.Group("/ops/recalls", m.d.Site.RequireSession(Section, auth.Principal.Staff))
 	p.GET("", m.listPage)
 	p.GET("/:id", m.page)
@@ -86,6 +91,8 @@ func (m *Module) create(c *gin.Context) {
 		rest.Problem(c, err)
 		return
 	}
+	// The recall is found and stored in one call: an inspector's two-hour clock starts at the request, so the
+	// answer is the finished recall (lots, holders, exposure), not a job to poll.
 	r, err := m.d.Service.CreateRecall(c.Request.Context(), rest.Principal(c), req)
 	if err == nil {
 		c.Header("Location", "/api/v1/recalls/"+strconv.FormatInt(r.ID, 10))
@@ -94,6 +101,7 @@ func (m *Module) create(c *gin.Context) {
 }
 
 func (m *Module) list(c *gin.Context) {
+	// An unknown status is refused rather than ignored: an empty list would read as "no open recalls".
 	st := trace.RecallStatus(c.Query("status"))
 	if st != "" && st != trace.RecallOpen && st != trace.RecallNotified && st != trace.RecallClosed {
 		rest.Problem(c, rest.BadQuery("status", "must be open, notified or closed"))
@@ -106,6 +114,8 @@ func (m *Module) list(c *gin.Context) {
 
 func (m *Module) get(c *gin.Context) {
 	raw, isCSV := strings.CutSuffix(c.Param("id"), ".csv")
+	// A malformed id is a 404 like a missing one (and like one the caller may not see): nothing tells a
+	// base which recall numbers exist.
 	id, err := strconv.ParseInt(raw, 10, 64)
 	if err != nil || id <= 0 {
 		rest.Problem(c, errs.E(errs.NotFound, "recall %q not found", c.Param("id")))
@@ -116,6 +126,8 @@ func (m *Module) get(c *gin.Context) {
 		rest.Reply(c, http.StatusOK, r, err)
 		return
 	}
+	// The CSV is the same recall the caller may see as JSON (trace has already redacted it), served as a
+	// download so that a browser hands it to the spreadsheet rather than showing it.
 	c.Header("Content-Disposition", fmt.Sprintf(`attachment; filename="recall-%d.csv"`, r.ID))
 	c.Data(http.StatusOK, "text/csv; charset=utf-8", CSV(r))
 }
@@ -132,6 +144,8 @@ func (m *Module) setStatus(c *gin.Context) {
 			rest.Problem(c, err)
 			return
 		}
+		// trace checks the transition (open → notified → closed) and records who made it with the note, for
+		// the recall's audit; this handler only translates.
 		r, err := m.d.Service.SetRecallStatus(c.Request.Context(), rest.Principal(c), id, req.Status, req.Note)
 		rest.Reply(c, http.StatusOK, r, err)
 	})
@@ -148,6 +162,8 @@ func CSV(r trace.Recall) []byte {
 		"车辆/冷库 asset", "暴露开始 exposed from", "暴露结束 exposed to", "暴露分钟 minutes", "峰值 peak °C", "状态 state",
 		"订单 order", "采购方 buyer", "市场 market", "验收 received", "已通知 notified via", "联系人 contacts"})
 	tz := func(t time.Time) string { return t.In(web.CST).Format("2006-01-02 15:04") }
+	// One line per exposure, each carrying its lot's holder, so that a filtered spreadsheet still says whom
+	// to call for every line.
 	holderOf := map[string]trace.RecallHolder{}
 	for _, h := range r.Holders {
 		for _, code := range h.Lots {
@@ -216,6 +232,8 @@ type recallView struct {
 }
 
 func (m *Module) listPage(c *gin.Context) {
+	// The page shows the newest 100 recalls: a cooperation office has a handful a year, and the API pages
+	// beyond that for anyone who needs more.
 	p, _ := auth.FromContext(c.Request.Context())
 	rs, total, err := m.d.Service.Recalls(c.Request.Context(), p, trace.RecallFilter{Limit: 100})
 	if err != nil {
@@ -243,12 +261,16 @@ func (m *Module) page(c *gin.Context) {
 			v.Holders[code] = h
 		}
 	}
+	// The page's headline is the total exposure, the figure an inspector asks first; each lot's line keeps
+	// its own minutes and peak.
 	for _, l := range r.Lots {
 		v.Minutes += l.ExposureMinutes
 	}
 	m.pages.Render(c, http.StatusOK, "recall", v)
 }
 
+// statusZH and stateZH are the Chinese words the printed page uses beside the English codes; an unknown
+// value prints nothing rather than a code a reader would not understand.
 func statusZH(s trace.RecallStatus) string {
 	return map[trace.RecallStatus]string{trace.RecallOpen: "待通知", trace.RecallNotified: "已通知", trace.RecallClosed: "已结案"}[s]
 }
