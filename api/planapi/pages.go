@@ -133,6 +133,7 @@ var section = web.Section{
 		{Key: "dashboard", Href: "/plan", ZH: "总览", EN: "Dashboard"},
 		{Key: "report", Href: "/plan/report", ZH: "年度通报", EN: "Annual report"},
 		{Href: "/api/v1/plan/export.csv", ZH: "导出 CSV", EN: "Export"},
+		{Href: "/market", ZH: "菜篮子产销对接", EN: "Market"},
 	},
 }
 
