@@ -50,10 +50,6 @@ func (m *Module) demandCreate(c *gin.Context) {
 	n := matching.NewDemand{Product: f.V("product"), MinGrade: int(f.int("min_grade")), QuantityKg: f.int("quantity_kg"),
 		MaxPricePerKg: f.fen("max_price_per_kg"), Destination: f.V("destination"), DeliverBy: f.time("deliver_by"),
 		RequiredCertifications: f.list("required_certifications", certCodes()), Note: f.V("note")}
-	if f.Bad() {
-		m.showDemands(c, http.StatusUnprocessableEntity, f)
-		return
-	}
 	d, err := m.d.Matching.CreateDemand(c.Request.Context(), principal(c), n)
 	if f.refused(err) {
 		m.showDemands(c, http.StatusUnprocessableEntity, f)
@@ -129,23 +125,13 @@ func (m *Module) demandUpdate(c *gin.Context) {
 	f := postedForm(c)
 	grade, qty := int(f.int("min_grade")), f.int("quantity_kg")
 	dest, note := f.V("destination"), f.V("note")
-	u := matching.DemandUpdate{MinGrade: &grade, QuantityKg: &qty, MaxPricePerKg: f.fen("max_price_per_kg"), Destination: &dest,
-		DeliverBy: f.time("deliver_by"), Note: &note}
+	u := matching.DemandUpdate{MinGrade: &grade, QuantityKg: &qty, MaxPricePerKg: f.requiredFen("max_price_per_kg", f.fen("max_price_per_kg")),
+		Destination: &dest, DeliverBy: f.requiredTime("deliver_by", f.time("deliver_by")), Note: &note}
 	certs := f.list("required_certifications", certCodes())
 	if sameSet(certs, d.RequiredCertifications) {
 		certs = d.RequiredCertifications
 	}
 	u.RequiredCertifications = &certs
-	if u.MaxPricePerKg == nil && f.E("max_price_per_kg") == "" {
-		f.add("max_price_per_kg", "is required (CNY per kg, e.g. 5.00)")
-	}
-	if u.DeliverBy == nil && f.E("deliver_by") == "" {
-		f.add("deliver_by", "is required")
-	}
-	if f.Bad() {
-		m.showDemand(c, http.StatusUnprocessableEntity, d, f)
-		return
-	}
 	if _, err := m.d.Matching.UpdateDemand(ctx, p, did, u); err != nil {
 		if f.refused(err) {
 			m.showDemand(c, http.StatusUnprocessableEntity, d, f)

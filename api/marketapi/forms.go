@@ -2,6 +2,7 @@ package marketapi
 
 import (
 	"html/template"
+	"math"
 	"strconv"
 	"strings"
 	"time"
@@ -76,12 +77,18 @@ func (f *form) add(field, msg string) {
 // the caller shows as an error page.
 func (f *form) refused(err error) bool {
 	e := errs.As(err)
+	read := map[string]bool{} // fields that could not be read: the domain's word on their stand-in is no news
+	for k := range f.Errs {
+		read[k] = true
+	}
 	switch {
 	case e == nil:
 		return false
 	case e.Code == errs.Unprocessable || e.Code == errs.Invalid:
 		for _, fe := range e.Fields {
-			f.add(fe.Field, fe.Message)
+			if k, _, _ := strings.Cut(fe.Field, "["); !read[k] {
+				f.add(fe.Field, fe.Message)
+			}
 		}
 		if len(e.Fields) == 0 {
 			f.Failed, f.FailedEN = "请求有误，未做任何更改。", e.Message
@@ -95,7 +102,12 @@ func (f *form) refused(err error) bool {
 }
 
 // The parsers below read a field of the form as the domain wants it. A value that cannot be read is a fault
-// of that field; an empty optional value is nil.
+// of that field, and the parser returns a value the domain refuses in its place (-1, NaN, the year 1900): the
+// domain is then asked all the same, refuses, and names every other field at fault too, so the person fixes
+// everything at once. An empty optional value is nil.
+
+// invalidTime stands in for a time that could not be read: every time field refuses it (before 2000).
+var invalidTime = time.Date(1900, 1, 1, 0, 0, 0, 0, time.UTC)
 
 func (f *form) int(k string) int64 {
 	s := f.V(k)
@@ -105,6 +117,7 @@ func (f *form) int(k string) int64 {
 	v, err := strconv.ParseInt(s, 10, 64)
 	if err != nil {
 		f.add(k, "must be a whole number, not "+strconv.Quote(s))
+		return -1
 	}
 	return v
 }
@@ -117,7 +130,7 @@ func (f *form) fen(k string) *matching.Fen {
 	v, err := solve.ParseFen(s)
 	if err != nil {
 		f.add(k, err.Error())
-		return nil
+		v = -1
 	}
 	return &v
 }
@@ -130,7 +143,7 @@ func (f *form) float(k string) *float64 {
 	v, err := strconv.ParseFloat(s, 64)
 	if err != nil {
 		f.add(k, "must be a number such as 3.5, not "+strconv.Quote(s))
-		return nil
+		v = math.NaN()
 	}
 	return &v
 }
@@ -149,9 +162,28 @@ func (f *form) time(k string) *time.Time {
 	}
 	if err != nil {
 		f.add(k, "must be a date and time such as 2026-11-20T06:00, not "+strconv.Quote(s))
-		return nil
+		t = invalidTime
 	}
 	return &t
+}
+
+// required is a field an update must not leave empty (nil would keep the old value unseen): empty, it is a
+// fault, and the domain gets a value it refuses.
+func (f *form) requiredFen(k string, v *matching.Fen) *matching.Fen {
+	if v == nil {
+		f.add(k, "is required (CNY per kg, e.g. 3.20)")
+		bad := matching.Fen(-1)
+		return &bad
+	}
+	return v
+}
+
+func (f *form) requiredTime(k string, v *time.Time) *time.Time {
+	if v == nil {
+		f.add(k, "is required")
+		return &invalidTime
+	}
+	return v
 }
 
 func (f *form) list(k string, known []string) []string {

@@ -37,10 +37,6 @@ func (m *Module) lotCreate(c *gin.Context) {
 	for _, c := range f.list("certifications", certCodes()) {
 		n.Certifications = append(n.Certifications, trace.Certification(c))
 	}
-	if f.Bad() {
-		m.showOrder(c, http.StatusUnprocessableEntity, oid, f, 0)
-		return
-	}
 	l, err := m.d.Trace.CreateLot(ctx, p, n)
 	if f.refused(err) {
 		m.showOrder(c, http.StatusUnprocessableEntity, oid, f, 0)
@@ -75,10 +71,6 @@ func (m *Module) lotReceive(c *gin.Context) {
 		MeasuredBy: f.V("measured_by")}
 	if t := f.time("at"); t != nil {
 		n.At = *t
-	}
-	if f.Bad() {
-		m.showOrder(c, http.StatusUnprocessableEntity, *l.OrderID, f, lid)
-		return
 	}
 	if _, err := m.d.Trace.AddEvent(ctx, p, lid, n); err != nil {
 		if f.refused(err) {

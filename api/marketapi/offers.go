@@ -51,10 +51,6 @@ func (m *Module) offerCreate(c *gin.Context) {
 	n := matching.NewOffer{Product: f.V("product"), Grade: int(f.int("grade")), QuantityKg: f.int("quantity_kg"),
 		MinPricePerKg: f.fen("min_price_per_kg"), Origin: f.V("origin"), HarvestedAt: f.time("harvested_at"),
 		AvailableFrom: f.time("available_from"), Certifications: f.list("certifications", certCodes()), Note: f.V("note")}
-	if f.Bad() {
-		m.showOffers(c, http.StatusUnprocessableEntity, f)
-		return
-	}
 	o, err := m.d.Matching.CreateOffer(c.Request.Context(), principal(c), n)
 	if f.refused(err) {
 		m.showOffers(c, http.StatusUnprocessableEntity, f)
@@ -131,8 +127,8 @@ func (m *Module) offerUpdate(c *gin.Context) {
 	}
 	f := postedForm(c)
 	grade, qty := int(f.int("grade")), f.int("quantity_kg")
-	u := matching.OfferUpdate{Grade: &grade, QuantityKg: &qty, MinPricePerKg: f.fen("min_price_per_kg"), HarvestedAt: f.time("harvested_at"),
-		AvailableFrom: f.time("available_from")}
+	u := matching.OfferUpdate{Grade: &grade, QuantityKg: &qty, MinPricePerKg: f.requiredFen("min_price_per_kg", f.fen("min_price_per_kg")),
+		HarvestedAt: f.requiredTime("harvested_at", f.time("harvested_at")), AvailableFrom: f.time("available_from")}
 	origin, note := f.V("origin"), f.V("note")
 	u.Origin, u.Note = &origin, &note
 	certs := f.list("certifications", certCodes())
@@ -140,16 +136,6 @@ func (m *Module) offerUpdate(c *gin.Context) {
 		certs = o.Certifications // the same labels in another order are no change of terms
 	}
 	u.Certifications = &certs
-	if u.MinPricePerKg == nil && f.E("min_price_per_kg") == "" {
-		f.add("min_price_per_kg", "is required (CNY per kg, e.g. 3.20)")
-	}
-	if u.HarvestedAt == nil && f.E("harvested_at") == "" {
-		f.add("harvested_at", "is required")
-	}
-	if f.Bad() {
-		m.showOffer(c, http.StatusUnprocessableEntity, o, f)
-		return
-	}
 	if _, err := m.d.Matching.UpdateOffer(ctx, p, oid, u); err != nil {
 		if f.refused(err) {
 			m.showOffer(c, http.StatusUnprocessableEntity, o, f)
