@@ -111,5 +111,5 @@ func (m *Module) allocationAnswer(c *gin.Context) {
 		done(c, "/market/orders/"+strconv.FormatInt(order.ID, 10)+"?done=placed")
 		return
 	}
-	done(c, "/market/allocations?status="+string(a.Status)+"&done="+string(d)+"-"+strconv.FormatInt(aid, 10)+"#allocation-"+strconv.FormatInt(aid, 10))
+	done(c, "/market/allocations?status="+string(a.Status)+"&done="+string(d)+"#allocation-"+strconv.FormatInt(aid, 10))
 }

@@ -59,7 +59,7 @@ func (m *Module) demandCreate(c *gin.Context) {
 		m.fail(c, err)
 		return
 	}
-	done(c, "/market/demands?done=posted-"+strconv.FormatInt(d.ID, 10)+"#demand-"+strconv.FormatInt(d.ID, 10))
+	done(c, "/market/demands?done=posted#demand-"+strconv.FormatInt(d.ID, 10))
 }
 
 type demandView struct {

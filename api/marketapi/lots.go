@@ -46,7 +46,7 @@ func (m *Module) lotCreate(c *gin.Context) {
 		m.fail(c, err)
 		return
 	}
-	done(c, "/market/orders/"+strconv.FormatInt(oid, 10)+"?done=lot-"+l.Code+"#lot-"+l.Code)
+	done(c, "/market/orders/"+strconv.FormatInt(oid, 10)+"?done=lot#lot-"+l.Code)
 }
 
 // lotReceive records the buyer's receipt of a lot: its journey ends, and its order is delivered.

@@ -60,7 +60,7 @@ func (m *Module) offerCreate(c *gin.Context) {
 		m.fail(c, err)
 		return
 	}
-	done(c, "/market/offers?done=posted-"+strconv.FormatInt(o.ID, 10)+"#offer-"+strconv.FormatInt(o.ID, 10))
+	done(c, "/market/offers?done=posted#offer-"+strconv.FormatInt(o.ID, 10))
 }
 
 type offerView struct {
