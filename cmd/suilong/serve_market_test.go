@@ -163,3 +163,37 @@ func printLayout(print bool) chromedp.Action[chromedp.Void] {
 		return err
 	})
 }
+
+// The demo's market people: `suilong demo` (twice: it changes nothing the second time) gives the Jiaoyang
+// co-op and the Jiangnan market accounts with the documented password; each lands on /market on a phone and
+// finds the demo order between them, which neither of the other demo organisations' pages show.
+func TestMarketDemoAccounts(t *testing.T) {
+	ts := startServe(t)
+	for range 2 {
+		if _, err := run(t, "", "demo", "--database-url", ts.Cfg.DatabaseURL, "--influx-url", ts.Cfg.InfluxURL,
+			"--influx-bucket", ts.Cfg.InfluxBucket, "--data-dir", t.TempDir()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	orders, _, err := ts.Main.Matching.Orders(context.Background(), auth.Principal{Role: auth.RoleAdmin}, matching.OrderFilter{})
+	if err != nil || len(orders) != 1 {
+		t.Fatalf("demo orders: %+v %v", orders, err)
+	}
+	w := &marketWorld{ts: ts, phoneW: 390, phoneH: 844}
+	for _, u := range demoMarketUsers {
+		br := browsertest.New(t, w.phoneW, w.phoneH)
+		br.Open(t, ts.URL+"/login")
+		br.Do(t, chromedp.SendKeys(chromedp.CSS("#username"), u.username), chromedp.SendKeys(chromedp.CSS("#password"), demoPassword),
+			chromedp.Click(chromedp.CSS("#signin")), chromedp.WaitVisible(chromedp.CSS("#summary")))
+		if who := br.Text(t, "#who"); !strings.Contains(who, u.display) {
+			t.Errorf("%s signed in as %q", u.username, who)
+		}
+		if n := br.Text(t, "#placed"); n != "1" {
+			t.Errorf("%s has %s orders under way", u.username, n)
+		}
+		w.look(t, br, u.username+"-home")
+		br.Open(t, fmt.Sprintf("%s/market/orders/%d", ts.URL, orders[0].ID))
+		wantText(t, br, fmt.Sprintf("#order-%d", orders[0].ID), "菜心", demoBaseJiaoyang, demoBuyer)
+		w.look(t, br, u.username+"-order")
+	}
+}
