@@ -75,6 +75,7 @@ var section = web.Section{
 		{Key: "dead", Href: "/ops/dead-letters", ZH: "异常数据", EN: "Dead letters"},
 		{Key: "gateways", Href: "/ops/gateways", ZH: "网关", EN: "Gateways"},
 		{Key: "channels", Href: "/ops/channels", ZH: "通知", EN: "Notifications"},
+		{Href: "/market", ZH: "菜篮子产销对接", EN: "Market", For: auth.Principal.Staff},
 	},
 }
 

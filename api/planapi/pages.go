@@ -144,6 +144,7 @@ var section = web.Section{
 		{Key: "report", Href: "/plan/report", ZH: "年度通报", EN: "Annual report"},
 		// The export is the API route itself: the session cookie authenticates it, and one CSV serves both.
 		{Href: "/api/v1/plan/export.csv", ZH: "导出 CSV", EN: "Export"},
+		{Href: "/market", ZH: "菜篮子产销对接", EN: "Market"},
 	},
 }
 

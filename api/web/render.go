@@ -27,10 +27,12 @@ var CST = time.FixedZone("CST", 8*3600)
 // Brand is the title of a section of the site (plan tracking, the console, the market), linking to its start.
 type Brand struct{ ZH, EN, Href string }
 
-// Link is one entry of a section's navigation; Key marks it current.
+// Link is one entry of a section's navigation; Key marks it current. For, when set, shows the link only to the
+// people it admits (the console's link to the market pages is for coordinators, not carriers).
 type Link struct {
 	Key, Href, ZH, EN string
 	On                bool
+	For               func(auth.Principal) bool
 }
 
 // Section is what a module's pages share in their header.
@@ -56,13 +58,16 @@ type Page struct {
 // Page returns the layout's part of a page of the section, with the link nav marked current.
 func (s *Site) Page(c *gin.Context, sec Section, title, nav string) Page {
 	p := Page{Title: title, Brand: sec.Brand, Nav: nav, Generated: s.d.Now().In(CST).Format("2006-01-02 15:04")}
-	for _, l := range sec.Links {
-		l.On = l.Key != "" && l.Key == nav
-		p.Links = append(p.Links, l)
-	}
 	if u, ok := c.Get(userKey); ok {
 		uu := u.(auth.User)
 		p.User = &uu
+	}
+	for _, l := range sec.Links {
+		if l.For != nil && (p.User == nil || !l.For(p.User.Principal())) {
+			continue
+		}
+		l.On = l.Key != "" && l.Key == nav
+		p.Links = append(p.Links, l)
 	}
 	if ss, ok := c.Get(sessionKey); ok {
 		p.CSRF = ss.(auth.Session).CSRF
@@ -120,6 +125,8 @@ func (r *Renderer) Error(c *gin.Context, sec Section, err error) {
 		status, zh, en = http.StatusNotFound, "未找到该页面或条目。", errs.As(err).Message
 	case errs.Forbidden:
 		status, zh, en = http.StatusForbidden, "无权执行此操作。", errs.As(err).Message
+	case errs.Conflict:
+		status, zh, en = http.StatusConflict, "操作与当前状态冲突，未做任何更改。", errs.As(err).Message
 	case errs.Unprocessable, errs.Invalid:
 		status, zh, en = http.StatusUnprocessableEntity, "请求有误。", err.Error()
 	default:

@@ -60,9 +60,9 @@ func (c *CreateKeyCmd) Run(g *Globals) error {
 
 // CreateUserCmd creates a web account.
 type CreateUserCmd struct {
-	Org         string    `required:"" help:"Organisation name (an organisation with role coordinator, admin or carrier)."`
+	Org         string    `required:"" help:"Organisation name (an organisation with role coordinator, admin, carrier, base or buyer)."`
 	Name        string    `required:"" help:"Username to sign in with (letters, digits, '.', '_', '-'; case-insensitive)."`
-	City        auth.City `required:"" enum:"guangzhou,longyan" help:"The coordinator's city: guangzhou or longyan."`
+	City        auth.City `required:"" enum:"guangzhou,longyan" help:"The person's city: guangzhou or longyan."`
 	DisplayName string    `help:"Name shown on the dashboard, e.g. 陈伟."`
 }
 

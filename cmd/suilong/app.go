@@ -17,6 +17,7 @@ import (
 
 	"github.com/suilong/suilong/api"
 	"github.com/suilong/suilong/api/ingestapi"
+	"github.com/suilong/suilong/api/marketapi"
 	"github.com/suilong/suilong/api/matchingapi"
 	"github.com/suilong/suilong/api/notifyapi"
 	"github.com/suilong/suilong/api/opsapi"
@@ -40,7 +41,7 @@ import (
 )
 
 // Parts are what --only chooses among. "api" serves every area's HTTP routes; an area's name serves its own
-// ("ops": the duty officers' console and the notification routes); "ingest" also stores readings (the
+// ("ops": the duty officers' console and the notification routes; "matching": its API and the market pages); "ingest" also stores readings (the
 // pipeline), and "rules" runs the cold-chain rules when this process holds their leadership. Without --only a
 // process does all of it. With several ingest workers on an external broker, the workers run --only ingest and
 // two or more processes --only rules (one leads, the others stand by): docs/scale.md.
@@ -270,6 +271,9 @@ func (m *Main) modules() []api.Module {
 	}
 	if o.serves("plan") {
 		mods = append(mods, planapi.New(planapi.Deps{Plan: m.Plan, Site: m.Web}))
+	}
+	if o.serves("matching") {
+		mods = append(mods, marketapi.New(marketapi.Deps{Site: m.Web, Matching: m.Matching, Trace: m.Trace}))
 	}
 	if o.serves("trace") {
 		mods = append(mods, m.recordModules()...)

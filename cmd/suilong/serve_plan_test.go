@@ -74,9 +74,17 @@ func TestPlanLoadAndCreateUser(t *testing.T) {
 	if _, err := run(t, "ignored\n", "admin", "create-user", "--database-url", dbURL, "--org", "龙岩市对口合作办", "--name", "zhou", "--city", "longyan"); err != nil {
 		t.Fatal(err)
 	}
-	_, err = run(t, "", "admin", "create-user", "--database-url", dbURL, "--org", "上杭县蜜柚合作社", "--name", "farmer", "--city", "longyan")
+	// A base's people sign in to the market pages; a gateway's organisation gets no account.
+	if out, err := run(t, "", "admin", "create-user", "--database-url", dbURL, "--org", "上杭县蜜柚合作社", "--name", "farmer", "--city", "longyan"); err != nil ||
+		!strings.Contains(out, `created user "farmer" (base`) {
+		t.Fatalf("user of a base organisation: %q %v", out, err)
+	}
+	if _, err := run(t, "", "admin", "create-org", "--database-url", dbURL, "--name", "网关厂商", "--role", "gateway"); err != nil {
+		t.Fatal(err)
+	}
+	_, err = run(t, "", "admin", "create-user", "--database-url", dbURL, "--org", "网关厂商", "--name", "vendor", "--city", "longyan")
 	if e := errs.As(err); e == nil || len(e.Fields) != 1 || e.Fields[0].Field != "org" {
-		t.Fatalf("user of a base organisation: %v", err)
+		t.Fatalf("user of a gateway organisation: %v", err)
 	}
 	as := auth.NewStore(pool)
 	if _, err := as.CheckPassword(ctx, "lin", "龙岩 password 2026"); err != nil {

@@ -57,8 +57,9 @@ func (p Principal) Is(roles ...Role) bool { return slices.Contains(roles, p.Role
 func (p Principal) Staff() bool { return p.Is(RoleAdmin, RoleCoordinator) }
 
 // SignsIn reports whether people of an organisation of role r may have accounts on the web pages: coordinators
-// and admins (the plan, the console), and carriers (the console, for their own assets).
-func (r Role) SignsIn() bool { return r == RoleAdmin || r == RoleCoordinator || r == RoleCarrier }
+// and admins (the plan, the console), carriers (the console, for their own assets), and bases and buyers (the
+// market pages, for their own offers, demands and orders). Gateways are machines and never sign in.
+func (r Role) SignsIn() bool { return r != RoleGateway && r.Valid() }
 
 // Actor names the principal in audit records: the user when a person acts, else the organisation.
 func (p Principal) Actor() string {

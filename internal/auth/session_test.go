@@ -110,13 +110,13 @@ func TestSessionsExpireWhenIdleAndAbsolutely(t *testing.T) {
 		}
 	}
 
-	// An organisation that stops being a coordinator takes its people off the dashboard.
+	// An organisation that becomes one whose role never signs in (a gateway's) takes its people off the pages.
 	tok = open()
-	if _, err := db.Exec(ctx, `UPDATE orgs SET role = 'buyer' WHERE id = $1`, org.ID); err != nil {
+	if _, err := db.Exec(ctx, `UPDATE orgs SET role = 'gateway' WHERE id = $1`, org.ID); err != nil {
 		t.Fatal(err)
 	}
 	if alive(tok) {
-		t.Fatal("session of a buyer organisation's user accepted")
+		t.Fatal("session of a gateway organisation's user accepted")
 	}
 
 	// Housekeeping removes what has expired and keeps the rest.

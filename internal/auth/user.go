@@ -147,7 +147,7 @@ func (s *Store) CreateUser(ctx context.Context, n NewUser) (User, error) {
 		return User{}, err
 	}
 	if !org.Role.Valid() || !org.Role.SignsIn() {
-		fe.Add("org", "organisation %q has role %s; web accounts are for coordinator, admin and carrier organisations", org.Name, org.Role)
+		fe.Add("org", "organisation %q has role %s; web accounts are for people of admin, coordinator, base, buyer and carrier organisations, not gateways", org.Name, org.Role)
 	}
 	if err := fe.Err(); err != nil {
 		return User{}, err

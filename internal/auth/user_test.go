@@ -38,9 +38,17 @@ func TestUsersSignInWithHashedPasswords(t *testing.T) {
 	if f := fields(err); errs.CodeOf(err) != errs.Unprocessable || !f["username"] || !f["city"] || !f["password"] {
 		t.Fatalf("bad user: %v", err)
 	}
-	_, err = s.CreateUser(ctx, auth.NewUser{OrgID: base.ID, Username: "farmer", City: auth.CityLongyan, Password: "a long enough password"})
+	// People of a base sign in to the market pages; a gateway's organisation is machines only.
+	gw, err := s.CreateOrg(ctx, "网关厂商", auth.RoleGateway)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = s.CreateUser(ctx, auth.NewUser{OrgID: gw.ID, Username: "vendor", City: auth.CityLongyan, Password: "a long enough password"})
 	if !fields(err)["org"] {
-		t.Fatalf("user of a base organisation: %v", err)
+		t.Fatalf("user of a gateway organisation: %v", err)
+	}
+	if u, err := s.CreateUser(ctx, auth.NewUser{OrgID: base.ID, Username: "farmer", City: auth.CityLongyan, Password: "a long enough password"}); err != nil || u.Role != auth.RoleBase {
+		t.Fatalf("user of a base organisation: %+v %v", u, err)
 	}
 	if _, err := s.CreateUser(ctx, auth.NewUser{OrgID: 424242, Username: "ghost", City: auth.CityLongyan, Password: "a long enough password"}); errs.CodeOf(err) != errs.NotFound {
 		t.Fatalf("unknown org: %v", err)

@@ -1,0 +1,115 @@
+package marketapi
+
+import (
+	"net/http"
+	"strconv"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/suilong/suilong/api/web"
+	"github.com/suilong/suilong/internal/errs"
+	"github.com/suilong/suilong/matching"
+)
+
+// allocTab is one status of allocations the page lists.
+type allocTab struct {
+	Status matching.AllocStatus
+	On     bool
+}
+
+type allocationsView struct {
+	web.Page
+	Tabs        []allocTab
+	Status      matching.AllocStatus
+	Allocations []matching.Allocation
+	Total       int
+	Next        string
+	Party       bool // the caller answers allocations (a base or a buyer; staff only watch)
+	Me          int64
+	Ch          choices
+	Done        string
+}
+
+var allocStatuses = []matching.AllocStatus{matching.AllocProposed, matching.AllocOrdered, matching.AllocDeclined, matching.AllocWithdrawn}
+
+func (m *Module) allocationsPage(c *gin.Context) {
+	ctx, p := c.Request.Context(), principal(c)
+	st := matching.AllocStatus(c.DefaultQuery("status", string(matching.AllocProposed)))
+	v := allocationsView{Page: m.page(c, "撮合结果 Allocations", "allocations"), Status: st, Party: !p.Staff(), Me: p.OrgID, Done: c.Query("done")}
+	known := false
+	for _, s := range allocStatuses {
+		v.Tabs = append(v.Tabs, allocTab{s, s == st})
+		known = known || s == st
+	}
+	if !known {
+		m.fail(c, &errs.Error{Code: errs.Invalid, Message: "status must be proposed, ordered, declined or withdrawn"})
+		return
+	}
+	var err error
+	v.Allocations, v.Total, err = m.d.Matching.Allocations(ctx, p, matching.AllocationFilter{Status: st,
+		Page: matching.Page{Limit: 50, After: c.Query("after")}})
+	if err != nil {
+		m.fail(c, err)
+		return
+	}
+	if len(v.Allocations) == 50 {
+		v.Next = cursorOf(v.Allocations[len(v.Allocations)-1].PageKey())
+	}
+	if v.Ch, err = m.choices(ctx); err != nil {
+		m.fail(c, err)
+		return
+	}
+	m.render(c, http.StatusOK, "market-allocations", v)
+}
+
+// Waiting reports whether the allocation waits for the caller's answer.
+func (v allocationsView) Waiting(a matching.Allocation) bool {
+	return a.Status == matching.AllocProposed && (v.Me == a.BaseOrgID || v.Me == a.BuyerOrgID) && v.MyAnswer(a) == nil
+}
+
+// MyAnswer is the caller's answer; TheirAnswer the other side's.
+func (v allocationsView) MyAnswer(a matching.Allocation) *matching.Decision {
+	if v.Me == a.BaseOrgID {
+		return a.BaseDecision
+	}
+	return a.BuyerDecision
+}
+
+// TheirAnswer is the other side's answer.
+func (v allocationsView) TheirAnswer(a matching.Allocation) *matching.Decision {
+	if v.Me == a.BaseOrgID {
+		return a.BuyerDecision
+	}
+	return a.BaseDecision
+}
+
+// IsBase reports whether the caller is the allocation's base.
+func (v allocationsView) IsBase(a matching.Allocation) bool { return v.Me == a.BaseOrgID }
+
+func (m *Module) allocationAnswer(c *gin.Context) {
+	aid, err := id(c, "allocation")
+	if err != nil {
+		m.fail(c, err)
+		return
+	}
+	var d matching.Decision
+	switch c.Param("answer") {
+	case "accept":
+		d = matching.Accepted
+	case "decline":
+		d = matching.Declined
+	default:
+		m.fail(c, errs.E(errs.NotFound, "no such answer %q: accept or decline", c.Param("answer")))
+		return
+	}
+	a, order, err := m.d.Matching.Decide(c.Request.Context(), principal(c), aid, d)
+	if err != nil {
+		m.fail(c, err)
+		return
+	}
+	if order != nil {
+		done(c, "/market/orders/"+strconv.FormatInt(order.ID, 10)+"?done=placed")
+		return
+	}
+	done(c, "/market/allocations?status="+string(a.Status)+"&done="+string(d)+"#allocation-"+strconv.FormatInt(aid, 10))
+}

@@ -1,0 +1,157 @@
+package marketapi
+
+import (
+	"net/http"
+	"strconv"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/suilong/suilong/api/web"
+	"github.com/suilong/suilong/matching"
+)
+
+type demandsView struct {
+	web.Page
+	Demands []matching.Demand
+	Total   int
+	Next    string
+	CanPost bool
+	Form    *form
+	Ch      choices
+	Done    string
+}
+
+func (m *Module) demandsPage(c *gin.Context) {
+	f := newForm()
+	f.Values["min_grade"] = "2"
+	m.showDemands(c, http.StatusOK, f)
+}
+
+func (m *Module) showDemands(c *gin.Context, status int, f *form) {
+	ctx, p := c.Request.Context(), principal(c)
+	v := demandsView{Page: m.page(c, "需求 Demands", "demands"), CanPost: isBuyer(p), Form: f, Done: c.Query("done")}
+	var err error
+	if v.Demands, v.Total, err = m.d.Matching.Demands(ctx, p, matching.Filter{Page: matching.Page{Limit: 50, After: c.Query("after")}}); err != nil {
+		m.fail(c, err)
+		return
+	}
+	if len(v.Demands) == 50 {
+		v.Next = cursorOf(v.Demands[len(v.Demands)-1].PageKey())
+	}
+	if v.Ch, err = m.choices(ctx); err != nil {
+		m.fail(c, err)
+		return
+	}
+	m.render(c, status, "market-demands", v)
+}
+
+func (m *Module) demandCreate(c *gin.Context) {
+	f := postedForm(c)
+	n := matching.NewDemand{Product: f.V("product"), MinGrade: int(f.int("min_grade")), QuantityKg: f.int("quantity_kg"),
+		MaxPricePerKg: f.fen("max_price_per_kg"), Destination: f.V("destination"), DeliverBy: f.time("deliver_by"),
+		RequiredCertifications: f.list("required_certifications", certCodes()), Note: f.V("note")}
+	d, err := m.d.Matching.CreateDemand(c.Request.Context(), principal(c), n)
+	if f.refused(err) {
+		m.showDemands(c, http.StatusUnprocessableEntity, f)
+		return
+	}
+	if err != nil {
+		m.fail(c, err)
+		return
+	}
+	done(c, "/market/demands?done=posted#demand-"+strconv.FormatInt(d.ID, 10))
+}
+
+type demandView struct {
+	web.Page
+	D       matching.Demand
+	CanEdit bool
+	Form    *form
+	Ch      choices
+	Done    string
+}
+
+func demandForm(d matching.Demand) *form {
+	f := newForm()
+	f.Values["min_grade"] = strconv.Itoa(d.MinGrade)
+	f.Values["quantity_kg"] = strconv.FormatInt(d.QuantityKg, 10)
+	f.Values["max_price_per_kg"] = d.MaxPricePerKg.String()
+	f.Values["destination"] = d.Destination
+	f.Values["deliver_by"] = local(d.DeliverBy)
+	f.Values["note"] = d.Note
+	f.Multi["required_certifications"] = map[string]bool{}
+	for _, c := range d.RequiredCertifications {
+		f.Multi["required_certifications"][c] = true
+	}
+	return f
+}
+
+func (m *Module) demandPage(c *gin.Context) {
+	did, err := id(c, "demand")
+	if err != nil {
+		m.fail(c, err)
+		return
+	}
+	d, err := m.d.Matching.Demand(c.Request.Context(), principal(c), did)
+	if err != nil {
+		m.fail(c, err)
+		return
+	}
+	m.showDemand(c, http.StatusOK, d, demandForm(d))
+}
+
+func (m *Module) showDemand(c *gin.Context, status int, d matching.Demand, f *form) {
+	ch, err := m.choices(c.Request.Context())
+	if err != nil {
+		m.fail(c, err)
+		return
+	}
+	m.render(c, status, "market-demand", demandView{Page: m.page(c, "需求 #"+strconv.FormatInt(d.ID, 10)+" Demand", "demands"), D: d,
+		CanEdit: principal(c).OrgID == d.OrgID && d.Status == matching.StatusOpen, Form: f, Ch: ch, Done: c.Query("done")})
+}
+
+func (m *Module) demandUpdate(c *gin.Context) {
+	ctx, p := c.Request.Context(), principal(c)
+	did, err := id(c, "demand")
+	if err != nil {
+		m.fail(c, err)
+		return
+	}
+	d, err := m.d.Matching.Demand(ctx, p, did)
+	if err != nil {
+		m.fail(c, err)
+		return
+	}
+	f := postedForm(c)
+	grade, qty := int(f.int("min_grade")), f.int("quantity_kg")
+	dest, note := f.V("destination"), f.V("note")
+	u := matching.DemandUpdate{MinGrade: &grade, QuantityKg: &qty, MaxPricePerKg: f.requiredFen("max_price_per_kg", f.fen("max_price_per_kg")),
+		Destination: &dest, DeliverBy: f.requiredTime("deliver_by", f.time("deliver_by")), Note: &note}
+	certs := f.list("required_certifications", certCodes())
+	if sameSet(certs, d.RequiredCertifications) {
+		certs = d.RequiredCertifications
+	}
+	u.RequiredCertifications = &certs
+	if _, err := m.d.Matching.UpdateDemand(ctx, p, did, u); err != nil {
+		if f.refused(err) {
+			m.showDemand(c, http.StatusUnprocessableEntity, d, f)
+			return
+		}
+		m.fail(c, err)
+		return
+	}
+	done(c, "/market/demands/"+strconv.FormatInt(did, 10)+"?done=saved")
+}
+
+func (m *Module) demandWithdraw(c *gin.Context) {
+	did, err := id(c, "demand")
+	if err != nil {
+		m.fail(c, err)
+		return
+	}
+	if _, err := m.d.Matching.WithdrawDemand(c.Request.Context(), principal(c), did); err != nil {
+		m.fail(c, err)
+		return
+	}
+	done(c, "/market/demands/"+strconv.FormatInt(did, 10)+"?done=withdrawn")
+}

@@ -1,0 +1,124 @@
+// Package marketapi is the 菜篮子 market's pages under /market, for the people of produce bases and buyers
+// (signed in through package web, as /plan and /ops are) and for the coordinators. A base posts, changes and
+// withdraws its offers, answers the allocations a run proposed, follows its orders, registers the lot that
+// ships an order and prints a sheet of QR labels for its packages. A buyer posts and changes its demands,
+// answers allocations, follows its orders to each lot's traceability page and records the receipt. The
+// coordinators see everything and start matching runs. Chinese first with English beside, made for a phone
+// first, no script.
+//
+// Who sees what is the domains' rule (matching.Store and trace.Service: an organisation its own records, staff
+// everything); this package only translates forms to their calls and their answers to pages.
+package marketapi
+
+import (
+	"embed"
+	"net/http"
+	"strconv"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/suilong/suilong/api/web"
+	"github.com/suilong/suilong/internal/auth"
+	"github.com/suilong/suilong/internal/errs"
+	"github.com/suilong/suilong/internal/pg"
+	"github.com/suilong/suilong/matching"
+	"github.com/suilong/suilong/trace"
+)
+
+//go:embed templates/*.html.tmpl
+var templateFS embed.FS
+
+// Deps are the module's collaborators.
+type Deps struct {
+	Site     *web.Site
+	Matching *matching.Store
+	Trace    *trace.Service
+}
+
+// Module serves the /market pages.
+type Module struct {
+	d     Deps
+	pages *web.Renderer
+}
+
+// New returns the module.
+func New(d Deps) *Module { return &Module{d: d, pages: d.Site.NewRenderer(templateFS, funcs)} }
+
+func isBase(p auth.Principal) bool  { return p.Role == auth.RoleBase }
+func isBuyer(p auth.Principal) bool { return p.Role == auth.RoleBuyer }
+func staffOrBase(p auth.Principal) bool {
+	return p.Staff() || isBase(p)
+}
+func staffOrBuyer(p auth.Principal) bool { return p.Staff() || isBuyer(p) }
+
+// allowed admits the people who trade (bases, buyers) and those who run the market (coordinators, admins).
+func allowed(p auth.Principal) bool { return p.Staff() || isBase(p) || isBuyer(p) }
+
+// section is the market pages' header; each role sees the links to what it may do.
+var section = web.Section{
+	Brand: web.Brand{ZH: "菜篮子产销对接", EN: "Vegetable Basket market", Href: "/market"},
+	Links: []web.Link{
+		{Key: "home", Href: "/market", ZH: "首页", EN: "Start"},
+		{Key: "offers", Href: "/market/offers", ZH: "供应", EN: "Offers", For: staffOrBase},
+		{Key: "demands", Href: "/market/demands", ZH: "需求", EN: "Demands", For: staffOrBuyer},
+		{Key: "allocations", Href: "/market/allocations", ZH: "撮合结果", EN: "Allocations"},
+		{Key: "orders", Href: "/market/orders", ZH: "订单", EN: "Orders"},
+		{Key: "runs", Href: "/market/runs", ZH: "撮合运行", EN: "Runs", For: auth.Principal.Staff},
+		{Href: "/plan", ZH: "方案跟踪", EN: "Plan", For: auth.Principal.Staff},
+	},
+}
+
+// Routes registers the pages on root.
+func (m *Module) Routes(_ *gin.RouterGroup, root *gin.Engine) {
+	g := root.Group("/market", m.d.Site.RequireSession(section, allowed))
+	g.GET("", m.homePage)
+	g.GET("/offers", m.offersPage)
+	g.POST("/offers", m.offerCreate)
+	g.GET("/offers/:id", m.offerPage)
+	g.POST("/offers/:id", m.offerUpdate)
+	g.POST("/offers/:id/withdraw", m.offerWithdraw)
+	g.GET("/demands", m.demandsPage)
+	g.POST("/demands", m.demandCreate)
+	g.GET("/demands/:id", m.demandPage)
+	g.POST("/demands/:id", m.demandUpdate)
+	g.POST("/demands/:id/withdraw", m.demandWithdraw)
+	g.GET("/allocations", m.allocationsPage)
+	g.POST("/allocations/:id/:answer", m.allocationAnswer)
+	g.GET("/orders", m.ordersPage)
+	g.GET("/orders/:id", m.orderPage)
+	g.POST("/orders/:id/lots", m.lotCreate)
+	g.POST("/lots/:id/receive", m.lotReceive)
+	g.GET("/lots/:id/labels", m.labelsPage)
+	g.GET("/runs", m.runsPage)
+	g.POST("/runs", m.runStart)
+	g.GET("/runs/:id", m.runPage)
+}
+
+func principal(c *gin.Context) auth.Principal {
+	p, _ := auth.FromContext(c.Request.Context())
+	return p
+}
+
+func (m *Module) page(c *gin.Context, title, nav string) web.Page {
+	return m.d.Site.Page(c, section, title, nav)
+}
+
+func (m *Module) fail(c *gin.Context, err error) { m.pages.Error(c, section, err) }
+
+func (m *Module) render(c *gin.Context, status int, name string, v any) {
+	m.pages.Render(c, status, name, v)
+}
+
+// id is the request's numeric :id; another string is a record that does not exist.
+func id(c *gin.Context, what string) (int64, error) {
+	v, err := strconv.ParseInt(c.Param("id"), 10, 64)
+	if err != nil || v <= 0 {
+		return 0, errs.E(errs.NotFound, "%s %q not found", what, c.Param("id"))
+	}
+	return v, nil
+}
+
+func cursorOf(key []any) string { return pg.Cursor(key...) }
+
+// done sends the browser on after a change (POST, redirect, GET), with what was done for the notice.
+func done(c *gin.Context, to string) { c.Redirect(http.StatusSeeOther, to) }

@@ -1,0 +1,168 @@
+package marketapi
+
+import (
+	"net/http"
+	"slices"
+	"strconv"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/suilong/suilong/api/web"
+	"github.com/suilong/suilong/matching"
+)
+
+type offersView struct {
+	web.Page
+	Offers  []matching.Offer
+	Total   int
+	Next    string // the cursor of the next page ("" on the last)
+	CanPost bool
+	Form    *form
+	Ch      choices
+	Done    string
+}
+
+func (m *Module) offersPage(c *gin.Context) {
+	f := newForm()
+	f.Values["grade"] = "1"
+	m.showOffers(c, http.StatusOK, f)
+}
+
+func (m *Module) showOffers(c *gin.Context, status int, f *form) {
+	ctx, p := c.Request.Context(), principal(c)
+	v := offersView{Page: m.page(c, "供应 Offers", "offers"), CanPost: isBase(p), Form: f, Done: c.Query("done")}
+	var err error
+	if v.Offers, v.Total, err = m.d.Matching.Offers(ctx, p, matching.Filter{Page: matching.Page{Limit: 50, After: c.Query("after")}}); err != nil {
+		m.fail(c, err)
+		return
+	}
+	if len(v.Offers) == 50 {
+		v.Next = cursorOf(v.Offers[len(v.Offers)-1].PageKey())
+	}
+	if v.Ch, err = m.choices(ctx); err != nil {
+		m.fail(c, err)
+		return
+	}
+	m.render(c, status, "market-offers", v)
+}
+
+func (m *Module) offerCreate(c *gin.Context) {
+	f := postedForm(c)
+	n := matching.NewOffer{Product: f.V("product"), Grade: int(f.int("grade")), QuantityKg: f.int("quantity_kg"),
+		MinPricePerKg: f.fen("min_price_per_kg"), Origin: f.V("origin"), HarvestedAt: f.time("harvested_at"),
+		AvailableFrom: f.time("available_from"), Certifications: f.list("certifications", certCodes()), Note: f.V("note")}
+	o, err := m.d.Matching.CreateOffer(c.Request.Context(), principal(c), n)
+	if f.refused(err) {
+		m.showOffers(c, http.StatusUnprocessableEntity, f)
+		return
+	}
+	if err != nil {
+		m.fail(c, err)
+		return
+	}
+	done(c, "/market/offers?done=posted#offer-"+strconv.FormatInt(o.ID, 10))
+}
+
+type offerView struct {
+	web.Page
+	O       matching.Offer
+	CanEdit bool
+	Form    *form
+	Ch      choices
+	Done    string
+}
+
+func offerForm(o matching.Offer) *form {
+	f := newForm()
+	f.Values["grade"] = strconv.Itoa(o.Grade)
+	f.Values["quantity_kg"] = strconv.FormatInt(o.QuantityKg, 10)
+	f.Values["min_price_per_kg"] = o.MinPricePerKg.String()
+	f.Values["origin"] = o.Origin
+	f.Values["harvested_at"] = local(o.HarvestedAt)
+	f.Values["available_from"] = local(o.AvailableFrom)
+	f.Values["note"] = o.Note
+	f.Multi["certifications"] = map[string]bool{}
+	for _, c := range o.Certifications {
+		f.Multi["certifications"][c] = true
+	}
+	return f
+}
+
+func (m *Module) offerPage(c *gin.Context) {
+	oid, err := id(c, "offer")
+	if err != nil {
+		m.fail(c, err)
+		return
+	}
+	o, err := m.d.Matching.Offer(c.Request.Context(), principal(c), oid)
+	if err != nil {
+		m.fail(c, err)
+		return
+	}
+	m.showOffer(c, http.StatusOK, o, offerForm(o))
+}
+
+func (m *Module) showOffer(c *gin.Context, status int, o matching.Offer, f *form) {
+	p := principal(c)
+	ch, err := m.choices(c.Request.Context())
+	if err != nil {
+		m.fail(c, err)
+		return
+	}
+	m.render(c, status, "market-offer", offerView{Page: m.page(c, "供应 #"+strconv.FormatInt(o.ID, 10)+" Offer", "offers"), O: o,
+		CanEdit: p.OrgID == o.OrgID && o.Status == matching.StatusOpen, Form: f, Ch: ch, Done: c.Query("done")})
+}
+
+func (m *Module) offerUpdate(c *gin.Context) {
+	ctx, p := c.Request.Context(), principal(c)
+	oid, err := id(c, "offer")
+	if err != nil {
+		m.fail(c, err)
+		return
+	}
+	o, err := m.d.Matching.Offer(ctx, p, oid)
+	if err != nil {
+		m.fail(c, err)
+		return
+	}
+	f := postedForm(c)
+	grade, qty := int(f.int("grade")), f.int("quantity_kg")
+	u := matching.OfferUpdate{Grade: &grade, QuantityKg: &qty, MinPricePerKg: f.requiredFen("min_price_per_kg", f.fen("min_price_per_kg")),
+		HarvestedAt: f.requiredTime("harvested_at", f.time("harvested_at")), AvailableFrom: f.time("available_from")}
+	origin, note := f.V("origin"), f.V("note")
+	u.Origin, u.Note = &origin, &note
+	certs := f.list("certifications", certCodes())
+	if sameSet(certs, o.Certifications) {
+		certs = o.Certifications // the same labels in another order are no change of terms
+	}
+	u.Certifications = &certs
+	if _, err := m.d.Matching.UpdateOffer(ctx, p, oid, u); err != nil {
+		if f.refused(err) {
+			m.showOffer(c, http.StatusUnprocessableEntity, o, f)
+			return
+		}
+		m.fail(c, err)
+		return
+	}
+	done(c, "/market/offers/"+strconv.FormatInt(oid, 10)+"?done=saved")
+}
+
+func (m *Module) offerWithdraw(c *gin.Context) {
+	oid, err := id(c, "offer")
+	if err != nil {
+		m.fail(c, err)
+		return
+	}
+	if _, err := m.d.Matching.WithdrawOffer(c.Request.Context(), principal(c), oid); err != nil {
+		m.fail(c, err)
+		return
+	}
+	done(c, "/market/offers/"+strconv.FormatInt(oid, 10)+"?done=withdrawn")
+}
+
+func sameSet(a, b []string) bool {
+	x, y := slices.Clone(a), slices.Clone(b)
+	slices.Sort(x)
+	slices.Sort(y)
+	return slices.Equal(x, y)
+}
