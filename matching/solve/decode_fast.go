@@ -74,6 +74,9 @@ func fastDecodeSplit(text string, near int) (*Instance, bool) {
 	a.Lanes = append(a.Lanes, b.Lanes...)
 	a.Offers = append(a.Offers, b.Offers...)
 	a.Demands = append(a.Demands, b.Demands...)
+	if b.BaseCertificates != nil {
+		a.BaseCertificates = append(nonNil(a.BaseCertificates), b.BaseCertificates...)
+	}
 	return a, true
 }
 
@@ -119,7 +122,7 @@ func listOfRecord(rest string) (uint8, bool) {
 	for _, k := range []struct {
 		key  string
 		list uint8
-	}{{`"buyer"`, listDemands}, {`"base"`, listOffers}, {`"cost_per_kg"`, listLanes}, {`"shelf_life_hours"`, listProducts}} {
+	}{{`"buyer"`, listDemands}, {`"valid_until"`, listCertificates}, {`"base"`, listOffers}, {`"cost_per_kg"`, listLanes}, {`"shelf_life_hours"`, listProducts}} {
 		for at := 0; ; {
 			i := strings.Index(rec[at:], k.key)
 			if i < 0 {
@@ -140,6 +143,7 @@ const (
 	listLanes
 	listOffers
 	listDemands
+	listCertificates
 )
 
 // members reads the members of the top-level object up to its "}" and the end of the text. With a stop
@@ -166,6 +170,8 @@ func (p *fastParser) members(in *Instance, first bool) bool {
 			bit = listOffers
 		case "demands":
 			bit = listDemands
+		case "base_certificates":
+			bit = listCertificates
 		default:
 			return false
 		}
@@ -176,7 +182,13 @@ func (p *fastParser) members(in *Instance, first bool) bool {
 		if p.null() {
 			continue
 		}
-		if !p.byte('[') || !p.list(in, bit, true) {
+		if !p.byte('[') {
+			return false
+		}
+		if bit == listCertificates {
+			in.BaseCertificates = nonNil(in.BaseCertificates) // present, even empty, is not absent
+		}
+		if !p.list(in, bit, true) {
 			return false
 		}
 	}
@@ -187,6 +199,9 @@ func (p *fastParser) members(in *Instance, first bool) bool {
 // continueList reads the rest of a list whose records before p's start were read by someone else.
 func (p *fastParser) continueList(in *Instance, bit uint8) bool {
 	p.seen |= bit
+	if bit == listCertificates {
+		in.BaseCertificates = nonNil(in.BaseCertificates)
+	}
 	return p.list(in, bit, false)
 }
 
@@ -198,6 +213,8 @@ func (p *fastParser) list(in *Instance, bit uint8, first bool) bool {
 		return p.lanes(in, first)
 	case listOffers:
 		return p.offers(in, first)
+	case listCertificates:
+		return p.certificates(in, first)
 	}
 	return p.demands(in, first)
 }
@@ -557,6 +574,18 @@ func (p *fastParser) offers(in *Instance, first bool) bool {
 			}
 			r.PriorityBonusPerKg, ok = p.fen()
 			return 1 << 10, ok
+		case "lot":
+			if p.null() {
+				return 1 << 11, true
+			}
+			r.Lot, ok = p.str()
+			return 1 << 11, ok
+		case "inspection":
+			if p.null() {
+				return 1 << 12, true
+			}
+			r.Inspection, ok = p.str()
+			return 1 << 12, ok
 		}
 		return 0, false
 	})
@@ -602,7 +631,74 @@ func (p *fastParser) demands(in *Instance, first bool) bool {
 			}
 			r.RequiredCertifications, ok = p.strs()
 			return 1 << 8, ok
+		case "require_inspection":
+			if p.null() {
+				return 1 << 9, true
+			}
+			r.RequireInspection, ok = p.boolean()
+			return 1 << 9, ok
 		}
 		return 0, false
 	})
+}
+
+func (p *fastParser) certificates(in *Instance, first bool) bool {
+	var r *BaseCertificate
+	return p.records(listCertificates, first, 0x17, func() {
+		in.BaseCertificates = append(in.BaseCertificates, BaseCertificate{})
+		r = &in.BaseCertificates[len(in.BaseCertificates)-1]
+	}, func(key string) (uint16, bool) {
+		var ok bool
+		switch key {
+		case "base":
+			r.Base, ok = p.str()
+			return 1 << 0, ok
+		case "number":
+			r.Number, ok = p.str()
+			return 1 << 1, ok
+		case "products":
+			r.Products, ok = p.strs()
+			return 1 << 2, ok
+		case "valid_from":
+			if p.null() {
+				return 1 << 3, true
+			}
+			r.ValidFrom, ok = p.date()
+			return 1 << 3, ok
+		case "valid_until":
+			r.ValidUntil, ok = p.date()
+			return 1 << 4, ok
+		}
+		return 0, false
+	})
+}
+
+func (p *fastParser) boolean() (bool, bool) {
+	p.ws()
+	switch {
+	case strings.HasPrefix(p.s[p.i:], "true"):
+		p.i += 4
+		return true, true
+	case strings.HasPrefix(p.s[p.i:], "false"):
+		p.i += 5
+		return false, true
+	}
+	return false, false
+}
+
+func (p *fastParser) date() (Date, bool) {
+	s, ok := p.str()
+	if !ok {
+		return 0, false
+	}
+	d, err := ParseDate(s)
+	return d, err == nil
+}
+
+// nonNil is list, or an empty list where it is nil.
+func nonNil(list []BaseCertificate) []BaseCertificate {
+	if list == nil {
+		return []BaseCertificate{}
+	}
+	return list
 }

@@ -44,6 +44,8 @@ type problem struct {
 	shelf   int64 // nanoseconds
 	offers  []pOffer
 	demands []pDemand
+	// skipCert is CailanziBase when the instance lists base certificates, which then judge it.
+	skipCert string
 }
 
 func (pr *prepared) lane(origin, dest int32) *pLane {
@@ -105,10 +107,16 @@ func prepare(in *Instance) *prepared {
 			}
 		}
 	}
+	certified := in.BaseCertificates != nil
+	var cov *covers
+	skip := ""
+	if certified {
+		cov, skip = newCovers(in.BaseCertificates), CailanziBase
+	}
 	byName := map[string]*problem{}
 	for i := range in.Products {
 		p := &in.Products[i]
-		byName[p.Name] = &problem{product: p, shelf: int64(p.ShelfLifeHours) * hour}
+		byName[p.Name] = &problem{product: p, shelf: int64(p.ShelfLifeHours) * hour, skipCert: skip}
 	}
 	w := u.words()
 	bitsets := make([]uint64, w*(len(offers)+len(demands)))
@@ -120,6 +128,9 @@ func prepare(in *Instance) *prepared {
 		p := byName[o.Product]
 		po := prepOffer(o, origins[o.Origin], u, bitsets[k*w:(k+1)*w:(k+1)*w])
 		po.rank = int32(k)
+		if certified {
+			po.cover = cov.of(o.Base, o.Product)
+		}
 		p.offers = append(p.offers, po)
 	}
 	bitsets = bitsets[w*len(offers):]
@@ -129,7 +140,7 @@ func prepare(in *Instance) *prepared {
 			continue
 		}
 		p := byName[d.Product]
-		pd := prepDemand(d, dests[d.Destination], u, bitsets[k*w:(k+1)*w:(k+1)*w])
+		pd := prepDemand(d, dests[d.Destination], u, bitsets[k*w:(k+1)*w:(k+1)*w], certified)
 		pd.rank = int32(k)
 		p.demands = append(p.demands, pd)
 	}
@@ -271,12 +282,16 @@ func forEach(n int, f func(int)) {
 // required certifications, sorted by deliver-by (then id). An offer that fits the class on grade and
 // certifications and arrives at time t can serve exactly the suffix of the class with deliver-by ≥ t.
 type class struct {
-	dest    int32
-	grade   int
-	req     []uint64
-	members []int32 // demand indices, by deliver-by then id
-	due     []int64 // members' deliver-by, ascending
-	sufB    []Fen   // sufB[p] = max over members[p:] of max price, to skip entries that cannot pay
+	dest  int32
+	grade int
+	req   []uint64
+	// The scheme's needs: with needCert the class is one delivery day (day), so that a base's certificate
+	// decides for the whole class, as grade and certifications do.
+	needCert, inspect bool
+	day               Date
+	members           []int32 // demand indices, by deliver-by then id
+	due               []int64 // members' deliver-by, ascending
+	sufB              []Fen   // sufB[p] = max over members[p:] of max price, to skip entries that cannot pay
 }
 
 func classesOf(p *problem) (classes []*class, byDest map[int32][]int) {
@@ -287,11 +302,14 @@ func classesOf(p *problem) (classes []*class, byDest map[int32][]int) {
 		grade int
 		req   uint64
 		more  string
+		// needCert and inspect, and the delivery day when needCert
+		cert, insp bool
+		day        Date
 	}
 	index := map[classKey]int{}
 	for j := range p.demands {
 		d := &p.demands[j]
-		key := classKey{dest: d.dest, grade: d.grade}
+		key := classKey{dest: d.dest, grade: d.grade, cert: d.needCert, insp: d.inspect, day: d.day}
 		if len(d.req) > 0 {
 			key.req = d.req[0]
 		}
@@ -306,7 +324,7 @@ func classesOf(p *problem) (classes []*class, byDest map[int32][]int) {
 		if !ok {
 			k = len(classes)
 			index[key] = k
-			classes = append(classes, &class{dest: d.dest, grade: d.grade, req: d.req})
+			classes = append(classes, &class{dest: d.dest, grade: d.grade, req: d.req, needCert: d.needCert, inspect: d.inspect, day: d.day})
 		}
 		classes[k].members = append(classes[k].members, int32(j))
 	}
@@ -382,7 +400,7 @@ func (pr *prepared) optimise(p *problem) (*outcome, error) {
 			part := o.a - l.l.CostPerKg
 			for _, k := range byDest[d] {
 				c := classes[k]
-				if o.grade > c.grade || !subset(c.req, o.certs) {
+				if o.grade > c.grade || !subset(c.req, o.certs) || o.schemeFails(c.needCert, c.day, c.inspect) != 0 {
 					continue
 				}
 				q, _ := slices.BinarySearch(c.due, arrival) // first member with deliver-by ≥ arrival
