@@ -161,6 +161,14 @@ func (s *Store) scanCertificate(r pgx.Row, extra ...any) (Certificate, error) {
 	return s.withDays(c), nil
 }
 
+// orgRef is an organisation reference, NULL for the system (the demo), which has none.
+func orgRef(org int64) any {
+	if org == 0 {
+		return nil
+	}
+	return org
+}
+
 func dayArg(d *Day) any {
 	if d == nil {
 		return nil
@@ -232,7 +240,7 @@ func (s *Store) CreateCertificate(ctx context.Context, p auth.Principal, org int
 	var id int64
 	err := s.db.QueryRow(ctx, `INSERT INTO base_certifications (org_id, number, products, valid_from, valid_until, issuer, note, recorded_by, recorder)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id`,
-		org, c.Number, c.Products, dayArg(c.ValidFrom), c.ValidUntil.String(), c.Issuer, c.Note, p.OrgID, p.Actor()).Scan(&id)
+		org, c.Number, c.Products, dayArg(c.ValidFrom), c.ValidUntil.String(), c.Issuer, c.Note, orgRef(p.OrgID), p.Actor()).Scan(&id)
 	if err != nil {
 		return Certificate{}, duplicateNumber(err)
 	}
@@ -311,7 +319,7 @@ func (s *Store) UpdateCertificate(ctx context.Context, p auth.Principal, org, id
 	}
 	_, err = s.db.Exec(ctx, `UPDATE base_certifications SET number = $3, products = $4, valid_from = $5, valid_until = $6, issuer = $7,
 		note = $8, recorded_by = $9, recorder = $10, updated_at = now() WHERE id = $1 AND org_id = $2`,
-		id, org, c.Number, c.Products, dayArg(c.ValidFrom), c.ValidUntil.String(), c.Issuer, c.Note, p.OrgID, p.Actor())
+		id, org, c.Number, c.Products, dayArg(c.ValidFrom), c.ValidUntil.String(), c.Issuer, c.Note, orgRef(p.OrgID), p.Actor())
 	if err != nil {
 		return Certificate{}, duplicateNumber(err)
 	}
