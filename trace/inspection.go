@@ -181,3 +181,16 @@ func (s *Store) LatestInspections(ctx context.Context, ids []int64) (map[int64]L
 	}
 	return out, pg.Err(rows.Err(), "inspections")
 }
+
+// LatestInspection is the lot's latest inspection, nil when it has none.
+func (s *Store) LatestInspection(ctx context.Context, lotID int64) (*Inspection, error) {
+	in, err := scanInspection(s.db.QueryRow(ctx, `SELECT `+inspectionCols+` FROM lot_inspections WHERE lot_id = $1
+		ORDER BY tested_on DESC, id DESC LIMIT 1`, lotID))
+	if errs.Is(pg.Err(err, ""), errs.NotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, pg.Err(err, "inspection")
+	}
+	return &in, nil
+}

@@ -113,13 +113,32 @@ func TestSchemeRulesEndToEnd(t *testing.T) {
 
 	// Lots and their inspections.
 	harvest := time.Now().Add(-50 * time.Hour).Truncate(time.Minute) // the day before yesterday, at least
+	var codeA string
 	lot := func(key, county string) int64 {
-		var l struct{ ID int64 }
+		var l struct {
+			ID   int64
+			Code string
+		}
 		must("POST", "/api/v1/lots", key, map[string]any{"product": "choy-sum", "grade": 1, "quantity_kg": 1000,
 			"base_name": "基地", "county": county, "harvested_at": harvest}, 201, &l)
+		if codeA == "" {
+			codeA = l.Code
+		}
 		return l.ID
 	}
-	lotA, lotB := lot(keyA, "上杭县"), lot(keyB, "武平县")
+	lotA := lot(keyA, "上杭县")
+	page := func(lang string) string {
+		t.Helper()
+		code, b := ts.get(t, "/t/"+codeA+lang, "")
+		if code != 200 {
+			t.Fatalf("page of %s: %d", codeA, code)
+		}
+		return b
+	}
+	if strings.Contains(page(""), "农残检测") {
+		t.Error("the page shows an inspection before any is recorded")
+	}
+	lotB := lot(keyB, "武平县")
 	insp := func(id int64) string { return fmt.Sprintf("/api/v1/lots/%d/inspections", id) }
 	test := func(result, report string, daysAgo int) map[string]any {
 		return map[string]any{"result": result, "lab": "龙岩市农产品质量安全检验检测中心", "tested_on": day(-daysAgo), "report_number": report}
@@ -148,6 +167,13 @@ func TestSchemeRulesEndToEnd(t *testing.T) {
 		t.Errorf("lot A's inspections: %+v", list)
 	}
 	must("GET", insp(lotA), keyB, nil, 404, nil)
+	// The lot's public page shows the latest, at once (an inspection is a new revision of the page).
+	if p := page(""); !strings.Contains(p, "农残检测") || !strings.Contains(p, `<b class="ok">合格</b>`) || !strings.Contains(p, "LYJC-0457") {
+		t.Errorf("the page does not show the passed retest:\n%s", p)
+	}
+	if p := page("?lang=en"); !strings.Contains(p, `<b class="ok">passed</b>`) {
+		t.Errorf("the English page does not show the result")
+	}
 
 	// Offers name their lots (their own, of the same product).
 	offer := func(key, origin string, lotID int64, want int) int64 {

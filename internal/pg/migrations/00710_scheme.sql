@@ -41,6 +41,17 @@ CREATE TABLE lot_inspections (
 -- The latest inspection of a lot: the last tested, then the last recorded.
 CREATE INDEX lot_inspections_lot_idx ON lot_inspections (lot_id, tested_on DESC, id DESC);
 
+-- The lot's public page shows its latest inspection: a new one is a new revision of the lot (00310).
+-- +goose StatementBegin
+CREATE FUNCTION lot_inspections_revise() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    UPDATE lots SET revision = revision + 1 WHERE id = CASE WHEN TG_OP = 'DELETE' THEN OLD.lot_id ELSE NEW.lot_id END;
+    RETURN NULL;
+END $$;
+-- +goose StatementEnd
+CREATE TRIGGER lot_inspections_revise AFTER INSERT OR UPDATE OR DELETE ON lot_inspections FOR EACH ROW
+    EXECUTE FUNCTION lot_inspections_revise();
+
 ALTER TABLE offers ADD COLUMN lot_id bigint REFERENCES lots(id) ON DELETE SET NULL;
 CREATE INDEX offers_lot_idx ON offers (lot_id) WHERE lot_id IS NOT NULL;
 ALTER TABLE demands ADD COLUMN require_inspection boolean NOT NULL DEFAULT false;
@@ -50,4 +61,5 @@ ALTER TABLE demands DROP COLUMN require_inspection;
 DROP INDEX offers_lot_idx;
 ALTER TABLE offers DROP COLUMN lot_id;
 DROP TABLE lot_inspections;
+DROP FUNCTION lot_inspections_revise();
 DROP TABLE base_certifications;
