@@ -28,6 +28,7 @@ type Demand struct {
 	Destination            string     `json:"destination"`
 	DeliverBy              time.Time  `json:"deliver_by"`
 	RequiredCertifications []string   `json:"required_certifications"`
+	RequireInspection      bool       `json:"require_inspection"` // only offers naming a lot whose latest 农残检测 passed
 	Note                   string     `json:"note"`
 	Status                 Status     `json:"status"`
 	Version                int        `json:"version"`
@@ -48,6 +49,7 @@ type NewDemand struct {
 	Destination            string     `json:"destination"`
 	DeliverBy              *time.Time `json:"deliver_by"`
 	RequiredCertifications []string   `json:"required_certifications"`
+	RequireInspection      bool       `json:"require_inspection"`
 	Note                   string     `json:"note"`
 }
 
@@ -59,6 +61,7 @@ type DemandUpdate struct {
 	Destination            *string    `json:"destination"`
 	DeliverBy              *time.Time `json:"deliver_by"`
 	RequiredCertifications *[]string  `json:"required_certifications"`
+	RequireInspection      *bool      `json:"require_inspection"`
 	Note                   *string    `json:"note"`
 }
 
@@ -92,7 +95,7 @@ func (d *Demand) validate() error {
 
 const demandCols = `d.id, d.org_id, coalesce(g.name, ''), d.product, d.min_grade, d.quantity_kg, d.max_price_fen, d.destination,
 	d.deliver_by, d.required_certifications, d.note, d.status, d.version, d.created_at, d.updated_at, d.withdrawn_at,
-	h.proposed, h.ordered`
+	h.proposed, h.ordered, d.require_inspection`
 
 // demandJoins add the buyer's name and the kilograms held by allocations to demands d.
 const demandJoins = ` LEFT JOIN orgs g ON g.id = d.org_id
@@ -106,7 +109,7 @@ func scanDemand(r pgx.Row, extra ...any) (Demand, error) {
 	var d Demand
 	dst := append([]any{&d.ID, &d.OrgID, &d.OrgName, &d.Product, &d.MinGrade, &d.QuantityKg, &d.MaxPricePerKg, &d.Destination,
 		&d.DeliverBy, &d.RequiredCertifications, &d.Note, &d.Status, &d.Version, &d.CreatedAt, &d.UpdatedAt, &d.WithdrawnAt,
-		&d.ProposedKg, &d.OrderedKg}, extra...)
+		&d.ProposedKg, &d.OrderedKg, &d.RequireInspection}, extra...)
 	err := r.Scan(dst...)
 	d.AvailableKg = max(0, d.QuantityKg-d.ProposedKg-d.OrderedKg)
 	if d.Status != StatusOpen {
@@ -139,7 +142,8 @@ func (s *Store) CreateDemand(ctx context.Context, p auth.Principal, n NewDemand)
 		return Demand{}, forbidden("only a buyer posts demands")
 	}
 	d := Demand{OrgID: p.OrgID, Product: n.Product, MinGrade: n.MinGrade, QuantityKg: n.QuantityKg, Destination: n.Destination,
-		RequiredCertifications: append([]string{}, n.RequiredCertifications...), Note: strings.TrimSpace(n.Note)}
+		RequiredCertifications: append([]string{}, n.RequiredCertifications...), Note: strings.TrimSpace(n.Note),
+		RequireInspection: n.RequireInspection}
 	var fe errs.FieldErrors
 	if n.MaxPricePerKg == nil {
 		fe.Add("max_price_per_kg", "is required (CNY per kg, e.g. 5.00)")
@@ -161,10 +165,11 @@ func (s *Store) CreateDemand(ctx context.Context, p auth.Principal, n NewDemand)
 	// One statement: the row is written only for a known product, and comes back whole (a new demand holds no
 	// allocations).
 	out, err := scanDemand(s.db.QueryRow(ctx, `WITH d AS (INSERT INTO demands (org_id, product, min_grade, quantity_kg, max_price_fen,
-			destination, deliver_by, required_certifications, note)
-		SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9 WHERE EXISTS (SELECT 1 FROM products WHERE name = $2) RETURNING *)
+			destination, deliver_by, required_certifications, note, require_inspection)
+		SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10 WHERE EXISTS (SELECT 1 FROM products WHERE name = $2) RETURNING *)
 		SELECT `+demandCols+` FROM d LEFT JOIN orgs g ON g.id = d.org_id, (VALUES (0::bigint, 0::bigint)) h (proposed, ordered)`,
-		d.OrgID, d.Product, d.MinGrade, d.QuantityKg, int64(d.MaxPricePerKg), d.Destination, d.DeliverBy, d.RequiredCertifications, d.Note))
+		d.OrgID, d.Product, d.MinGrade, d.QuantityKg, int64(d.MaxPricePerKg), d.Destination, d.DeliverBy, d.RequiredCertifications, d.Note,
+		d.RequireInspection))
 	if errors.Is(err, pgx.ErrNoRows) {
 		fe.Add("product", "unknown product %q (see GET /api/v1/products)", d.Product)
 		return Demand{}, fe.Err()
@@ -252,6 +257,9 @@ func (s *Store) UpdateDemand(ctx context.Context, p auth.Principal, id int64, u 
 		if u.Note != nil {
 			d.Note = strings.TrimSpace(*u.Note)
 		}
+		if u.RequireInspection != nil {
+			d.RequireInspection = *u.RequireInspection
+		}
 		if err := d.validate(); err != nil {
 			return err
 		}
@@ -260,15 +268,16 @@ func (s *Store) UpdateDemand(ctx context.Context, p auth.Principal, id int64, u 
 		}
 		termsChanged := d.MinGrade != old.MinGrade || d.MaxPricePerKg != old.MaxPricePerKg || d.Destination != old.Destination ||
 			!d.DeliverBy.Equal(old.DeliverBy) || !slices.Equal(d.RequiredCertifications, old.RequiredCertifications) ||
-			d.QuantityKg < old.ProposedKg+old.OrderedKg
+			d.QuantityKg < old.ProposedKg+old.OrderedKg || d.RequireInspection != old.RequireInspection
 		if termsChanged {
 			if err := withdrawProposals(ctx, tx, "demand_id", id); err != nil {
 				return err
 			}
 		}
 		_, err = tx.Exec(ctx, `UPDATE demands SET min_grade = $2, quantity_kg = $3, max_price_fen = $4, destination = $5, deliver_by = $6,
-			required_certifications = $7, note = $8, version = version + 1, updated_at = now() WHERE id = $1`,
-			id, d.MinGrade, d.QuantityKg, int64(d.MaxPricePerKg), d.Destination, d.DeliverBy, d.RequiredCertifications, d.Note)
+			required_certifications = $7, note = $8, require_inspection = $9, version = version + 1, updated_at = now() WHERE id = $1`,
+			id, d.MinGrade, d.QuantityKg, int64(d.MaxPricePerKg), d.Destination, d.DeliverBy, d.RequiredCertifications, d.Note,
+			d.RequireInspection)
 		return pg.Err(err, "demand")
 	})
 	if err != nil {

@@ -29,7 +29,10 @@ type Fen = solve.Fen
 type Store struct {
 	db  pg.DB
 	Now func() time.Time
-	m   *metrics
+	// Lots answers for traceability's lots (offers naming the lot they sell, inspections in runs); nil: offers
+	// cannot name lots.
+	Lots Lots
+	m    *metrics
 }
 
 // NewStore returns a store on db. Its metrics are unregistered until Register is called.

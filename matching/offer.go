@@ -39,6 +39,7 @@ type Offer struct {
 	AvailableFrom      time.Time  `json:"available_from"`
 	Certifications     []string   `json:"certifications"`
 	PriorityBonusPerKg Fen        `json:"priority_bonus_per_kg"`
+	LotID              *int64     `json:"lot_id"` // the base's trace lot the offer sells, if named
 	Note               string     `json:"note"`
 	Status             Status     `json:"status"`
 	Version            int        `json:"version"`
@@ -60,6 +61,7 @@ type NewOffer struct {
 	HarvestedAt    *time.Time `json:"harvested_at"`
 	AvailableFrom  *time.Time `json:"available_from"`
 	Certifications []string   `json:"certifications"`
+	LotID          *int64     `json:"lot_id"`
 	Note           string     `json:"note"`
 }
 
@@ -73,13 +75,14 @@ type OfferUpdate struct {
 	HarvestedAt        *time.Time `json:"harvested_at"`
 	AvailableFrom      *time.Time `json:"available_from"`
 	Certifications     *[]string  `json:"certifications"`
+	LotID              *int64     `json:"lot_id"` // 0 unnames the lot
 	Note               *string    `json:"note"`
 	PriorityBonusPerKg *Fen       `json:"priority_bonus_per_kg"`
 }
 
 func (u OfferUpdate) termsOnly() bool {
 	return u.Grade == nil && u.QuantityKg == nil && u.MinPricePerKg == nil && u.Origin == nil && u.HarvestedAt == nil &&
-		u.AvailableFrom == nil && u.Certifications == nil && u.Note == nil
+		u.AvailableFrom == nil && u.Certifications == nil && u.Note == nil && u.LotID == nil
 }
 
 // maxKg bounds one offer or demand: 10,000 t, more than any lot. With runs capping the pool at solve.MaxTotalKg
@@ -124,7 +127,7 @@ func (o *Offer) validate() error {
 
 const offerCols = `o.id, o.org_id, coalesce(g.name, ''), o.product, o.grade, o.quantity_kg, o.min_price_fen, o.origin, o.harvested_at,
 	o.available_from, o.certifications, o.priority_bonus_fen, o.note, o.status, o.version, o.created_at, o.updated_at, o.withdrawn_at,
-	h.proposed, h.ordered`
+	h.proposed, h.ordered, o.lot_id`
 
 // offerJoins join offers o with their organisation and the kilograms their allocations hold (through the
 // partial index on the allocations that hold kilograms).
@@ -139,7 +142,7 @@ func scanOffer(r pgx.Row, extra ...any) (Offer, error) {
 	var o Offer
 	dst := append([]any{&o.ID, &o.OrgID, &o.OrgName, &o.Product, &o.Grade, &o.QuantityKg, &o.MinPricePerKg, &o.Origin,
 		&o.HarvestedAt, &o.AvailableFrom, &o.Certifications, &o.PriorityBonusPerKg, &o.Note, &o.Status, &o.Version,
-		&o.CreatedAt, &o.UpdatedAt, &o.WithdrawnAt, &o.ProposedKg, &o.OrderedKg}, extra...)
+		&o.CreatedAt, &o.UpdatedAt, &o.WithdrawnAt, &o.ProposedKg, &o.OrderedKg, &o.LotID}, extra...)
 	err := r.Scan(dst...)
 	o.AvailableKg = max(0, o.QuantityKg-o.ProposedKg-o.OrderedKg)
 	if o.Status != StatusOpen {
@@ -188,7 +191,7 @@ func (s *Store) CreateOffer(ctx context.Context, p auth.Principal, n NewOffer) (
 		return Offer{}, forbidden("only a produce base posts offers")
 	}
 	o := Offer{OrgID: p.OrgID, Product: n.Product, Grade: n.Grade, QuantityKg: n.QuantityKg, Origin: n.Origin,
-		Certifications: append([]string{}, n.Certifications...), Note: strings.TrimSpace(n.Note)}
+		Certifications: append([]string{}, n.Certifications...), Note: strings.TrimSpace(n.Note), LotID: n.LotID}
 	var fe errs.FieldErrors
 	if n.MinPricePerKg == nil {
 		fe.Add("min_price_per_kg", "is required (CNY per kg, e.g. 3.20)")
@@ -205,6 +208,9 @@ func (s *Store) CreateOffer(ctx context.Context, p auth.Principal, n NewOffer) (
 	if err := o.validate(); err != nil {
 		fe = append(fe, errs.As(err).Fields...)
 	}
+	if err := s.checkLot(ctx, p, &fe, o.LotID, o.Product); err != nil {
+		return Offer{}, err
+	}
 	if len(fe) > 0 { // an unknown product is reported with the other faults
 		if err := s.productExists(ctx, s.db, &fe, o.Product); err != nil {
 			return Offer{}, err
@@ -213,11 +219,11 @@ func (s *Store) CreateOffer(ctx context.Context, p auth.Principal, n NewOffer) (
 	}
 	// One statement, as in CreateDemand.
 	out, err := scanOffer(s.db.QueryRow(ctx, `WITH o AS (INSERT INTO offers (org_id, product, grade, quantity_kg, min_price_fen, origin,
-			harvested_at, available_from, certifications, note)
-		SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10 WHERE EXISTS (SELECT 1 FROM products WHERE name = $2) RETURNING *)
+			harvested_at, available_from, certifications, note, lot_id)
+		SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11 WHERE EXISTS (SELECT 1 FROM products WHERE name = $2) RETURNING *)
 		SELECT `+offerCols+` FROM o LEFT JOIN orgs g ON g.id = o.org_id, (VALUES (0::bigint, 0::bigint)) h (proposed, ordered)`,
 		o.OrgID, o.Product, o.Grade, o.QuantityKg, int64(o.MinPricePerKg), o.Origin, o.HarvestedAt, o.AvailableFrom,
-		o.Certifications, o.Note))
+		o.Certifications, o.Note, o.LotID))
 	if errors.Is(err, pgx.ErrNoRows) {
 		fe.Add("product", "unknown product %q (see GET /api/v1/products)", o.Product)
 		return Offer{}, fe.Err()
@@ -351,24 +357,40 @@ func (s *Store) UpdateOffer(ctx context.Context, p auth.Principal, id int64, u O
 		if u.PriorityBonusPerKg != nil {
 			o.PriorityBonusPerKg = *u.PriorityBonusPerKg
 		}
+		if u.LotID != nil {
+			o.LotID = u.LotID
+			if *u.LotID == 0 {
+				o.LotID = nil
+			}
+		}
 		if err := o.validate(); err != nil {
 			return err
+		}
+		if u.LotID != nil {
+			var fe errs.FieldErrors
+			if err := s.checkLot(ctx, p, &fe, o.LotID, o.Product); err != nil {
+				return err
+			}
+			if err := fe.Err(); err != nil {
+				return err
+			}
 		}
 		if o.QuantityKg < o.OrderedKg {
 			return errs.E(errs.Conflict, "offer %d has %d kg in placed orders; its quantity cannot drop below that", id, o.OrderedKg)
 		}
 		termsChanged := o.Grade != old.Grade || o.MinPricePerKg != old.MinPricePerKg || o.Origin != old.Origin ||
 			!o.HarvestedAt.Equal(old.HarvestedAt) || !o.AvailableFrom.Equal(old.AvailableFrom) ||
-			!slices.Equal(o.Certifications, old.Certifications) || o.QuantityKg < old.ProposedKg+old.OrderedKg
+			!slices.Equal(o.Certifications, old.Certifications) || o.QuantityKg < old.ProposedKg+old.OrderedKg ||
+			!sameLot(o.LotID, old.LotID)
 		if termsChanged {
 			if err := withdrawProposals(ctx, tx, "offer_id", id); err != nil {
 				return err
 			}
 		}
 		_, err = tx.Exec(ctx, `UPDATE offers SET grade = $2, quantity_kg = $3, min_price_fen = $4, origin = $5, harvested_at = $6,
-			available_from = $7, certifications = $8, note = $9, priority_bonus_fen = $10, version = version + 1, updated_at = now()
-			WHERE id = $1`, id, o.Grade, o.QuantityKg, int64(o.MinPricePerKg), o.Origin, o.HarvestedAt, o.AvailableFrom,
-			o.Certifications, o.Note, int64(o.PriorityBonusPerKg))
+			available_from = $7, certifications = $8, note = $9, priority_bonus_fen = $10, lot_id = $11, version = version + 1,
+			updated_at = now() WHERE id = $1`, id, o.Grade, o.QuantityKg, int64(o.MinPricePerKg), o.Origin, o.HarvestedAt, o.AvailableFrom,
+			o.Certifications, o.Note, int64(o.PriorityBonusPerKg), o.LotID)
 		return pg.Err(err, "offer")
 	})
 	if err != nil {

@@ -216,6 +216,9 @@ func (s *Store) StartRun(ctx context.Context, p auth.Principal, opt RunOptions) 
 		if err != nil {
 			return err
 		}
+		if err := s.schemeRules(ctx, tx, pl); err != nil {
+			return err
+		}
 		solveStart := time.Now()
 		res, err := solve.Solve(&pl.in)
 		if err != nil {

@@ -7,12 +7,14 @@ import (
 // Report is everything known about a lot's journey, built once and shown three ways: the public page, the
 // JSON of /lots/{id}/trace and the EPCIS document, so that the three always agree.
 type Report struct {
-	Lot         Lot        `json:"lot"`
-	Events      []Event    `json:"events"`
-	Custody     Custody    `json:"custody"`
-	Compliance  Compliance `json:"compliance"`
-	Chart       Chart      `json:"chart"`
-	GeneratedAt time.Time  `json:"generated_at"`
+	Lot        Lot        `json:"lot"`
+	Events     []Event    `json:"events"`
+	Custody    Custody    `json:"custody"`
+	Compliance Compliance `json:"compliance"`
+	Chart      Chart      `json:"chart"`
+	// Inspection is the lot's latest 农残检测, when one is recorded.
+	Inspection  *Inspection `json:"inspection,omitempty"`
+	GeneratedAt time.Time   `json:"generated_at"`
 }
 
 // Chart is the temperature of the whole journey, downsampled for display: per leg, windows of Every with the

@@ -336,6 +336,9 @@ func (s *Service) report(ctx context.Context, l Lot) (*Report, error) {
 	if err != nil {
 		return nil, err
 	}
+	if r.Inspection, err = s.Store.LatestInspection(ctx, l.ID); err != nil {
+		return nil, err
+	}
 	if c.State == Delivered {
 		if err := s.Store.SetVerdict(ctx, l.ID, r.Compliance.Verdict); err != nil {
 			s.Log.Warn("trace: could not store a lot's verdict", "lot", l.ID, "err", err)

@@ -26,6 +26,7 @@ type view struct {
 	CertificateNo           string
 	CertBasis, CertIssuer   string
 	CertDate                string
+	Inspection              *inspectionView
 	Verdict                 verdictView
 	Timeline                []step
 	Chart                   *chartView
@@ -47,6 +48,11 @@ type step struct {
 	Leg                        string
 	Handover                   string
 	HandoverBad                bool
+}
+
+// inspectionView is the lot's latest 农残检测.
+type inspectionView struct {
+	Result, Class, Lab, Date, Report string
 }
 
 type excView struct {
@@ -77,6 +83,13 @@ func newView(r *trace.Report, lang string, u trace.URIs) *view {
 		}
 		if c.Date != nil {
 			v.CertDate = fmtTime(c.Date.Time, en, true)
+		}
+	}
+	if in := r.Inspection; in != nil {
+		v.Inspection = &inspectionView{Result: v.T.Passed, Class: "ok", Lab: in.Lab, Date: fmtTime(in.TestedOn.Time, en, true),
+			Report: in.ReportNumber}
+		if in.Result != trace.InspectionPass {
+			v.Inspection.Result, v.Inspection.Class = v.T.Failed, "bad"
 		}
 	}
 	for _, c := range l.Certifications {

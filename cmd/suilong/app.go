@@ -22,6 +22,7 @@ import (
 	"github.com/suilong/suilong/api/notifyapi"
 	"github.com/suilong/suilong/api/opsapi"
 	"github.com/suilong/suilong/api/planapi"
+	"github.com/suilong/suilong/api/schemeapi"
 	"github.com/suilong/suilong/api/traceapi"
 	"github.com/suilong/suilong/api/web"
 	"github.com/suilong/suilong/ingest"
@@ -177,6 +178,7 @@ func (m *Main) buildDomains() {
 		m.Readings,
 		trace.NewURIs(c.PublicBaseURL), m.Registry, m.Log.With("area", "trace"))
 	m.Trace.Settle, m.Trace.VerifyEvery = c.Trace.Settle, c.Trace.VerifyEvery
+	m.Matching.Lots = schemeLots{m.Trace.Store}
 	m.wireRecords()
 	m.Plan = plan.NewService(plan.NewStore(m.DB), plan.Sources{
 		Matching:     matchingTotals{m.Matching},
@@ -268,6 +270,9 @@ func (m *Main) modules() []api.Module {
 	if o.serves("trace") {
 		mods = append(mods, traceapi.New(traceapi.Deps{Service: m.Trace, PublicRate: c.Trace.PublicRate, PublicBurst: c.Trace.PublicBurst,
 			Schema: m.epcisSchema()}))
+	}
+	if d := m.schemeDeps(); d.Matching != nil || d.Trace != nil {
+		mods = append(mods, schemeapi.New(d))
 	}
 	if o.serves("plan") {
 		mods = append(mods, planapi.New(planapi.Deps{Plan: m.Plan, Site: m.Web}))

@@ -11,8 +11,8 @@ import (
 type DemoCmd struct{}
 
 // demos load the demo data of each area in order: matching first (the products are everyone's), then ingest's
-// fleet, trace's lots on it, the plan, the market pages' people. Each is idempotent, so running the command
-// twice changes nothing.
+// fleet, trace's lots on it, the scheme's certificates and an inspection (of matching's bases and trace's lots),
+// the plan, the market pages' people. Each is idempotent, so running the command twice changes nothing.
 var demos = []struct {
 	area string
 	load func(ctx context.Context, m *Main) error
@@ -20,6 +20,7 @@ var demos = []struct {
 	{"matching", matchingDemo},
 	{"ingest", func(ctx context.Context, m *Main) error { return sim.Ensure(ctx, m.IngestStore, sim.Demo) }},
 	{"trace", traceDemo},
+	{"scheme", schemeDemo},
 	{"plan", planDemo},
 	{"market", marketDemo},
 }

@@ -320,6 +320,13 @@ func TestTraceDemoIsIdempotent(t *testing.T) {
 	if err := db.QueryRow(ctx, `SELECT count(*) FROM lot_events`).Scan(&n); err != nil || n != 6+6+4 { // harvest, loads and unloads, receipt
 		t.Fatalf("%d events after two demo runs (%v)", n, err)
 	}
+	// The scheme's demo: three bases certified, one within 30 days of its end, and the first lot tested.
+	var certs, soon, tests int
+	if err := db.QueryRow(ctx, `SELECT count(*), count(*) FILTER (WHERE valid_until <= current_date + 30),
+		(SELECT count(*) FROM lot_inspections i JOIN lots l ON l.id = i.lot_id WHERE l.code = 'DEMOLY000001' AND i.result = 'pass')
+		FROM base_certifications`).Scan(&certs, &soon, &tests); err != nil || certs != 3 || soon != 1 || tests != 1 {
+		t.Errorf("scheme demo: %d certificates, %d expiring soon, %d inspections (%v)", certs, soon, tests, err)
+	}
 	for code, want := range map[string]string{"DEMOLY000001": "全程冷链达标", "DEMOLY000002": "温度超标 1 次，累计 35 分钟超出 0–4 °C", "DEMOLY000003": "全程冷链达标"} {
 		r, err := svc.PublicReport(ctx, code)
 		if err != nil {

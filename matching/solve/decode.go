@@ -62,9 +62,9 @@ func decodeGeneral(data []byte) (*Instance, error) {
 	d := &decoder{bad: map[string]bool{}}
 	for _, k := range sortedKeys(top) {
 		switch k {
-		case "products", "lanes", "offers", "demands":
+		case "products", "lanes", "offers", "demands", "base_certificates":
 		default:
-			d.fail(k, "unknown field (an instance has products, lanes, offers and demands)")
+			d.fail(k, "unknown field (an instance has products, lanes, offers and demands, and may have base_certificates)")
 		}
 	}
 	in := &Instance{}
@@ -98,6 +98,8 @@ func decodeGeneral(data []byte) (*Instance, error) {
 			AvailableFrom:      r.time("available_from"),
 			Certifications:     r.strs("certifications"),
 			PriorityBonusPerKg: r.fen("priority_bonus_per_kg"),
+			Lot:                r.str("lot"),
+			Inspection:         r.str("inspection"),
 		})
 	}
 	for i, m := range d.list(top, "demands") {
@@ -112,8 +114,10 @@ func decodeGeneral(data []byte) (*Instance, error) {
 			Destination:            r.str("destination"),
 			DeliverBy:              r.time("deliver_by"),
 			RequiredCertifications: r.strs("required_certifications"),
+			RequireInspection:      r.boolean("require_inspection"),
 		})
 	}
+	d.certificates(top, in)
 	// The semantic checks skip what failed to decode, so that each bad field is reported once.
 	v := newValidator(d.bad)
 	v.instance(in)
@@ -235,9 +239,10 @@ var (
 	productSpec = spec("name", "shelf_life_hours")
 	laneSpec    = spec("origin", "destination", "cost_per_kg", "transit_hours")
 	offerSpec   = spec("id", "base", "product", "grade", "quantity_kg", "min_price_per_kg", "origin", "harvested_at",
-		"available_from", "?certifications", "?priority_bonus_per_kg")
+		"available_from", "?certifications", "?priority_bonus_per_kg", "?lot", "?inspection")
 	demandSpec = spec("id", "buyer", "product", "min_grade", "quantity_kg", "max_price_per_kg", "destination",
-		"deliver_by", "?required_certifications")
+		"deliver_by", "?required_certifications", "?require_inspection")
+	certificateSpec = spec("base", "number", "products", "?valid_from", "valid_until")
 )
 
 // record reads one object's fields, reporting missing required and unknown ones.
@@ -423,4 +428,61 @@ func shorten(raw []byte) string {
 		return string(raw[:37]) + "..."
 	}
 	return string(raw)
+}
+
+// certificates reads the optional base_certificates list: present (even empty) is not the same as absent,
+// for it decides how cailanzi-base is judged.
+func (d *decoder) certificates(top map[string]json.RawMessage, in *Instance) {
+	raw, ok := top["base_certificates"]
+	if !ok || isNull(raw) {
+		return
+	}
+	list := d.list(top, "base_certificates")
+	if d.bad["base_certificates"] {
+		return
+	}
+	in.BaseCertificates = make([]BaseCertificate, 0, len(list))
+	for i, m := range list {
+		r := d.record("base_certificates", i, m, certificateSpec)
+		in.BaseCertificates = append(in.BaseCertificates, BaseCertificate{
+			Base:       r.str("base"),
+			Number:     r.str("number"),
+			Products:   r.strs("products"),
+			ValidFrom:  r.date("valid_from"),
+			ValidUntil: r.date("valid_until"),
+		})
+	}
+}
+
+func (r *record) boolean(name string) bool {
+	raw := r.raw(name)
+	if raw == nil {
+		return false
+	}
+	switch string(raw) {
+	case "true":
+		return true
+	case "false":
+		return false
+	}
+	r.d.fail(r.at+"."+name, "must be true or false, not %s%s", shorten(raw), r.what)
+	return false
+}
+
+func (r *record) date(name string) Date {
+	raw := r.raw(name)
+	if raw == nil {
+		return 0
+	}
+	var s string
+	if err := json.Unmarshal(raw, &s); err != nil {
+		r.d.fail(r.at+"."+name, "must be a date string such as 2026-12-31, not %s%s", shorten(raw), r.what)
+		return 0
+	}
+	v, err := ParseDate(s)
+	if err != nil {
+		r.d.fail(r.at+"."+name, "%v%s", err, r.what)
+		return 0
+	}
+	return v
 }

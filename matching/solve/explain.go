@@ -132,7 +132,6 @@ const (
 	lateIndex
 	gradeIndex
 	certificationIndex
-	priceGapIndex
 )
 
 // nearest is, for one reason, the partner with the smallest miss (the first in id order among equals).
@@ -198,7 +197,10 @@ func (sw *sweep) offer(i int) tally {
 		case !subset(d.req, o.certs):
 			t.add(certificationIndex, missing(d.req, o.certs), int32(j))
 		default:
-			if s := st.part + d.b; s <= 0 {
+			if f := o.schemeFails(d.needCert, d.day, d.inspect); f != 0 {
+				r := f & -f
+				t.add(bits.TrailingZeros16(uint16(r)), schemeMiss(o, d, r), int32(j))
+			} else if s := st.part + d.b; s <= 0 {
 				t.add(priceGapIndex, -int64(s), int32(j))
 			} else {
 				t.add(capacityIndex, -int64(s), int32(j))
@@ -234,7 +236,10 @@ func (sw *sweep) demand(j int) tally {
 		case !subset(d.req, o.certs):
 			t.add(certificationIndex, missing(d.req, o.certs), int32(i))
 		default:
-			if s := o.a - st.lane.l.CostPerKg + d.b; s <= 0 {
+			if f := o.schemeFails(d.needCert, d.day, d.inspect); f != 0 {
+				r := f & -f
+				t.add(bits.TrailingZeros16(uint16(r)), schemeMiss(o, d, r), int32(i))
+			} else if s := o.a - st.lane.l.CostPerKg + d.b; s <= 0 {
 				t.add(priceGapIndex, -int64(s), int32(i))
 			} else {
 				t.add(capacityIndex, -int64(s), int32(i))
@@ -283,9 +288,14 @@ type tally struct {
 }
 
 // codesInOrder is ruleOrder's codes followed by capacity; tally indexes by position in it.
-var codesInOrder = [...]string{ReasonNoLane, ReasonShelfLife, ReasonLate, ReasonGrade, ReasonCertification, ReasonPriceGap, ReasonCapacity}
+var codesInOrder = [...]string{ReasonNoLane, ReasonShelfLife, ReasonLate, ReasonGrade, ReasonCertification,
+	ReasonNoCertificate, ReasonCertificateNotYet, ReasonCertificateExpired, ReasonCertificateProduct,
+	ReasonInspectionMissing, ReasonInspectionFailed, ReasonPriceGap, ReasonCapacity}
 
-const capacityIndex = len(codesInOrder) - 1
+const (
+	priceGapIndex = len(codesInOrder) - 2
+	capacityIndex = len(codesInOrder) - 1
+)
 
 type candidate struct {
 	o    *pOffer
@@ -304,8 +314,11 @@ func (t *tally) add(p *problem, l *pLane, o *pOffer, d *pDemand) {
 		c.miss = -int64(v.surplus)
 		t.keepTop(c)
 	} else {
-		k = bits.TrailingZeros8(uint8(v.fails))
-		switch codesInOrder[k] {
+		k = bits.TrailingZeros16(uint16(v.fails))
+		switch r := ruleSet(1) << k; codesInOrder[k] {
+		case ReasonNoCertificate, ReasonCertificateNotYet, ReasonCertificateExpired, ReasonCertificateProduct,
+			ReasonInspectionMissing, ReasonInspectionFailed:
+			c.miss = schemeMiss(o, d, r)
 		case ReasonShelfLife:
 			c.miss = v.arrival - o.harvest - p.shelf
 		case ReasonLate:

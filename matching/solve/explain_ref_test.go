@@ -75,6 +75,8 @@ func TestSweepIsTally(t *testing.T) {
 		{Offers: 60, Demands: 60, Products: 2, Origins: 3, Dests: 4, LaneShare: 0.6, MinKg: 1, MaxKg: 900, Coarse: true},
 		{Offers: 80, Demands: 50, Products: 3, Origins: 4, Dests: 5, LaneShare: 0.8, MinKg: 100, MaxKg: 5000},
 		{Offers: 30, Demands: 90, Products: 1, Origins: 7, Dests: 12, LaneShare: 1, MinKg: 200, MaxKg: 5000},
+		{Offers: 60, Demands: 60, Products: 2, Origins: 3, Dests: 4, LaneShare: 0.8, MinKg: 1, MaxKg: 900, Coarse: true, Scheme: true},
+		{Offers: 50, Demands: 70, Products: 2, Origins: 3, Dests: 4, LaneShare: 0.9, MinKg: 100, MaxKg: 5000, Scheme: true},
 	}
 	compared := 0
 	for c, cfg := range configs {

@@ -14,11 +14,17 @@ const (
 	ruleLate
 	ruleGrade
 	ruleCertification
+	ruleNoCertificate
+	ruleCertificateNotYetValid
+	ruleCertificateExpired
+	ruleCertificateProduct
+	ruleInspectionMissing
+	ruleInspectionFailed
 	rulePriceGap
 )
 
 // ruleSet is the set of rules a pair fails.
-type ruleSet uint8
+type ruleSet uint16
 
 var ruleOrder = []struct {
 	rule ruleSet
@@ -29,6 +35,12 @@ var ruleOrder = []struct {
 	{ruleLate, ReasonLate},
 	{ruleGrade, ReasonGrade},
 	{ruleCertification, ReasonCertification},
+	{ruleNoCertificate, ReasonNoCertificate},
+	{ruleCertificateNotYetValid, ReasonCertificateNotYet},
+	{ruleCertificateExpired, ReasonCertificateExpired},
+	{ruleCertificateProduct, ReasonCertificateProduct},
+	{ruleInspectionMissing, ReasonInspectionMissing},
+	{ruleInspectionFailed, ReasonInspectionFailed},
 	{rulePriceGap, ReasonPriceGap},
 }
 
@@ -42,8 +54,10 @@ type pOffer struct {
 	grade   int
 	harvest int64
 	avail   int64
-	a       Fen      // priority bonus − min price: the offer's part of the surplus
-	certs   []uint64 // bit set of certifications held
+	a       Fen        // priority bonus − min price: the offer's part of the surplus
+	certs   []uint64   // bit set of certifications held
+	insp    int8       // the lot's inspection: inspNone, inspPass, inspFail
+	cover   *certCover // the base's certificates for the product; set only when the instance lists them
 }
 
 type pDemand struct {
@@ -55,6 +69,9 @@ type pDemand struct {
 	due   int64
 	b     Fen      // max price: the demand's part of the surplus
 	req   []uint64 // bit set of certifications required
+	// The scheme's rules: a certificate valid on day (needCert), a passed inspection (inspect).
+	needCert, inspect bool
+	day               Date
 }
 
 // pLane is a lane prepared for the rules.
@@ -96,6 +113,7 @@ func judge(shelf int64, l *pLane, o *pOffer, d *pDemand) verdict {
 	if !subset(d.req, o.certs) {
 		v.fails |= ruleCertification
 	}
+	v.fails |= o.schemeFails(d.needCert, d.day, d.inspect)
 	return v
 }
 
@@ -122,8 +140,12 @@ func (u certUniverse) add(names []string) {
 
 func (u certUniverse) words() int { return (len(u) + 63) / 64 }
 
-func (u certUniverse) set(names []string, into []uint64) []uint64 {
+// set puts names other than skip into the bit set into.
+func (u certUniverse) set(names []string, into []uint64, skip string) []uint64 {
 	for _, n := range names {
+		if n == skip && skip != "" {
+			continue
+		}
 		i := u[n]
 		into[i/64] |= 1 << (i % 64)
 	}
@@ -137,6 +159,12 @@ const hour = int64(time.Hour)
 // per kg (max price − min price − lane cost + priority bonus; 0 without a lane) and every rule the pair
 // fails, in a fixed order; the pair may be used exactly when reasons is empty.
 func Feasible(p Product, l *Lane, o Offer, d Demand) (surplus Fen, reasons []Reason) {
+	return FeasibleUnder(nil, p, l, o, d)
+}
+
+// FeasibleUnder is Feasible with the base certificates of an instance (Instance.BaseCertificates): nil
+// when the instance lists none, and cailanzi-base is then an ordinary certification.
+func FeasibleUnder(certs []BaseCertificate, p Product, l *Lane, o Offer, d Demand) (surplus Fen, reasons []Reason) {
 	if o.Product != d.Product || p.Name != o.Product {
 		return 0, []Reason{{Code: ReasonProduct, Message: productMessage(p, &o, &d)}}
 	}
@@ -146,8 +174,14 @@ func Feasible(p Product, l *Lane, o Offer, d Demand) (surplus Fen, reasons []Rea
 	u := certUniverse{}
 	u.add(o.Certifications)
 	u.add(d.RequiredCertifications)
+	certified := certs != nil
 	po := prepOffer(&o, 0, u, make([]uint64, u.words()))
-	pd := prepDemand(&d, 0, u, make([]uint64, u.words()))
+	pd := prepDemand(&d, 0, u, make([]uint64, u.words()), certified)
+	skip := ""
+	if certified {
+		po.cover = newCovers(certs).of(o.Base, o.Product)
+		skip = CailanziBase
+	}
 	var pl *pLane
 	if l != nil {
 		pl = &pLane{l: l, transit: int64(l.TransitHours) * hour}
@@ -155,7 +189,7 @@ func Feasible(p Product, l *Lane, o Offer, d Demand) (surplus Fen, reasons []Rea
 	v := judge(int64(p.ShelfLifeHours)*hour, pl, &po, &pd)
 	for _, r := range ruleOrder {
 		if v.fails&r.rule != 0 {
-			ex := example{o: &o, d: &d, lane: l, product: &p, v: v}
+			ex := example{o: &o, d: &d, lane: l, product: &p, v: v, cover: po.cover, skipCert: skip}
 			reasons = append(reasons, Reason{Code: r.code, Message: ex.pairMessage(r.code)})
 		}
 	}
@@ -164,12 +198,19 @@ func Feasible(p Product, l *Lane, o Offer, d Demand) (surplus Fen, reasons []Rea
 
 func prepOffer(o *Offer, origin int32, u certUniverse, certs []uint64) pOffer {
 	return pOffer{o: o, origin: origin, grade: o.Grade, harvest: o.HarvestedAt.UnixNano(), avail: o.AvailableFrom.UnixNano(),
-		a: o.PriorityBonusPerKg - o.MinPricePerKg, certs: u.set(o.Certifications, certs)}
+		a: o.PriorityBonusPerKg - o.MinPricePerKg, certs: u.set(o.Certifications, certs, ""), insp: inspOf(o)}
 }
 
-func prepDemand(d *Demand, dest int32, u certUniverse, req []uint64) pDemand {
-	return pDemand{d: d, dest: dest, grade: d.MinGrade, due: d.DeliverBy.UnixNano(), b: d.MaxPricePerKg,
-		req: u.set(d.RequiredCertifications, req)}
+// prepDemand prepares d; certified: the instance lists base certificates, which then judge cailanzi-base.
+func prepDemand(d *Demand, dest int32, u certUniverse, req []uint64, certified bool) pDemand {
+	skip := ""
+	if certified {
+		skip = CailanziBase
+	}
+	pd := pDemand{d: d, dest: dest, grade: d.MinGrade, due: d.DeliverBy.UnixNano(), b: d.MaxPricePerKg,
+		req: u.set(d.RequiredCertifications, req, skip)}
+	prepScheme(d, &pd, certified)
+	return pd
 }
 
 func productMessage(p Product, o *Offer, d *Demand) string {
@@ -188,6 +229,10 @@ type example struct {
 	lane    *Lane
 	product *Product
 	v       verdict
+	// The scheme's parts: the base's certificates for the product, and the certification they judge
+	// instead of the offer's list ("" when the instance lists no certificates).
+	cover    *certCover
+	skipCert string
 }
 
 var titles = map[string][2]string{
@@ -201,4 +246,11 @@ var titles = map[string][2]string{
 	ReasonPriceGap:      {"价差不足", "price gap"},
 	ReasonCapacity:      {"容量已满", "capacity"},
 	ReasonNoQuantity:    {"无数量", "no quantity"},
+
+	ReasonNoCertificate:      {"无菜篮子基地证书", "no cailanzi base certificate"},
+	ReasonCertificateNotYet:  {"基地证书尚未生效", "base certificate not yet valid"},
+	ReasonCertificateExpired: {"基地证书已过期", "base certificate expired"},
+	ReasonCertificateProduct: {"基地证书不含该产品", "product not on the base certificate"},
+	ReasonInspectionMissing:  {"缺少农残检测", "inspection missing"},
+	ReasonInspectionFailed:   {"农残检测不合格", "inspection failed"},
 }

@@ -16,6 +16,9 @@ type genConfig struct {
 	// Coarse makes prices, times and quantities take few values, so that ties and rule boundaries
 	// (arrival exactly at deliver-by, exactly at the end of shelf life, zero surplus) are common.
 	Coarse bool
+	// Scheme adds the 菜篮子 scheme's parts: base certificates around the delivery days, lots with passed,
+	// failed or no inspections, and demands requiring cailanzi-base or a passed inspection.
+	Scheme bool
 }
 
 var counties = []string{"xinluo", "yongding", "shanghang", "wuping", "changting", "liancheng", "zhangping"}
@@ -121,7 +124,58 @@ func genInstance(seed uint64, c genConfig) *Instance {
 		}
 		in.Demands = append(in.Demands, d)
 	}
+	if c.Scheme {
+		addScheme(in, seed)
+	}
 	return in
+}
+
+// addScheme draws from its own generator, so that an instance without the scheme is what it always was.
+func addScheme(in *Instance, seed uint64) {
+	rng := rand.New(rand.NewPCG(seed, 0xca1a))
+	day := DateOf(genBase)
+	in.BaseCertificates = []BaseCertificate{}
+	bases := map[string]bool{}
+	for i := range in.Offers {
+		o := &in.Offers[i]
+		if !bases[o.Base] {
+			bases[o.Base] = true
+			for k := range rng.IntN(3) { // none, one or two certificates
+				c := BaseCertificate{Base: o.Base, Number: fmt.Sprintf("CLZ-%s-%d", o.Base, k), ValidUntil: day + Date(rng.IntN(6)) - 1}
+				for _, p := range in.Products {
+					if rng.Float64() < 0.7 {
+						c.Products = append(c.Products, p.Name)
+					}
+				}
+				if len(c.Products) == 0 {
+					c.Products = []string{"other-product"}
+				}
+				if rng.IntN(2) == 0 {
+					c.ValidFrom = c.ValidUntil - Date(rng.IntN(4))
+				}
+				in.BaseCertificates = append(in.BaseCertificates, c)
+			}
+		}
+		if rng.Float64() < 0.1 { // a claim of its own, which certificates overrule
+			o.Certifications = append(append([]string(nil), o.Certifications...), CailanziBase)
+		}
+		if rng.Float64() < 0.75 {
+			o.Lot = fmt.Sprintf("LOT%05d", i)
+			switch x := rng.Float64(); {
+			case x < 0.6:
+				o.Inspection = InspectionPass
+			case x < 0.85:
+				o.Inspection = InspectionFail
+			}
+		}
+	}
+	for j := range in.Demands {
+		d := &in.Demands[j]
+		if rng.Float64() < 0.5 {
+			d.RequiredCertifications = append(append([]string(nil), d.RequiredCertifications...), CailanziBase)
+		}
+		d.RequireInspection = rng.Float64() < 0.4
+	}
 }
 
 // shuffled returns a copy of in with every list in another order.
@@ -132,6 +186,12 @@ func shuffled(in *Instance, seed uint64) *Instance {
 		Lanes:    append([]Lane(nil), in.Lanes...),
 		Offers:   append([]Offer(nil), in.Offers...),
 		Demands:  append([]Demand(nil), in.Demands...),
+	}
+	if in.BaseCertificates != nil {
+		out.BaseCertificates = append([]BaseCertificate{}, in.BaseCertificates...)
+		rng.Shuffle(len(out.BaseCertificates), func(a, b int) {
+			out.BaseCertificates[a], out.BaseCertificates[b] = out.BaseCertificates[b], out.BaseCertificates[a]
+		})
 	}
 	rng.Shuffle(len(out.Products), func(a, b int) { out.Products[a], out.Products[b] = out.Products[b], out.Products[a] })
 	rng.Shuffle(len(out.Lanes), func(a, b int) { out.Lanes[a], out.Lanes[b] = out.Lanes[b], out.Lanes[a] })

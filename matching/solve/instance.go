@@ -41,6 +41,9 @@ type Offer struct {
 	AvailableFrom      time.Time `json:"available_from"`
 	Certifications     []string  `json:"certifications,omitempty"`
 	PriorityBonusPerKg Fen       `json:"priority_bonus_per_kg,omitempty"`
+	// Lot is the trace lot the offer sells and Inspection the result of its latest 农残检测 (see scheme.go).
+	Lot        string `json:"lot,omitempty"`
+	Inspection string `json:"inspection,omitempty"`
 }
 
 // Demand is a buyer's need. MinGrade is the worst grade the buyer accepts (an offer of grade ≤ MinGrade fits).
@@ -54,6 +57,8 @@ type Demand struct {
 	Destination            string    `json:"destination"`
 	DeliverBy              time.Time `json:"deliver_by"`
 	RequiredCertifications []string  `json:"required_certifications,omitempty"`
+	// RequireInspection: only offers whose lot passed its latest inspection (see scheme.go).
+	RequireInspection bool `json:"require_inspection,omitempty"`
 }
 
 // Instance is everything one matching run works on.
@@ -62,6 +67,8 @@ type Instance struct {
 	Lanes    []Lane    `json:"lanes"`
 	Offers   []Offer   `json:"offers"`
 	Demands  []Demand  `json:"demands"`
+	// BaseCertificates, when present (even empty), decide a demand's cailanzi-base requirement (see scheme.go).
+	BaseCertificates []BaseCertificate `json:"base_certificates,omitzero"`
 }
 
 // Limits that keep a run exact in int64 and its memory bounded. The objective is at most
@@ -211,10 +218,12 @@ func (v *validator) instance(in *Instance) {
 		v.offers(in, products)
 		wg.Wait()
 		v.fe = append(v.fe, d.fe...)
+		v.certificates(in)
 		return
 	}
 	v.offers(in, products)
 	v.demands(in, products)
+	v.certificates(in)
 }
 
 // parallelValidateFrom is the number of records from which the two sides are checked at once; a variable
@@ -242,6 +251,7 @@ func (v *validator) offers(in *Instance, products map[string]int) {
 		}
 		v.certs(r.dot("certifications"), o.Certifications, who)
 		v.money(r.dot("priority_bonus_per_kg"), o.PriorityBonusPerKg, who)
+		v.offerScheme(r, o, who)
 	}
 	if total > MaxTotalKg {
 		v.add(recordPath("offers", -1), "total quantity %d kg exceeds %d kg", total, MaxTotalKg)
@@ -399,7 +409,7 @@ func sortFieldErrors(fe errs.FieldErrors) {
 	})
 }
 
-var sectionRank = map[string]int{"products": 1, "lanes": 2, "offers": 3, "demands": 4}
+var sectionRank = map[string]int{"products": 1, "lanes": 2, "offers": 3, "demands": 4, "base_certificates": 5}
 
 // fieldRank is each field's place in its record, per list.
 var fieldRank = func() map[string]map[string]int {
@@ -407,9 +417,10 @@ var fieldRank = func() map[string]map[string]int {
 		"products": {"name", "shelf_life_hours"},
 		"lanes":    {"origin", "destination", "cost_per_kg", "transit_hours"},
 		"offers": {"id", "base", "product", "grade", "quantity_kg", "min_price_per_kg", "origin", "harvested_at",
-			"available_from", "certifications", "priority_bonus_per_kg"},
+			"available_from", "certifications", "priority_bonus_per_kg", "lot", "inspection"},
 		"demands": {"id", "buyer", "product", "min_grade", "quantity_kg", "max_price_per_kg", "destination",
-			"deliver_by", "required_certifications"},
+			"deliver_by", "required_certifications", "require_inspection"},
+		"base_certificates": {"base", "number", "products", "valid_from", "valid_until"},
 	}
 	out := map[string]map[string]int{}
 	for list, fields := range lists {

@@ -39,7 +39,7 @@ func lpOptimum(t *testing.T, in *Instance) Fen {
 			if o.Product != d.Product {
 				continue
 			}
-			s, why := Feasible(products[o.Product], lanes[[2]string{o.Origin, d.Destination}], o, d)
+			s, why := FeasibleUnder(in.BaseCertificates, products[o.Product], lanes[[2]string{o.Origin, d.Destination}], o, d)
 			if len(why) == 0 {
 				pairs = append(pairs, pair{i, j, s})
 			}
@@ -105,7 +105,7 @@ func checkResult(t *testing.T, in *Instance, r *Result) {
 			t.Errorf("pair %s → %s allocated twice", a.OfferID, a.DemandID)
 		}
 		seen[[2]string{a.OfferID, a.DemandID}] = true
-		s, why := Feasible(products[o.Product], lanes[[2]string{o.Origin, d.Destination}], o, d)
+		s, why := FeasibleUnder(in.BaseCertificates, products[o.Product], lanes[[2]string{o.Origin, d.Destination}], o, d)
 		if len(why) != 0 || s != a.SurplusPerKg || a.QuantityKg <= 0 {
 			t.Errorf("allocation %+v: surplus %s, reasons %v", a, s, why)
 		}
@@ -159,7 +159,7 @@ func checkResult(t *testing.T, in *Instance, r *Result) {
 			if o.Product != d.Product || left[[2]string{SideOffer, o.ID}] == 0 || left[[2]string{SideDemand, d.ID}] == 0 {
 				continue
 			}
-			if _, why := Feasible(products[o.Product], lanes[[2]string{o.Origin, d.Destination}], o, d); len(why) == 0 {
+			if _, why := FeasibleUnder(in.BaseCertificates, products[o.Product], lanes[[2]string{o.Origin, d.Destination}], o, d); len(why) == 0 {
 				t.Errorf("usable pair %s → %s left with kg on both sides", o.ID, d.ID)
 			}
 		}
@@ -183,6 +183,8 @@ func TestOptimalOnRandomInstances(t *testing.T) {
 		{Offers: 8, Demands: 5, Products: 2, Origins: 3, Dests: 2, LaneShare: 0.7, MinKg: 10, MaxKg: 90, Coarse: true},
 		{Offers: 5, Demands: 9, Products: 1, Origins: 2, Dests: 3, LaneShare: 0.8, MinKg: 5, MaxKg: 60, Coarse: true},
 		{Offers: 10, Demands: 10, Products: 2, Origins: 3, Dests: 3, LaneShare: 0.8, MinKg: 100, MaxKg: 5000},
+		{Offers: 8, Demands: 8, Products: 2, Origins: 2, Dests: 2, LaneShare: 0.9, MinKg: 1, MaxKg: 60, Coarse: true, Scheme: true},
+		{Offers: 12, Demands: 10, Products: 1, Origins: 3, Dests: 3, LaneShare: 0.9, MinKg: 100, MaxKg: 5000, Scheme: true},
 	}
 	cases, strictlyBetter := 0, 0
 	for ci, cfg := range configs {

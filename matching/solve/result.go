@@ -34,6 +34,14 @@ const (
 	ReasonPriceGap      = "price_gap"     // surplus per kg ≤ 0
 	ReasonCapacity      = "capacity"      // feasible partners exist, but the optimum gave their kg to better pairs
 	ReasonNoQuantity    = "no_quantity"   // the record has 0 kg (sold out, already met): nothing to match
+
+	// The scheme's rules (scheme.go).
+	ReasonNoCertificate      = "no_cailanzi_certificate"   // the demand requires a cailanzi base; the offer's base holds no certificate
+	ReasonCertificateNotYet  = "certificate_not_yet_valid" // the base's certificate for the product starts after the delivery day
+	ReasonCertificateExpired = "certificate_expired"       // the base's certificate for the product ended before the delivery day
+	ReasonCertificateProduct = "certificate_product"       // the base's certificates do not cover the product
+	ReasonInspectionMissing  = "inspection_missing"        // the demand requires a passed inspection; the offer names no lot, or its lot has none
+	ReasonInspectionFailed   = "inspection_failed"         // the latest inspection of the offer's lot failed
 )
 
 // Allocation is kilograms of one offer assigned to one demand.

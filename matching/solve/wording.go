@@ -129,11 +129,12 @@ func appendJoin(b []byte, items []string, sep string) []byte {
 	return b
 }
 
-// appendMissing writes the certifications d requires and o lacks, in d's order (missingCerts, without a list).
-func appendMissing(b []byte, o *Offer, d *Demand, sep string) []byte {
+// appendMissing writes the certifications d requires and o lacks, in d's order (missingCerts, without a list),
+// but for skip, which the base certificates judge when the instance lists them.
+func appendMissing(b []byte, o *Offer, d *Demand, sep, skip string) []byte {
 	n := 0
 	for _, r := range d.RequiredCertifications {
-		if !slices.Contains(o.Certifications, r) {
+		if !slices.Contains(o.Certifications, r) && (r != skip || skip == "") {
 			if n > 0 {
 				b = append(b, sep...)
 			}
@@ -193,7 +194,7 @@ func (e example) appendZh(b []byte, code string) []byte {
 		return append(appendInt(b, d.MinGrade), " 级及以上"...)
 	case ReasonCertification:
 		b = append(append(append(b, "需求 "...), d.ID...), " 要求 "...)
-		b = append(append(append(appendMissing(b, o, d, "、"), "，供应 "...), o.ID...), " 持有 "...)
+		b = append(append(append(appendMissing(b, o, d, "、", e.skipCert), "，供应 "...), o.ID...), " 持有 "...)
 		if len(o.Certifications) == 0 {
 			return append(b, "无"...)
 		}
@@ -205,6 +206,9 @@ func (e example) appendZh(b []byte, code string) []byte {
 		b = append(o.PriorityBonusPerKg.append(b), " = "...)
 		b = append(e.v.surplus.append(b), " 元/公斤，不为正（"...)
 		return append(e.appendZhPair(b), "）"...)
+	case ReasonNoCertificate, ReasonCertificateNotYet, ReasonCertificateExpired, ReasonCertificateProduct,
+		ReasonInspectionMissing, ReasonInspectionFailed:
+		return e.appendScheme(b, code, true)
 	}
 	return append(b, code...)
 }
@@ -232,7 +236,7 @@ func (e example) appendEn(b []byte, code string) []byte {
 		return append(appendInt(b, d.MinGrade), " or better"...)
 	case ReasonCertification:
 		b = append(append(append(b, "demand "...), d.ID...), " requires certification "...)
-		b = append(append(append(appendMissing(b, o, d, ", "), ", offer "...), o.ID...), " has "...)
+		b = append(append(append(appendMissing(b, o, d, ", ", e.skipCert), ", offer "...), o.ID...), " has "...)
 		if len(o.Certifications) == 0 {
 			return append(b, "none"...)
 		}
@@ -244,6 +248,9 @@ func (e example) appendEn(b []byte, code string) []byte {
 		b = append(o.PriorityBonusPerKg.append(b), " = "...)
 		b = append(e.v.surplus.append(b), " CNY/kg, not positive ("...)
 		return append(e.appendEnPair(b), ')')
+	case ReasonNoCertificate, ReasonCertificateNotYet, ReasonCertificateExpired, ReasonCertificateProduct,
+		ReasonInspectionMissing, ReasonInspectionFailed:
+		return e.appendScheme(b, code, false)
 	}
 	return append(b, code...)
 }
@@ -312,7 +319,7 @@ func (t *tally) appendMessage(b []byte, p *problem, side string, k int) []byte {
 	if c.lane != nil {
 		l = c.lane.l
 	}
-	ex := example{o: c.o.o, d: c.d.d, lane: l, product: p.product, v: c.v}
+	ex := example{o: c.o.o, d: c.d.d, lane: l, product: p.product, v: c.v, cover: c.o.cover, skipCert: p.skipCert}
 	if n != 1 {
 		b = append(b, "例如 "...)
 	}
