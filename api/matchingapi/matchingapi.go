@@ -302,9 +302,9 @@ func (m *Module) listAllocations(c *gin.Context) {
 	rest.ListPage(c, func(p rest.PageReq) ([]matching.Allocation, int, error) {
 		f := matching.AllocationFilter{Status: matching.AllocStatus(c.Query("status")), Page: page(p)}
 		switch f.Status {
-		case "", matching.AllocProposed, matching.AllocOrdered, matching.AllocDeclined, matching.AllocWithdrawn:
+		case "", matching.AllocProposed, matching.AllocOrdered, matching.AllocDeclined, matching.AllocWithdrawn, matching.AllocLapsed:
 		default:
-			return nil, 0, rest.BadQuery("status", "must be proposed, ordered, declined or withdrawn")
+			return nil, 0, rest.BadQuery("status", "must be proposed, ordered, declined, withdrawn or lapsed")
 		}
 		if s := c.Query("run_id"); s != "" {
 			id, err := parseID(s)
