@@ -227,7 +227,9 @@ func sorted(m map[int64]*ReportLine, strip func(*ReportLine)) []ReportLine {
 		}
 		out = append(out, *l)
 	}
-	slices.SortFunc(out, func(a, b ReportLine) int { return cmp.Or(cmp.Compare(a.OrgName, b.OrgName), cmp.Compare(a.OrgID, b.OrgID)) })
+	slices.SortFunc(out, func(a, b ReportLine) int {
+		return cmp.Or(cmp.Compare(a.OrgName, b.OrgName), cmp.Compare(a.OrgID, b.OrgID))
+	})
 	return out
 }
 

@@ -213,7 +213,9 @@ func (s *Store) getRound(ctx context.Context, db pg.DB, id int64, lock bool) (Ro
 }
 
 // member reports whether p takes part in rounds: staff, bases and buyers.
-func member(p auth.Principal) bool { return p.Staff() || p.Role == auth.RoleBase || p.Role == auth.RoleBuyer }
+func member(p auth.Principal) bool {
+	return p.Staff() || p.Role == auth.RoleBase || p.Role == auth.RoleBuyer
+}
 
 // CreateRound opens a trading round. Errors: Forbidden (staff only), Unprocessable naming the fields.
 func (s *Store) CreateRound(ctx context.Context, p auth.Principal, n NewRound) (Round, error) {
