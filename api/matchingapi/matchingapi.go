@@ -82,6 +82,9 @@ func (m *Module) Routes(v1 *gin.RouterGroup, _ *gin.Engine) {
 
 	v1.GET("/orders", members, m.listOrders)
 	v1.GET("/orders/:id", members, m.getOrder)
+
+	m.roundRoutes(v1)
+	m.standingRoutes(v1)
 }
 
 // page is the domain's page of a request's (the same type: pg.Page).
@@ -169,6 +172,13 @@ func filter(c *gin.Context, p matching.Page) (matching.Filter, error) {
 	f := matching.Filter{Product: c.Query("product"), Status: matching.Status(c.Query("status")), Page: p}
 	if f.Status != "" && f.Status != matching.StatusOpen && f.Status != matching.StatusWithdrawn {
 		return f, rest.BadQuery("status", "must be open or withdrawn")
+	}
+	if s := c.Query("round_id"); s != "" {
+		id, err := parseID(s)
+		if err != nil {
+			return f, rest.BadQuery("round_id", "must be a round id")
+		}
+		f.RoundID = &id
 	}
 	return f, nil
 }
