@@ -263,6 +263,9 @@ func (s *Store) UpdateDemand(ctx context.Context, p auth.Principal, id int64, u 
 		if err := d.validate(); err != nil {
 			return err
 		}
+		if err := s.roundTerms(ctx, tx, d); err != nil {
+			return err
+		}
 		if d.QuantityKg < d.OrderedKg {
 			return errs.E(errs.Conflict, "demand %d has %d kg in placed orders; its quantity cannot drop below that", id, d.OrderedKg)
 		}

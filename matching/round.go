@@ -493,6 +493,28 @@ func (s *Store) roundDelivery(ctx context.Context, fe *errs.FieldErrors, d *Dema
 	return nil
 }
 
+// roundTerms checks a changed demand of a round against it: the destination is one the round delivers to and
+// deliver_by lies in its window. A round that has closed still holds its demands for follow-up runs, so it is
+// not asked to be open.
+func (s *Store) roundTerms(ctx context.Context, db pg.DB, d Demand) error {
+	if d.RoundID == nil {
+		return nil
+	}
+	r, err := s.getRound(ctx, db, *d.RoundID, false)
+	if err != nil {
+		return err
+	}
+	var fe errs.FieldErrors
+	if len(r.Destinations) > 0 && !slices.Contains(r.Destinations, d.Destination) {
+		fe.Add("destination", "round %d delivers only to %s", r.ID, strings.Join(r.Destinations, ", "))
+	}
+	if d.DeliverBy.Before(r.DeliverFrom) || d.DeliverBy.After(r.DeliverBy) {
+		fe.Add("deliver_by", "must be within round %d's delivery window, %s to %s", r.ID, r.DeliverFrom.Format(time.RFC3339),
+			r.DeliverBy.Format(time.RFC3339))
+	}
+	return fe.Err()
+}
+
 // notWritten explains an INSERT of an offer or demand that wrote nothing: its product is gone, or its round
 // closed between the checks and the write.
 func (s *Store) notWritten(ctx context.Context, product string, round *int64) error {

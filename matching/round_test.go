@@ -113,6 +113,10 @@ func TestRoundsValidateAndOnlyCoordinatorsKeepThem(t *testing.T) {
 	if err != nil || !dd.DeliverBy.Equal(r.DeliverBy) {
 		t.Fatalf("a demand of the round without deliver_by takes the round's: %+v %v", dd, err)
 	}
+	if _, err := w.s.UpdateDemand(ctx, w.buyerA, d.ID, matching.DemandUpdate{Destination: new("tianhe-canteens"),
+		DeliverBy: new(closes.Add(-time.Hour))}); !slices.Equal(fields(err), []string{"destination", "deliver_by"}) {
+		t.Fatalf("a demand of the round changed to terms the round does not take: %v", err)
+	}
 	inRound, total, err := w.s.Demands(ctx, w.buyerA, matching.Filter{RoundID: &id})
 	if err != nil || total != 2 || len(inRound) != 2 {
 		t.Fatalf("the buyer's demands in the round: %d %v", total, err)
