@@ -7,7 +7,7 @@ import (
 )
 
 // DefaultRoundTick is how often a Scheduler looks for rounds due and allocations to lapse.
-const DefaultRoundTick = 15 * time.Second
+const DefaultRoundTick = 5 * time.Second
 
 // Scheduler closes rounds whose close has come (running each once) and lapses allocations past their answer
 // deadline. Every API process runs one: the claim of a round in its run's transaction and the sweep's own

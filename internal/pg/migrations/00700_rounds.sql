@@ -38,6 +38,8 @@ ALTER TABLE matching_runs ADD COLUMN round_id bigint REFERENCES rounds(id) ON DE
     ADD COLUMN answer_by timestamptz;
 CREATE INDEX matching_runs_round_idx ON matching_runs (round_id, id) WHERE round_id IS NOT NULL;
 CREATE INDEX matching_runs_answer_idx ON matching_runs (answer_by) WHERE answer_by IS NOT NULL;
+-- The lapse sweep's probe: a run's allocations still waiting for answers, whatever the number answered long ago.
+CREATE INDEX allocations_proposed_idx ON allocations (run_id) WHERE status = 'proposed';
 
 ALTER TABLE offers ADD COLUMN round_id bigint REFERENCES rounds(id) ON DELETE RESTRICT;
 CREATE INDEX offers_round_idx ON offers (round_id, id) WHERE round_id IS NOT NULL;
@@ -77,6 +79,7 @@ ALTER TABLE allocations DROP CONSTRAINT allocations_status_check,
     ADD CONSTRAINT allocations_status_check CHECK (status IN ('proposed', 'ordered', 'declined', 'withdrawn', 'lapsed'));
 
 -- +goose Down
+DROP INDEX allocations_proposed_idx;
 UPDATE allocations SET status = 'declined' WHERE status = 'lapsed';
 ALTER TABLE allocations DROP CONSTRAINT allocations_status_check,
     ADD CONSTRAINT allocations_status_check CHECK (status IN ('proposed', 'ordered', 'declined', 'withdrawn'));
