@@ -102,3 +102,31 @@ func TestTwoReplicasRunARoundOnceAtItsClose(t *testing.T) {
 		t.Fatalf("the replicas' metrics count %d runs at a close, want 1", counted)
 	}
 }
+
+// `suilong demo` twice opens one trading round, at least a day from its close, with the demo offer in it and
+// the canteens' standing demand.
+func TestDemoOpensOneRound(t *testing.T) {
+	dbURL := pgtest.CreateDB(t)
+	ic := influxtest.New(t)
+	for range 2 {
+		if _, err := run(t, "", "demo", "--database-url", dbURL, "--influx-url", ic.URL, "--influx-bucket", ic.Bucket,
+			"--data-dir", t.TempDir(), "--no-matching-demo-run"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ctx := context.Background()
+	db, err := pg.Open(ctx, dbURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var rounds, offers, standing int
+	var closes time.Time
+	if err := db.QueryRow(ctx, `SELECT count(*), max(closes_at), (SELECT count(*) FROM offers WHERE round_id IS NOT NULL),
+		(SELECT count(*) FROM standing_demands) FROM rounds WHERE status = 'open'`).Scan(&rounds, &closes, &offers, &standing); err != nil {
+		t.Fatal(err)
+	}
+	if rounds != 1 || offers != 1 || standing != 1 || time.Until(closes) < 23*time.Hour {
+		t.Fatalf("after two demos: %d open rounds closing %s, %d offers in them, %d standing demands", rounds, closes, offers, standing)
+	}
+}
