@@ -3,6 +3,7 @@ package matching
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -41,18 +42,23 @@ func (s *Store) CloseDueRounds(ctx context.Context, now time.Time) ([]Run, error
 	if err != nil {
 		return nil, err
 	}
+	// A round whose run fails (tried again at the next call) does not hold up the rounds after it.
 	var runs []Run
+	var failed []error
 	for _, id := range ids {
 		run, err := s.closeRound(ctx, id, now)
-		if errors.Is(err, errNotDue) {
-			continue
+		switch {
+		case errors.Is(err, errNotDue):
+		case err != nil:
+			failed = append(failed, fmt.Errorf("round %d: %w", id, err))
+		default:
+			runs = append(runs, run)
 		}
-		if err != nil {
-			return runs, err
+		if ctx.Err() != nil {
+			break
 		}
-		runs = append(runs, run)
 	}
-	return runs, nil
+	return runs, errors.Join(failed...)
 }
 
 func (s *Store) closeRound(ctx context.Context, id int64, now time.Time) (Run, error) {

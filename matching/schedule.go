@@ -2,6 +2,7 @@ package matching
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"time"
 )
@@ -27,14 +28,12 @@ func (sc *Scheduler) Tick(ctx context.Context) (runs []Run, lapsed int64, err er
 		sc.log().Info("matching: round closed and run", "round", *r.RoundID, "run", r.ID, "matched_kg", r.MatchedKg,
 			"allocations", len(r.Allocations))
 	}
-	if err != nil {
-		return runs, 0, err
-	}
-	lapsed, err = sc.Store.LapseAllocations(ctx, now)
+	// The sweep goes on when a round's run failed: answers are due whatever happens to other rounds.
+	lapsed, lerr := sc.Store.LapseAllocations(ctx, now)
 	if lapsed > 0 {
 		sc.log().Info("matching: allocations lapsed at their answer deadline", "allocations", lapsed)
 	}
-	return runs, lapsed, err
+	return runs, lapsed, errors.Join(err, lerr)
 }
 
 // Run ticks until ctx ends. A run interrupted by the end rolls back whole (the round stays open), and the
