@@ -22,6 +22,7 @@ const (
 	AllocOrdered   AllocStatus = "ordered"
 	AllocDeclined  AllocStatus = "declined"
 	AllocWithdrawn AllocStatus = "withdrawn"
+	AllocLapsed    AllocStatus = "lapsed" // still proposed at its run's answer deadline (a round's answer_by)
 )
 
 // Decision is one side's answer to an allocation.
@@ -226,6 +227,15 @@ func (s *Store) Decide(ctx context.Context, p auth.Principal, id int64, d Decisi
 				return nil
 			}
 			return errs.E(errs.Conflict, "allocation %d: you have already %s it", id, *mine)
+		}
+		if a.Status == AllocProposed {
+			late, err := s.lapsedNow(ctx, tx, a)
+			if err != nil {
+				return err
+			}
+			if late {
+				return errs.E(errs.Conflict, "allocation %d: its answer deadline has passed; it has lapsed", id)
+			}
 		}
 		if a.Status != AllocProposed {
 			return errs.E(errs.Conflict, "allocation %d is %s; it can no longer be answered", id, a.Status)

@@ -38,6 +38,8 @@ type Demand struct {
 	CreatedAt              time.Time  `json:"created_at"`
 	UpdatedAt              time.Time  `json:"updated_at"`
 	WithdrawnAt            *time.Time `json:"withdrawn_at,omitempty"`
+	RoundID                *int64     `json:"round_id"`           // the trading round it was posted into; nil: the open pool
+	StandingDemandID       *int64     `json:"standing_demand_id"` // the standing demand it was made from
 }
 
 // NewDemand is what a buyer posts.
@@ -51,6 +53,7 @@ type NewDemand struct {
 	RequiredCertifications []string   `json:"required_certifications"`
 	RequireInspection      bool       `json:"require_inspection"`
 	Note                   string     `json:"note"`
+	RoundID                *int64     `json:"round_id"`
 }
 
 // DemandUpdate changes an open demand; nil fields are kept. Only the demand's buyer changes it.
@@ -95,7 +98,7 @@ func (d *Demand) validate() error {
 
 const demandCols = `d.id, d.org_id, coalesce(g.name, ''), d.product, d.min_grade, d.quantity_kg, d.max_price_fen, d.destination,
 	d.deliver_by, d.required_certifications, d.note, d.status, d.version, d.created_at, d.updated_at, d.withdrawn_at,
-	h.proposed, h.ordered, d.require_inspection`
+	h.proposed, h.ordered, d.require_inspection, d.round_id, d.standing_demand_id`
 
 // demandJoins add the buyer's name and the kilograms held by allocations to demands d.
 const demandJoins = ` LEFT JOIN orgs g ON g.id = d.org_id
@@ -109,7 +112,7 @@ func scanDemand(r pgx.Row, extra ...any) (Demand, error) {
 	var d Demand
 	dst := append([]any{&d.ID, &d.OrgID, &d.OrgName, &d.Product, &d.MinGrade, &d.QuantityKg, &d.MaxPricePerKg, &d.Destination,
 		&d.DeliverBy, &d.RequiredCertifications, &d.Note, &d.Status, &d.Version, &d.CreatedAt, &d.UpdatedAt, &d.WithdrawnAt,
-		&d.ProposedKg, &d.OrderedKg, &d.RequireInspection}, extra...)
+		&d.ProposedKg, &d.OrderedKg, &d.RequireInspection, &d.RoundID, &d.StandingDemandID}, extra...)
 	err := r.Scan(dst...)
 	d.AvailableKg = max(0, d.QuantityKg-d.ProposedKg-d.OrderedKg)
 	if d.Status != StatusOpen {
@@ -153,6 +156,10 @@ func (s *Store) CreateDemand(ctx context.Context, p auth.Principal, n NewDemand)
 	if n.DeliverBy != nil {
 		d.DeliverBy = *n.DeliverBy
 	}
+	d.RoundID = n.RoundID
+	if err := s.roundDelivery(ctx, &fe, &d, n.DeliverBy != nil); err != nil {
+		return Demand{}, err
+	}
 	if err := d.validate(); err != nil {
 		fe = append(fe, errs.As(err).Fields...)
 	}
@@ -165,14 +172,14 @@ func (s *Store) CreateDemand(ctx context.Context, p auth.Principal, n NewDemand)
 	// One statement: the row is written only for a known product, and comes back whole (a new demand holds no
 	// allocations).
 	out, err := scanDemand(s.db.QueryRow(ctx, `WITH d AS (INSERT INTO demands (org_id, product, min_grade, quantity_kg, max_price_fen,
-			destination, deliver_by, required_certifications, note, require_inspection)
-		SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10 WHERE EXISTS (SELECT 1 FROM products WHERE name = $2) RETURNING *)
+			destination, deliver_by, required_certifications, note, require_inspection, round_id)
+		SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11 WHERE EXISTS (SELECT 1 FROM products WHERE name = $2) AND `+roundStillOpen(11, 12)+`
+		RETURNING *)
 		SELECT `+demandCols+` FROM d LEFT JOIN orgs g ON g.id = d.org_id, (VALUES (0::bigint, 0::bigint)) h (proposed, ordered)`,
 		d.OrgID, d.Product, d.MinGrade, d.QuantityKg, int64(d.MaxPricePerKg), d.Destination, d.DeliverBy, d.RequiredCertifications, d.Note,
-		d.RequireInspection))
+		d.RequireInspection, d.RoundID, s.Now()))
 	if errors.Is(err, pgx.ErrNoRows) {
-		fe.Add("product", "unknown product %q (see GET /api/v1/products)", d.Product)
-		return Demand{}, fe.Err()
+		return Demand{}, s.notWritten(ctx, d.Product, d.RoundID)
 	}
 	if err != nil {
 		return Demand{}, pg.Err(err, "demand")
@@ -261,6 +268,9 @@ func (s *Store) UpdateDemand(ctx context.Context, p auth.Principal, id int64, u 
 			d.RequireInspection = *u.RequireInspection
 		}
 		if err := d.validate(); err != nil {
+			return err
+		}
+		if err := s.roundTerms(ctx, tx, d); err != nil {
 			return err
 		}
 		if d.QuantityKg < d.OrderedKg {

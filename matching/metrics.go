@@ -12,6 +12,10 @@ type metrics struct {
 	decisions  *prometheus.CounterVec
 	orders     prometheus.Counter
 	orderedKg  prometheus.Counter
+	// Market cycles (rounds.go): runs of rounds by kind, lapsed allocations, demands made from standing demands.
+	roundRuns    *prometheus.CounterVec
+	lapsed       prometheus.Counter
+	standingMade prometheus.Counter
 }
 
 func newMetrics() *metrics {
@@ -35,13 +39,19 @@ func newMetrics() *metrics {
 			Help: "Orders placed (allocations accepted by both sides)."}),
 		orderedKg: prometheus.NewCounter(prometheus.CounterOpts{Name: "suilong_matching_ordered_kg_total",
 			Help: "Kilograms in placed orders."}),
+		roundRuns: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "suilong_matching_round_runs_total",
+			Help: "Runs of trading rounds, by kind (close: the run at a round's close; follow_up: a coordinator's)."}, []string{"kind"}),
+		lapsed: prometheus.NewCounter(prometheus.CounterOpts{Name: "suilong_matching_lapsed_allocations_total",
+			Help: "Allocations still proposed at their round's answer deadline, which lapsed and returned their kilograms."}),
+		standingMade: prometheus.NewCounter(prometheus.CounterOpts{Name: "suilong_matching_standing_demands_made_total",
+			Help: "Demands made from standing demands at rounds' closes."}),
 	}
 }
 
 // Register adds the store's metrics to reg. Call it once per process, on the store the API uses.
 func (s *Store) Register(reg prometheus.Registerer) error {
 	for _, c := range []prometheus.Collector{s.m.runs, s.m.runSeconds, s.m.objective, s.m.matchedKg, s.m.unmatched, s.m.posted,
-		s.m.decisions, s.m.orders, s.m.orderedKg} {
+		s.m.decisions, s.m.orders, s.m.orderedKg, s.m.roundRuns, s.m.lapsed, s.m.standingMade} {
 		if err := reg.Register(c); err != nil {
 			return err
 		}

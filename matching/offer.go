@@ -49,6 +49,7 @@ type Offer struct {
 	CreatedAt          time.Time  `json:"created_at"`
 	UpdatedAt          time.Time  `json:"updated_at"`
 	WithdrawnAt        *time.Time `json:"withdrawn_at,omitempty"`
+	RoundID            *int64     `json:"round_id"` // the trading round it was posted into; nil: the open pool
 }
 
 // NewOffer is what a base posts. AvailableFrom defaults to HarvestedAt.
@@ -63,6 +64,7 @@ type NewOffer struct {
 	Certifications []string   `json:"certifications"`
 	LotID          *int64     `json:"lot_id"`
 	Note           string     `json:"note"`
+	RoundID        *int64     `json:"round_id"`
 }
 
 // OfferUpdate changes an open offer; nil fields are kept. PriorityBonusPerKg is for coordinators only, every
@@ -127,7 +129,7 @@ func (o *Offer) validate() error {
 
 const offerCols = `o.id, o.org_id, coalesce(g.name, ''), o.product, o.grade, o.quantity_kg, o.min_price_fen, o.origin, o.harvested_at,
 	o.available_from, o.certifications, o.priority_bonus_fen, o.note, o.status, o.version, o.created_at, o.updated_at, o.withdrawn_at,
-	h.proposed, h.ordered, o.lot_id`
+	h.proposed, h.ordered, o.lot_id, o.round_id`
 
 // offerJoins join offers o with their organisation and the kilograms their allocations hold (through the
 // partial index on the allocations that hold kilograms).
@@ -142,7 +144,7 @@ func scanOffer(r pgx.Row, extra ...any) (Offer, error) {
 	var o Offer
 	dst := append([]any{&o.ID, &o.OrgID, &o.OrgName, &o.Product, &o.Grade, &o.QuantityKg, &o.MinPricePerKg, &o.Origin,
 		&o.HarvestedAt, &o.AvailableFrom, &o.Certifications, &o.PriorityBonusPerKg, &o.Note, &o.Status, &o.Version,
-		&o.CreatedAt, &o.UpdatedAt, &o.WithdrawnAt, &o.ProposedKg, &o.OrderedKg, &o.LotID}, extra...)
+		&o.CreatedAt, &o.UpdatedAt, &o.WithdrawnAt, &o.ProposedKg, &o.OrderedKg, &o.LotID, &o.RoundID}, extra...)
 	err := r.Scan(dst...)
 	o.AvailableKg = max(0, o.QuantityKg-o.ProposedKg-o.OrderedKg)
 	if o.Status != StatusOpen {
@@ -211,6 +213,10 @@ func (s *Store) CreateOffer(ctx context.Context, p auth.Principal, n NewOffer) (
 	if err := s.checkLot(ctx, p, &fe, o.LotID, o.Product); err != nil {
 		return Offer{}, err
 	}
+	o.RoundID = n.RoundID
+	if err := s.fitsRound(ctx, &fe, n.RoundID, o.Product, ""); err != nil {
+		return Offer{}, err
+	}
 	if len(fe) > 0 { // an unknown product is reported with the other faults
 		if err := s.productExists(ctx, s.db, &fe, o.Product); err != nil {
 			return Offer{}, err
@@ -219,14 +225,14 @@ func (s *Store) CreateOffer(ctx context.Context, p auth.Principal, n NewOffer) (
 	}
 	// One statement, as in CreateDemand.
 	out, err := scanOffer(s.db.QueryRow(ctx, `WITH o AS (INSERT INTO offers (org_id, product, grade, quantity_kg, min_price_fen, origin,
-			harvested_at, available_from, certifications, note, lot_id)
-		SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11 WHERE EXISTS (SELECT 1 FROM products WHERE name = $2) RETURNING *)
+			harvested_at, available_from, certifications, note, lot_id, round_id)
+		SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12 WHERE EXISTS (SELECT 1 FROM products WHERE name = $2) AND `+roundStillOpen(12, 13)+`
+		RETURNING *)
 		SELECT `+offerCols+` FROM o LEFT JOIN orgs g ON g.id = o.org_id, (VALUES (0::bigint, 0::bigint)) h (proposed, ordered)`,
 		o.OrgID, o.Product, o.Grade, o.QuantityKg, int64(o.MinPricePerKg), o.Origin, o.HarvestedAt, o.AvailableFrom,
-		o.Certifications, o.Note, o.LotID))
+		o.Certifications, o.Note, o.LotID, o.RoundID, s.Now()))
 	if errors.Is(err, pgx.ErrNoRows) {
-		fe.Add("product", "unknown product %q (see GET /api/v1/products)", o.Product)
-		return Offer{}, fe.Err()
+		return Offer{}, s.notWritten(ctx, o.Product, o.RoundID)
 	}
 	if err != nil {
 		return Offer{}, pg.Err(err, "offer")
@@ -252,6 +258,7 @@ type Filter struct {
 	OrgID   *int64
 	Product string
 	Status  Status
+	RoundID *int64
 	Page
 }
 
@@ -277,6 +284,9 @@ func (f Filter) where(t string) ([]string, []any) {
 	}
 	if f.Status != "" {
 		add("status", string(f.Status))
+	}
+	if f.RoundID != nil {
+		add("round_id", *f.RoundID)
 	}
 	return where, args
 }

@@ -3,6 +3,7 @@ package matching
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -74,6 +75,8 @@ type Run struct {
 	Summary       RunSummary   `json:"summary"`
 	Unmatched     []Unmatched  `json:"unmatched,omitempty"`
 	Allocations   []Allocation `json:"allocations,omitempty"`
+	RoundID       *int64       `json:"round_id,omitempty"`  // the trading round whose pool it matched
+	AnswerBy      *time.Time   `json:"answer_by,omitempty"` // when its allocations still proposed lapse
 }
 
 // RunSummary counts what a run left, by reason code.
@@ -125,7 +128,7 @@ func key(id int64) string { return strconv.FormatInt(id, 10) }
 // readPool reads the pool inside the run's transaction. The offers and demands are locked (FOR UPDATE), so a
 // base or buyer changing or withdrawing one during the run waits until the run has committed, and then its
 // change withdraws the allocations the run just proposed for it: nothing is matched on terms that no longer hold.
-func readPool(ctx context.Context, tx pgx.Tx) (*pool, error) {
+func readPool(ctx context.Context, tx pgx.Tx, sc poolScope) (*pool, error) {
 	pl := &pool{offers: map[string]Offer{}, demands: map[string]Demand{}, lanes: map[[2]string]Lane{}}
 	products, err := collect(ctx, tx, "products", scanProduct, `SELECT `+productCols+` FROM products ORDER BY name`)
 	if err != nil {
@@ -143,13 +146,15 @@ func readPool(ctx context.Context, tx pgx.Tx) (*pool, error) {
 		pl.in.Lanes = append(pl.in.Lanes, solveLane(l))
 	}
 	// Lock, then read afresh (see getOffer): offers first, then demands, the order everyone locks in.
-	if _, err := tx.Exec(ctx, `SELECT 1 FROM offers WHERE status = 'open' ORDER BY id FOR UPDATE`); err != nil {
+	inPool, roundArg := sc.where()
+	if _, err := tx.Exec(ctx, `SELECT 1 FROM offers o WHERE o.status = 'open' AND `+inPool("o")+` ORDER BY id FOR UPDATE`, roundArg...); err != nil {
 		return nil, pg.Err(err, "offers")
 	}
-	if _, err := tx.Exec(ctx, `SELECT 1 FROM demands WHERE status = 'open' ORDER BY id FOR UPDATE`); err != nil {
+	if _, err := tx.Exec(ctx, `SELECT 1 FROM demands d WHERE d.status = 'open' AND `+inPool("d")+` ORDER BY id FOR UPDATE`, roundArg...); err != nil {
 		return nil, pg.Err(err, "demands")
 	}
-	offers, err := collect(ctx, tx, "offers", func(r pgx.Row) (Offer, error) { return scanOffer(r) }, `SELECT `+offerCols+offerFrom+` WHERE o.status = 'open' ORDER BY o.id`)
+	offers, err := collect(ctx, tx, "offers", func(r pgx.Row) (Offer, error) { return scanOffer(r) },
+		`SELECT `+offerCols+offerFrom+` WHERE o.status = 'open' AND `+inPool("o")+` ORDER BY o.id`, roundArg...)
 	if err != nil {
 		return nil, err
 	}
@@ -168,7 +173,8 @@ func readPool(ctx context.Context, tx pgx.Tx) (*pool, error) {
 			QuantityKg: o.AvailableKg, MinPricePerKg: o.MinPricePerKg, Origin: o.Origin, HarvestedAt: o.HarvestedAt,
 			AvailableFrom: o.AvailableFrom, Certifications: o.Certifications, PriorityBonusPerKg: o.PriorityBonusPerKg})
 	}
-	demands, err := collect(ctx, tx, "demands", func(r pgx.Row) (Demand, error) { return scanDemand(r) }, `SELECT `+demandCols+demandFrom+` WHERE d.status = 'open' ORDER BY d.id`)
+	demands, err := collect(ctx, tx, "demands", func(r pgx.Row) (Demand, error) { return scanDemand(r) },
+		`SELECT `+demandCols+demandFrom+` WHERE d.status = 'open' AND `+inPool("d")+` ORDER BY d.id`, roundArg...)
 	if err != nil {
 		return nil, err
 	}
@@ -192,9 +198,15 @@ func readPool(ctx context.Context, tx pgx.Tx) (*pool, error) {
 
 // StartRun matches the open pool: every open offer's and demand's available kilograms, at the optimum of total
 // surplus, and stores the run with its allocations (proposed to both sides) and the reasons for what is left.
+// Offers and demands posted into a trading round are not in the open pool: their round's runs match them.
 // Runs are serialised across processes by a PostgreSQL advisory lock: a second run waits for the first and then
 // sees its allocations as held. Errors: Forbidden (staff only), Unprocessable (bad options).
 func (s *Store) StartRun(ctx context.Context, p auth.Principal, opt RunOptions) (Run, error) {
+	return s.startRun(ctx, p, opt, poolScope{})
+}
+
+// startRun is StartRun over the pool sc names, with sc's steps inside the run's transaction.
+func (s *Store) startRun(ctx context.Context, p auth.Principal, opt RunOptions, sc poolScope) (Run, error) {
 	if !p.Staff() {
 		return Run{}, forbidden("only coordinators start matching runs")
 	}
@@ -211,8 +223,14 @@ func (s *Store) StartRun(ctx context.Context, p auth.Principal, opt RunOptions) 
 		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, runLock); err != nil {
 			return pg.Err(err, "run lock")
 		}
-		run = Run{StartedBy: p.OrgID, StartedByName: p.Actor(), PriceRule: opt.PriceRule, StartedAt: s.Now()}
-		pl, err := readPool(ctx, tx)
+		run = Run{StartedBy: p.OrgID, StartedByName: p.Actor(), PriceRule: opt.PriceRule, StartedAt: s.Now(), RoundID: sc.round,
+			AnswerBy: sc.answerBy}
+		if sc.before != nil {
+			if err := sc.before(ctx, tx); err != nil {
+				return err
+			}
+		}
+		pl, err := readPool(ctx, tx, sc)
 		if err != nil {
 			return err
 		}
@@ -272,6 +290,9 @@ func (s *Store) StartRun(ctx context.Context, p auth.Principal, opt RunOptions) 
 		run.FinishedAt = s.Now()
 		return insertRun(ctx, tx, &run)
 	})
+	if errors.Is(err, errNotDue) {
+		return Run{}, err
+	}
 	if err != nil {
 		s.m.runs.WithLabelValues("failed").Inc()
 		return Run{}, err
@@ -308,10 +329,10 @@ func insertRun(ctx context.Context, tx pgx.Tx, run *Run) error {
 		by = &run.StartedBy
 	}
 	err = tx.QueryRow(ctx, `INSERT INTO matching_runs (started_by, started_by_name, price_rule, started_at, finished_at, offers, demands,
-		objective_fen, greedy_fen, matched_kg, solve_ms, summary, unmatched)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) RETURNING id`,
+		objective_fen, greedy_fen, matched_kg, solve_ms, summary, unmatched, round_id, answer_by)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15) RETURNING id`,
 		by, run.StartedByName, string(run.PriceRule), run.StartedAt, run.FinishedAt, run.Offers, run.Demands,
-		int64(run.Objective), int64(run.Greedy), run.MatchedKg, run.SolveMS, summary, unmatched).Scan(&run.ID)
+		int64(run.Objective), int64(run.Greedy), run.MatchedKg, run.SolveMS, summary, unmatched, run.RoundID, run.AnswerBy).Scan(&run.ID)
 	if err != nil {
 		return pg.Err(err, "run")
 	}
@@ -343,13 +364,13 @@ func insertRun(ctx context.Context, tx pgx.Tx, run *Run) error {
 }
 
 const runCols = `id, coalesce(started_by, 0), started_by_name, price_rule, started_at, finished_at, offers, demands, objective_fen,
-	greedy_fen, matched_kg, solve_ms, summary, unmatched`
+	greedy_fen, matched_kg, solve_ms, summary, unmatched, round_id, answer_by`
 
 func scanRun(r pgx.Row, withUnmatched bool, extra ...any) (Run, error) {
 	var run Run
 	var summary, unmatched []byte
 	err := r.Scan(append([]any{&run.ID, &run.StartedBy, &run.StartedByName, &run.PriceRule, &run.StartedAt, &run.FinishedAt, &run.Offers,
-		&run.Demands, &run.Objective, &run.Greedy, &run.MatchedKg, &run.SolveMS, &summary, &unmatched}, extra...)...)
+		&run.Demands, &run.Objective, &run.Greedy, &run.MatchedKg, &run.SolveMS, &summary, &unmatched, &run.RoundID, &run.AnswerBy}, extra...)...)
 	if err != nil {
 		return run, err
 	}

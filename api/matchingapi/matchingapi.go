@@ -82,6 +82,9 @@ func (m *Module) Routes(v1 *gin.RouterGroup, _ *gin.Engine) {
 
 	v1.GET("/orders", members, m.listOrders)
 	v1.GET("/orders/:id", members, m.getOrder)
+
+	m.roundRoutes(v1)
+	m.standingRoutes(v1)
 }
 
 // page is the domain's page of a request's (the same type: pg.Page).
@@ -169,6 +172,13 @@ func filter(c *gin.Context, p matching.Page) (matching.Filter, error) {
 	f := matching.Filter{Product: c.Query("product"), Status: matching.Status(c.Query("status")), Page: p}
 	if f.Status != "" && f.Status != matching.StatusOpen && f.Status != matching.StatusWithdrawn {
 		return f, rest.BadQuery("status", "must be open or withdrawn")
+	}
+	if s := c.Query("round_id"); s != "" {
+		id, err := parseID(s)
+		if err != nil {
+			return f, rest.BadQuery("round_id", "must be a round id")
+		}
+		f.RoundID = &id
 	}
 	return f, nil
 }
@@ -302,9 +312,9 @@ func (m *Module) listAllocations(c *gin.Context) {
 	rest.ListPage(c, func(p rest.PageReq) ([]matching.Allocation, int, error) {
 		f := matching.AllocationFilter{Status: matching.AllocStatus(c.Query("status")), Page: page(p)}
 		switch f.Status {
-		case "", matching.AllocProposed, matching.AllocOrdered, matching.AllocDeclined, matching.AllocWithdrawn:
+		case "", matching.AllocProposed, matching.AllocOrdered, matching.AllocDeclined, matching.AllocWithdrawn, matching.AllocLapsed:
 		default:
-			return nil, 0, rest.BadQuery("status", "must be proposed, ordered, declined or withdrawn")
+			return nil, 0, rest.BadQuery("status", "must be proposed, ordered, declined, withdrawn or lapsed")
 		}
 		if s := c.Query("run_id"); s != "" {
 			id, err := parseID(s)

@@ -356,6 +356,12 @@ func (m *Main) Run(ctx context.Context) error {
 	if m.dynsec != nil {
 		wg.Go(func() { m.schedule(runCtx, "suilong.mqtt-dynsec-reconcile", time.Hour, m.reconcileBroker) })
 	}
+	if m.Options.serves("matching") && m.Cfg.Matching.RoundTick > 0 {
+		// Every API process runs the rounds' scheduler: each round's claim and the sweep's UPDATE make the work
+		// happen once (matching.Scheduler), so no leader is needed. A run cut short by the stop rolls back whole.
+		sc := &matching.Scheduler{Store: m.Matching, Every: m.Cfg.Matching.RoundTick, Log: m.Log.With("area", "matching")}
+		wg.Go(func() { sc.Run(runCtx) })
+	}
 	if m.Options.serves("plan") || m.Options.serves("api") {
 		wg.Go(func() {
 			m.schedule(runCtx, "suilong.expired-sessions", time.Hour, func(ctx context.Context) error {

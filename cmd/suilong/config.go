@@ -189,7 +189,8 @@ func (c *Config) checkRetention() error {
 
 // MatchingConfig is matching's configuration (flags prefixed "matching-", variables SUILONG_MATCHING_*).
 type MatchingConfig struct {
-	DemoRun bool `name:"matching-demo-run" env:"SUILONG_MATCHING_DEMO_RUN" default:"true" negatable:"" help:"suilong demo runs the matching once over the demo pool (when no run exists yet) and places a demo order."`
+	DemoRun   bool          `name:"matching-demo-run" env:"SUILONG_MATCHING_DEMO_RUN" default:"true" negatable:"" help:"suilong demo runs the matching once over the demo pool (when no run exists yet) and places a demo order."`
+	RoundTick time.Duration `name:"matching-round-tick" env:"SUILONG_MATCHING_ROUND_TICK" default:"5s" help:"How often serve looks for trading rounds whose close has come (it runs each once, whatever the number of processes) and for allocations past their answer deadline (they lapse). A round runs at most this long after its close. 0 turns the round scheduler off in this process."`
 }
 
 // TraceConfig is traceability's configuration (flags prefixed "trace-", variables SUILONG_TRACE_*).

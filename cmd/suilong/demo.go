@@ -10,14 +10,16 @@ import (
 // DemoCmd loads every area's demo data.
 type DemoCmd struct{}
 
-// demos load the demo data of each area in order: matching first (the products are everyone's), then ingest's
-// fleet, trace's lots on it, the scheme's certificates and an inspection (of matching's bases and trace's lots),
-// the plan, the market pages' people. Each is idempotent, so running the command twice changes nothing.
+// demos load the demo data of each area in order: matching first (the products are everyone's) with a trading
+// round, then ingest's fleet, trace's lots on it, the scheme's certificates and an inspection (of matching's bases
+// and trace's lots), the plan, the market pages' people. Each is idempotent, so running the command twice changes
+// nothing.
 var demos = []struct {
 	area string
 	load func(ctx context.Context, m *Main) error
 }{
 	{"matching", matchingDemo},
+	{"rounds", roundsDemo},
 	{"ingest", func(ctx context.Context, m *Main) error { return sim.Ensure(ctx, m.IngestStore, sim.Demo) }},
 	{"trace", traceDemo},
 	{"scheme", schemeDemo},
