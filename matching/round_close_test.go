@@ -313,3 +313,45 @@ func TestRoundLapseFollowUpAndReport(t *testing.T) {
 		t.Fatalf("CSV: %q", lines[:2])
 	}
 }
+
+// A standing demand that requires a passed inspection makes demands that require it, so the round's run keeps
+// it from offers that name no inspected lot, and says so.
+func TestStandingDemandPassesOnItsInspectionRule(t *testing.T) {
+	m := newMarket(t)
+	sd, err := m.s.CreateStandingDemand(ctx, m.buyerA, matching.NewStandingDemand{Product: "choy-sum", MinGrade: 1, QuantityKg: 500,
+		MaxPricePerKg: fen(500), Destination: "jiangnan-market", Weekdays: []int{6}, RequireInspection: true})
+	if err != nil || !sd.RequireInspection {
+		t.Fatalf("standing demand: %+v %v", sd, err)
+	}
+	runs, err := m.s.CloseDueRounds(ctx, closes.Add(time.Minute))
+	if err != nil || len(runs) != 1 {
+		t.Fatalf("close: %v %v", runs, err)
+	}
+	doc, err := m.s.StandingDemand(ctx, m.buyerA, sd.ID)
+	if err != nil || len(doc.Rounds) != 1 {
+		t.Fatalf("what the round made of it: %+v %v", doc, err)
+	}
+	made := doc.Rounds[0].Demand
+	if !made.RequireInspection || len(doc.Rounds[0].Allocations) != 0 {
+		t.Fatalf("the demand it made: %+v, allocations %+v", made, doc.Rounds[0].Allocations)
+	}
+	run, err := m.s.GetRun(ctx, m.staff, runs[0].ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var codes []string
+	for _, u := range run.Unmatched {
+		if u.Side == "demand" && u.ID == made.ID {
+			codes = u.ReasonCodes
+		}
+	}
+	if !slices.Contains(codes, "inspection_missing") {
+		t.Fatalf("the demand's reasons: %v (unmatched %+v)", codes, run.Unmatched)
+	}
+	// Turned off, it is off for the rounds to come.
+	off := false
+	if doc, err = m.s.UpdateStandingDemand(ctx, m.buyerA, sd.ID, matching.StandingDemandUpdate{RequireInspection: &off}); err != nil ||
+		doc.RequireInspection {
+		t.Fatalf("update: %+v %v", doc.StandingDemand, err)
+	}
+}

@@ -33,6 +33,7 @@ type StandingDemand struct {
 	ValidFrom              *string    `json:"valid_from"`  // YYYY-MM-DD, China time; nil: from now on
 	ValidUntil             *string    `json:"valid_until"` // YYYY-MM-DD, inclusive; nil: until paused
 	RequiredCertifications []string   `json:"required_certifications"`
+	RequireInspection      bool       `json:"require_inspection"` // its demands take only offers of a lot whose latest 农残检测 passed
 	Note                   string     `json:"note"`
 	Paused                 bool       `json:"paused"`
 	PausedAt               *time.Time `json:"paused_at,omitempty"`
@@ -53,6 +54,7 @@ type NewStandingDemand struct {
 	ValidFrom              *string  `json:"valid_from"`
 	ValidUntil             *string  `json:"valid_until"`
 	RequiredCertifications []string `json:"required_certifications"`
+	RequireInspection      bool     `json:"require_inspection"`
 	Note                   string   `json:"note"`
 }
 
@@ -66,6 +68,7 @@ type StandingDemandUpdate struct {
 	ValidFrom              *string   `json:"valid_from"`
 	ValidUntil             *string   `json:"valid_until"`
 	RequiredCertifications *[]string `json:"required_certifications"`
+	RequireInspection      *bool     `json:"require_inspection"`
 	Note                   *string   `json:"note"`
 }
 
@@ -134,7 +137,7 @@ func (sd StandingDemand) fits(r Round) bool {
 }
 
 const standingCols = `s.id, s.org_id, coalesce(g.name, ''), s.product, s.min_grade, s.quantity_kg, s.max_price_fen, s.destination,
-	s.weekdays, s.valid_from, s.valid_until, s.required_certifications, s.note, s.paused, s.paused_at, s.version, s.created_at, s.updated_at`
+	s.weekdays, s.valid_from, s.valid_until, s.required_certifications, s.require_inspection, s.note, s.paused, s.paused_at, s.version, s.created_at, s.updated_at`
 
 const standingJoins = ` LEFT JOIN orgs g ON g.id = s.org_id`
 
@@ -143,7 +146,7 @@ func scanStanding(r pgx.Row, extra ...any) (StandingDemand, error) {
 	var wd []int16
 	var from, until *time.Time
 	err := r.Scan(append([]any{&sd.ID, &sd.OrgID, &sd.OrgName, &sd.Product, &sd.MinGrade, &sd.QuantityKg, &sd.MaxPricePerKg,
-		&sd.Destination, &wd, &from, &until, &sd.RequiredCertifications, &sd.Note, &sd.Paused, &sd.PausedAt, &sd.Version,
+		&sd.Destination, &wd, &from, &until, &sd.RequiredCertifications, &sd.RequireInspection, &sd.Note, &sd.Paused, &sd.PausedAt, &sd.Version,
 		&sd.CreatedAt, &sd.UpdatedAt}, extra...)...)
 	sd.Weekdays = make([]int, len(wd))
 	for i, w := range wd {
@@ -185,7 +188,8 @@ func (s *Store) CreateStandingDemand(ctx context.Context, p auth.Principal, n Ne
 	}
 	sd := StandingDemand{OrgID: p.OrgID, Product: n.Product, MinGrade: n.MinGrade, QuantityKg: n.QuantityKg, Destination: n.Destination,
 		Weekdays: append([]int{}, n.Weekdays...), ValidFrom: n.ValidFrom, ValidUntil: n.ValidUntil,
-		RequiredCertifications: append([]string{}, n.RequiredCertifications...), Note: strings.TrimSpace(n.Note)}
+		RequiredCertifications: append([]string{}, n.RequiredCertifications...), RequireInspection: n.RequireInspection,
+		Note: strings.TrimSpace(n.Note)}
 	slices.Sort(sd.Weekdays)
 	var fe errs.FieldErrors
 	if n.MaxPricePerKg == nil {
@@ -204,9 +208,10 @@ func (s *Store) CreateStandingDemand(ctx context.Context, p auth.Principal, n Ne
 	}
 	var id int64
 	err := s.db.QueryRow(ctx, `INSERT INTO standing_demands (org_id, product, min_grade, quantity_kg, max_price_fen, destination, weekdays,
-		valid_from, valid_until, required_certifications, note) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING id`,
+		valid_from, valid_until, required_certifications, require_inspection, note) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+		RETURNING id`,
 		sd.OrgID, sd.Product, sd.MinGrade, sd.QuantityKg, int64(sd.MaxPricePerKg), sd.Destination, sd.Weekdays, sd.ValidFrom, sd.ValidUntil,
-		sd.RequiredCertifications, sd.Note).Scan(&id)
+		sd.RequiredCertifications, sd.RequireInspection, sd.Note).Scan(&id)
 	if err != nil {
 		return StandingDemand{}, pg.Err(err, "standing demand")
 	}
@@ -337,6 +342,9 @@ func (s *Store) UpdateStandingDemand(ctx context.Context, p auth.Principal, id i
 		if u.RequiredCertifications != nil {
 			sd.RequiredCertifications = append([]string{}, *u.RequiredCertifications...)
 		}
+		if u.RequireInspection != nil {
+			sd.RequireInspection = *u.RequireInspection
+		}
 		if u.Note != nil {
 			sd.Note = strings.TrimSpace(*u.Note)
 		}
@@ -384,8 +392,9 @@ func (s *Store) changeStanding(ctx context.Context, p auth.Principal, id int64, 
 		}
 		_, err = tx.Exec(ctx, `UPDATE standing_demands SET min_grade = $2, quantity_kg = $3, max_price_fen = $4, destination = $5,
 			weekdays = $6, valid_from = $7, valid_until = $8, required_certifications = $9, note = $10, paused = $11, paused_at = $12,
-			version = version + 1, updated_at = now() WHERE id = $1`, id, sd.MinGrade, sd.QuantityKg, int64(sd.MaxPricePerKg),
-			sd.Destination, sd.Weekdays, sd.ValidFrom, sd.ValidUntil, sd.RequiredCertifications, sd.Note, sd.Paused, sd.PausedAt)
+			require_inspection = $13, version = version + 1, updated_at = now() WHERE id = $1`, id, sd.MinGrade, sd.QuantityKg,
+			int64(sd.MaxPricePerKg), sd.Destination, sd.Weekdays, sd.ValidFrom, sd.ValidUntil, sd.RequiredCertifications, sd.Note, sd.Paused,
+			sd.PausedAt, sd.RequireInspection)
 		return pg.Err(err, "standing demand")
 	})
 }
@@ -426,10 +435,11 @@ func (s *Store) makeStandingDemands(ctx context.Context, tx pgx.Tx, r Round) (in
 			continue
 		}
 		tag, err := tx.Exec(ctx, `INSERT INTO demands (org_id, product, min_grade, quantity_kg, max_price_fen, destination, deliver_by,
-			required_certifications, note, round_id, standing_demand_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+			required_certifications, require_inspection, note, round_id, standing_demand_id)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
 			ON CONFLICT (standing_demand_id, round_id) WHERE standing_demand_id IS NOT NULL DO NOTHING`,
 			sd.OrgID, sd.Product, sd.MinGrade, sd.QuantityKg, int64(sd.MaxPricePerKg), sd.Destination, r.DeliverBy,
-			sd.RequiredCertifications, sd.Note, r.ID, sd.ID)
+			sd.RequiredCertifications, sd.RequireInspection, sd.Note, r.ID, sd.ID)
 		if err != nil {
 			return made, pg.Err(err, "demand")
 		}

@@ -55,8 +55,11 @@ CREATE TRIGGER lot_inspections_revise AFTER INSERT OR UPDATE OR DELETE ON lot_in
 ALTER TABLE offers ADD COLUMN lot_id bigint REFERENCES lots(id) ON DELETE SET NULL;
 CREATE INDEX offers_lot_idx ON offers (lot_id) WHERE lot_id IS NOT NULL;
 ALTER TABLE demands ADD COLUMN require_inspection boolean NOT NULL DEFAULT false;
+-- A standing demand passes it on to every demand it makes in a round.
+ALTER TABLE standing_demands ADD COLUMN require_inspection boolean NOT NULL DEFAULT false;
 
 -- +goose Down
+ALTER TABLE standing_demands DROP COLUMN require_inspection;
 ALTER TABLE demands DROP COLUMN require_inspection;
 DROP INDEX offers_lot_idx;
 ALTER TABLE offers DROP COLUMN lot_id;
