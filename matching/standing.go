@@ -375,17 +375,27 @@ func (s *Store) PauseStandingDemand(ctx context.Context, p auth.Principal, id in
 	return s.StandingDemand(ctx, p, id)
 }
 
+// ownStanding reads and locks a standing demand its caller's organisation may change: another buyer gets
+// NotFound (it must not learn the id exists), staff who may read it Forbidden (only its buyer speaks for it).
+func ownStanding(ctx context.Context, tx pgx.Tx, p auth.Principal, id int64, verb string) (StandingDemand, error) {
+	sd, err := getStanding(ctx, tx, id, true)
+	if err != nil {
+		return sd, err
+	}
+	if !owns(p, sd.OrgID) {
+		return sd, notFound("standing demand", id)
+	}
+	if p.OrgID != sd.OrgID {
+		return sd, forbidden("only the standing demand's buyer %s it", verb)
+	}
+	return sd, nil
+}
+
 func (s *Store) changeStanding(ctx context.Context, p auth.Principal, id int64, change func(sd *StandingDemand) error) error {
 	return pg.WithTx(ctx, s.db, func(tx pgx.Tx) error {
-		sd, err := getStanding(ctx, tx, id, true)
+		sd, err := ownStanding(ctx, tx, p, id, "changes")
 		if err != nil {
 			return err
-		}
-		if !owns(p, sd.OrgID) {
-			return notFound("standing demand", id)
-		}
-		if p.OrgID != sd.OrgID {
-			return forbidden("only the standing demand's buyer changes it")
 		}
 		if err := change(&sd); err != nil {
 			return err
@@ -403,17 +413,10 @@ func (s *Store) changeStanding(ctx context.Context, p auth.Principal, id int64, 
 // to it). Errors: NotFound, Forbidden.
 func (s *Store) DeleteStandingDemand(ctx context.Context, p auth.Principal, id int64) error {
 	return pg.WithTx(ctx, s.db, func(tx pgx.Tx) error {
-		sd, err := getStanding(ctx, tx, id, true)
-		if err != nil {
+		if _, err := ownStanding(ctx, tx, p, id, "deletes"); err != nil {
 			return err
 		}
-		if !owns(p, sd.OrgID) {
-			return notFound("standing demand", id)
-		}
-		if p.OrgID != sd.OrgID {
-			return forbidden("only the standing demand's buyer deletes it")
-		}
-		_, err = tx.Exec(ctx, `DELETE FROM standing_demands WHERE id = $1`, id)
+		_, err := tx.Exec(ctx, `DELETE FROM standing_demands WHERE id = $1`, id)
 		return pg.Err(err, "standing demand")
 	})
 }
