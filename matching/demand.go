@@ -270,8 +270,12 @@ func (s *Store) UpdateDemand(ctx context.Context, p auth.Principal, id int64, u 
 		if err := d.validate(); err != nil {
 			return err
 		}
-		if err := s.roundTerms(ctx, tx, d); err != nil {
-			return err
+		// Only a change of where or by when is held to the round: a round whose window was narrowed later
+		// must not refuse its buyer's change of a price or a note.
+		if d.Destination != old.Destination || !d.DeliverBy.Equal(old.DeliverBy) {
+			if err := s.roundTerms(ctx, tx, d); err != nil {
+				return err
+			}
 		}
 		if d.QuantityKg < d.OrderedKg {
 			return errs.E(errs.Conflict, "demand %d has %d kg in placed orders; its quantity cannot drop below that", id, d.OrderedKg)

@@ -128,8 +128,10 @@ func (r *Round) validate() error {
 		if !r.DeliverBy.After(r.DeliverFrom) {
 			fe.Add("deliver_by", "must be after deliver_from")
 		}
-		if r.AnswerBy.Before(r.ClosesAt) {
-			fe.Add("answer_by", "must not be before closes_at")
+		// Strictly after: the sweep that follows the close in the same tick would otherwise lapse every
+		// allocation before either side could answer.
+		if !r.AnswerBy.After(r.ClosesAt) {
+			fe.Add("answer_by", "must be after closes_at")
 		}
 	}
 	validSlugs(&fe, "products", r.Products, slugRule)

@@ -154,7 +154,9 @@ func TestRoundRunsOnceAtItsCloseWithItsStandingDemands(t *testing.T) {
 		t.Fatalf("what the round made of the standing demand: %+v %v", doc, err)
 	}
 	sr := doc.Rounds[0]
-	if sr.RoundID != m.round.ID || sr.Demand.QuantityKg != 800 || !sr.Demand.DeliverBy.Equal(m.round.DeliverBy) ||
+	// Due by the end of the Saturday in the window (Friday 18:00 to Sunday 18:00, China time), not the Sunday.
+	saturdayEnd := time.Date(2026, 11, 21, 23, 59, 59, 0, time.FixedZone("CST", 8*3600))
+	if sr.RoundID != m.round.ID || sr.Demand.QuantityKg != 800 || !sr.Demand.DeliverBy.Equal(saturdayEnd) ||
 		len(sr.Allocations) != 1 || sr.Allocations[0].QuantityKg != 800 || sr.Allocations[0].OfferID != m.oB.ID ||
 		sr.Allocations[0].MinPricePerKg != nil || *sr.Demand.StandingDemandID != m.standing.ID {
 		t.Fatalf("the standing demand's round: %+v", sr)

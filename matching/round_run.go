@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -18,8 +19,19 @@ import (
 type poolScope struct {
 	round    *int64
 	answerBy *time.Time
-	before   func(ctx context.Context, tx pgx.Tx) error
+	// rule, when set by before, is the price rule read under the round's claim (a change of the round that
+	// raced the close cannot make the run price by a rule the round no longer has).
+	rule   *PriceRule
+	before func(ctx context.Context, tx pgx.Tx) error
+	// dueAfter, when set, leaves out the demands whose deliver_by is not after it (a follow-up run days after
+	// the close must not propose a delivery nobody can make any more); they are listed unmatched with
+	// ReasonDeliveryPassed.
+	dueAfter *time.Time
 }
+
+// ReasonDeliveryPassed is the unmatched reason of a demand a follow-up run left out because its deliver_by had
+// passed when the run started.
+const ReasonDeliveryPassed = "delivery_passed"
 
 // where is the condition on offers or demands t that keeps the scope's, and its argument ($1).
 func (sc poolScope) where() (func(t string) string, []any) {
@@ -62,13 +74,11 @@ func (s *Store) CloseDueRounds(ctx context.Context, now time.Time) ([]Run, error
 }
 
 func (s *Store) closeRound(ctx context.Context, id int64, now time.Time) (Run, error) {
-	rule, err := s.roundPriceRule(ctx, id)
-	if err != nil {
-		return Run{}, err
-	}
-	// The run records the round's answer deadline, read inside the claim (the run's row is written after it).
+	// The run records the round's answer deadline and price rule, read inside the claim (the run's row is
+	// written after it).
 	var answerBy time.Time
-	sc := poolScope{round: &id, answerBy: &answerBy}
+	var rule PriceRule
+	sc := poolScope{round: &id, answerBy: &answerBy, rule: &rule}
 	sc.before = func(ctx context.Context, tx pgx.Tx) error {
 		// The claim: only the transaction that moves the round from open to closed runs it.
 		tag, err := tx.Exec(ctx, `UPDATE rounds SET status = 'closed', closed_at = $2, version = version + 1, updated_at = now()
@@ -83,21 +93,31 @@ func (s *Store) closeRound(ctx context.Context, id int64, now time.Time) (Run, e
 		if err != nil {
 			return err
 		}
-		answerBy = r.AnswerBy
+		answerBy, rule = closeDeadline(r, now), r.PriceRule
+		if answerBy.After(r.AnswerBy) {
+			slog.Warn("matching: a round closed late; its answer window starts now, not at its planned close",
+				"round", id, "closes_at", r.ClosesAt, "answer_by", r.AnswerBy, "now_answer_by", answerBy)
+		}
 		_, err = s.makeStandingDemands(ctx, tx, r)
 		return err
 	}
-	run, err := s.startRun(ctx, scheduler, RunOptions{PriceRule: rule}, sc)
+	run, err := s.startRun(ctx, scheduler, RunOptions{}, sc)
 	if err == nil {
 		s.m.roundRuns.WithLabelValues("close").Inc()
 	}
 	return run, err
 }
 
-func (s *Store) roundPriceRule(ctx context.Context, id int64) (PriceRule, error) {
-	var rule PriceRule
-	err := s.db.QueryRow(ctx, `SELECT price_rule FROM rounds WHERE id = $1`, id).Scan(&rule)
-	return rule, notFoundAs(pg.Err(err, "round"), "round", id)
+// closeDeadline is the answer deadline of a round's run at its close: the round's, unless the close comes so
+// late (every process down for hours) that less than half the round's answer window is left, when both sides
+// get the whole window from now — otherwise the sweep that follows the close could lapse every allocation
+// before anyone saw it. A close a tick late keeps the round's deadline, as its people were told.
+func closeDeadline(r Round, now time.Time) time.Time {
+	window := r.AnswerBy.Sub(r.ClosesAt)
+	if r.AnswerBy.Sub(now) < window/2 {
+		return now.Add(window)
+	}
+	return r.AnswerBy
 }
 
 // FollowUp is a coordinator's follow-up run of a closed round, over what its runs left: the available
@@ -134,7 +154,14 @@ func (s *Store) RunRound(ctx context.Context, p auth.Principal, id int64, f Foll
 		}
 		answerBy = *f.AnswerBy
 	}
-	run, err := s.startRun(ctx, p, RunOptions{PriceRule: f.PriceRule}, poolScope{round: &id, answerBy: &answerBy})
+	sc := poolScope{round: &id, answerBy: &answerBy, dueAfter: &now}
+	// The allocations whose answer deadline has passed give their kilograms back before the pool is read, even
+	// when the sweep has not marked them yet: the follow-up is for exactly those kilograms.
+	sc.before = func(ctx context.Context, tx pgx.Tx) error {
+		_, err := s.lapse(ctx, tx, now, &id)
+		return err
+	}
+	run, err := s.startRun(ctx, p, RunOptions{PriceRule: f.PriceRule}, sc)
 	if err == nil {
 		s.m.roundRuns.WithLabelValues("follow_up").Inc()
 	}
@@ -145,8 +172,14 @@ func (s *Store) RunRound(ctx context.Context, p auth.Principal, id int64, f Foll
 // they become lapsed and their kilograms return to the pool. The UPDATE is its own guard, so any number of
 // processes may sweep at once. It returns how many lapsed.
 func (s *Store) LapseAllocations(ctx context.Context, now time.Time) (int64, error) {
-	tag, err := s.db.Exec(ctx, `UPDATE allocations a SET status = 'lapsed' FROM matching_runs m
-		WHERE m.id = a.run_id AND m.answer_by IS NOT NULL AND m.answer_by <= $1 AND a.status = 'proposed'`, now)
+	return s.lapse(ctx, s.db, now, nil)
+}
+
+// lapse is LapseAllocations on db, for the runs of one round when round is set.
+func (s *Store) lapse(ctx context.Context, db pg.DB, now time.Time, round *int64) (int64, error) {
+	tag, err := db.Exec(ctx, `UPDATE allocations a SET status = 'lapsed' FROM matching_runs m
+		WHERE m.id = a.run_id AND m.answer_by IS NOT NULL AND m.answer_by <= $1 AND a.status = 'proposed'
+		AND ($2::bigint IS NULL OR m.round_id = $2)`, now, round)
 	if err != nil {
 		return 0, pg.Err(err, "allocations")
 	}

@@ -123,6 +123,12 @@ func poolFull(side string, id, org, kg int64) Unmatched {
 			solve.MaxRecords, solve.MaxTotalKg, solve.MaxRecords, solve.MaxTotalKg)}}
 }
 
+func deliveryPassed(d Demand) Unmatched {
+	return Unmatched{Side: "demand", ID: d.ID, OrgID: d.OrgID, QuantityKg: d.AvailableKg, ReasonCodes: []string{ReasonDeliveryPassed},
+		Reasons: []string{fmt.Sprintf("交货期限 %s 已过，本次补充撮合不再匹配 / its deliver-by (%s) had passed when this follow-up run started",
+			d.DeliverBy.In(chinaTime).Format("2006-01-02 15:04"), d.DeliverBy.In(chinaTime).Format("2006-01-02 15:04 MST"))}}
+}
+
 func key(id int64) string { return strconv.FormatInt(id, 10) }
 
 // readPool reads the pool inside the run's transaction. The offers and demands are locked (FOR UPDATE), so a
@@ -183,6 +189,10 @@ func readPool(ctx context.Context, tx pgx.Tx, sc poolScope) (*pool, error) {
 		if d.AvailableKg <= 0 {
 			continue
 		}
+		if sc.dueAfter != nil && !d.DeliverBy.After(*sc.dueAfter) {
+			pl.skipped = append(pl.skipped, deliveryPassed(d))
+			continue
+		}
 		if !admit(&total, len(pl.in.Demands), d.AvailableKg) {
 			pl.skipped = append(pl.skipped, poolFull("demand", d.ID, d.OrgID, d.AvailableKg))
 			continue
@@ -229,6 +239,12 @@ func (s *Store) startRun(ctx context.Context, p auth.Principal, opt RunOptions, 
 			if err := sc.before(ctx, tx); err != nil {
 				return err
 			}
+		}
+		if sc.rule != nil {
+			if *sc.rule != "" {
+				opt.PriceRule = *sc.rule
+			}
+			run.PriceRule = opt.PriceRule
 		}
 		pl, err := readPool(ctx, tx, sc)
 		if err != nil {

@@ -110,12 +110,14 @@ func (sd *StandingDemand) validate() error {
 	return fe.Err()
 }
 
-// fits reports whether the standing demand becomes a demand in round r: r takes its product and destination,
-// and some day of r's delivery window (China time) is one of its weekdays within its dates.
-func (sd StandingDemand) fits(r Round) bool {
+// fits reports whether the standing demand becomes a demand in round r (r takes its product and destination,
+// and some day of r's delivery window, China time, is one of its weekdays within its dates), and by when that
+// demand is due: the end of the last such day, so that a buyer who takes deliveries on Saturdays, or only until
+// its valid_until, is not given one on the Sunday after.
+func (sd StandingDemand) fits(r Round) (deliverBy time.Time, ok bool) {
 	if sd.Paused || (len(r.Products) > 0 && !slices.Contains(r.Products, sd.Product)) ||
 		(len(r.Destinations) > 0 && !slices.Contains(r.Destinations, sd.Destination)) {
-		return false
+		return time.Time{}, false
 	}
 	y, m, d := r.DeliverFrom.In(chinaTime).Date()
 	day := time.Date(y, m, d, 0, 0, 0, 0, chinaTime)
@@ -130,10 +132,15 @@ func (sd StandingDemand) fits(r Round) bool {
 			wd = 7
 		}
 		if len(sd.Weekdays) == 0 || slices.Contains(sd.Weekdays, wd) {
-			return true
+			// The last such day wins: the demand is due by its end (a second before midnight, so that the
+			// certificate rule's delivery day is that day), or by the round's deliver_by if that comes first.
+			deliverBy, ok = day.AddDate(0, 0, 1).Add(-time.Second), true
+			if deliverBy.After(r.DeliverBy) {
+				deliverBy = r.DeliverBy
+			}
 		}
 	}
-	return false
+	return deliverBy, ok
 }
 
 const standingCols = `s.id, s.org_id, coalesce(g.name, ''), s.product, s.min_grade, s.quantity_kg, s.max_price_fen, s.destination,
@@ -434,14 +441,15 @@ func (s *Store) makeStandingDemands(ctx context.Context, tx pgx.Tx, r Round) (in
 	}
 	made := 0
 	for _, sd := range cands {
-		if !sd.fits(r) {
+		due, ok := sd.fits(r)
+		if !ok {
 			continue
 		}
 		tag, err := tx.Exec(ctx, `INSERT INTO demands (org_id, product, min_grade, quantity_kg, max_price_fen, destination, deliver_by,
 			required_certifications, require_inspection, note, round_id, standing_demand_id)
 			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
 			ON CONFLICT (standing_demand_id, round_id) WHERE standing_demand_id IS NOT NULL DO NOTHING`,
-			sd.OrgID, sd.Product, sd.MinGrade, sd.QuantityKg, int64(sd.MaxPricePerKg), sd.Destination, r.DeliverBy,
+			sd.OrgID, sd.Product, sd.MinGrade, sd.QuantityKg, int64(sd.MaxPricePerKg), sd.Destination, due,
 			sd.RequiredCertifications, sd.RequireInspection, sd.Note, r.ID, sd.ID)
 		if err != nil {
 			return made, pg.Err(err, "demand")

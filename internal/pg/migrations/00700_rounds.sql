@@ -28,7 +28,7 @@ CREATE TABLE rounds (
     updated_at      timestamptz NOT NULL DEFAULT now(),
     CHECK (closes_at > opens_at),
     CHECK (deliver_by > deliver_from),
-    CHECK (answer_by >= closes_at)
+    CHECK (answer_by > closes_at)
 );
 -- The scheduler's question every tick: which open rounds are due.
 CREATE INDEX rounds_due_idx ON rounds (closes_at) WHERE status = 'open';
