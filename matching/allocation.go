@@ -138,20 +138,11 @@ func (s *Store) Allocations(ctx context.Context, p auth.Principal, f AllocationF
 	}
 	q := pg.Query{Cols: allocCols, From: "allocations a", Joins: allocJoins, Where: where, Args: args, Key: "a.id"}
 	var after int64
-	sql, args, err := q.Page(f.Page, &after)
-	if err != nil {
-		return nil, 0, err
-	}
-	total := 0
-	out, err := collect(ctx, s.db, "allocations", func(r pgx.Row) (Allocation, error) {
-		a, err := scanAlloc(r, &total)
+	return pg.List(ctx, s.db, q, f.Page, "allocations", func(r pgx.Row, total *int) (Allocation, error) {
+		a, err := scanAlloc(r, total)
 		a.redact(p)
 		return a, err
-	}, sql, args...)
-	if err == nil && len(out) == 0 {
-		total, err = q.Count(ctx, s.db)
-	}
-	return out, total, pg.Err(err, "allocations")
+	}, &after)
 }
 
 // Allocation returns one allocation the caller is party to (or any, for staff). Errors: NotFound.

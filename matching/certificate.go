@@ -373,16 +373,7 @@ func (s *Store) Certificates(ctx context.Context, p auth.Principal, f Certificat
 	q := pg.Query{Cols: certCols, From: "base_certifications c", Joins: certJoins, Where: where, Args: args, Key: "c.valid_until, c.id"}
 	var afterDay string
 	var afterID int64
-	sql, args, err := q.Page(f.Page, &afterDay, &afterID)
-	if err != nil {
-		return nil, 0, err
-	}
-	total := 0
-	out, err := collect(ctx, s.db, "certificates", func(r pgx.Row) (Certificate, error) { return s.scanCertificate(r, &total) }, sql, args...)
-	if err == nil && len(out) == 0 {
-		total, err = q.Count(ctx, s.db)
-	}
-	return out, total, pg.Err(err, "certificates")
+	return pg.List(ctx, s.db, q, f.Page, "certificates", func(r pgx.Row, total *int) (Certificate, error) { return s.scanCertificate(r, total) }, &afterDay, &afterID)
 }
 
 // runCertificates are the certificates of the bases with open offers, for a run's instance (Base is the org id,

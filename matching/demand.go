@@ -213,16 +213,7 @@ func (s *Store) Demands(ctx context.Context, p auth.Principal, f Filter) ([]Dema
 	where, args := f.where("d")
 	q := pg.Query{Cols: demandCols, From: "demands d", Joins: demandJoins, Where: where, Args: args, Key: "d.id", Desc: true}
 	var after int64
-	sql, args, err := q.Page(f.Page, &after)
-	if err != nil {
-		return nil, 0, err
-	}
-	total := 0
-	out, err := collect(ctx, s.db, "demands", func(r pgx.Row) (Demand, error) { return scanDemand(r, &total) }, sql, args...)
-	if err == nil && len(out) == 0 {
-		total, err = q.Count(ctx, s.db)
-	}
-	return out, total, pg.Err(err, "demands")
+	return pg.List(ctx, s.db, q, f.Page, "demands", func(r pgx.Row, total *int) (Demand, error) { return scanDemand(r, total) }, &after)
 }
 
 // UpdateDemand changes an open demand, with UpdateOffer's rules: new terms withdraw its proposed allocations,

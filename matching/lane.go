@@ -142,16 +142,7 @@ func (s *Store) Lanes(ctx context.Context, f LaneFilter) ([]Lane, int, error) {
 	}
 	q := pg.Query{Cols: laneCols, From: "lanes", Where: where, Args: args, Key: "origin, destination"}
 	var origin, destination string
-	sql, args, err := q.Page(f.Page, &origin, &destination)
-	if err != nil {
-		return nil, 0, err
-	}
-	total := 0
-	out, err := collect(ctx, s.db, "lanes", func(r pgx.Row) (Lane, error) { return scanLane(r, &total) }, sql, args...)
-	if err == nil && len(out) == 0 {
-		total, err = q.Count(ctx, s.db)
-	}
-	return out, total, pg.Err(err, "lanes")
+	return pg.List(ctx, s.db, q, f.Page, "lanes", func(r pgx.Row, total *int) (Lane, error) { return scanLane(r, total) }, &origin, &destination)
 }
 
 // UpdateLane changes a lane. Errors: NotFound, Unprocessable.

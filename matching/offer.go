@@ -304,16 +304,7 @@ func (s *Store) Offers(ctx context.Context, p auth.Principal, f Filter) ([]Offer
 	where, args := f.where("o")
 	q := pg.Query{Cols: offerCols, From: "offers o", Joins: offerJoins, Where: where, Args: args, Key: "o.id", Desc: true}
 	var after int64
-	sql, args, err := q.Page(f.Page, &after)
-	if err != nil {
-		return nil, 0, err
-	}
-	total := 0
-	out, err := collect(ctx, s.db, "offers", func(r pgx.Row) (Offer, error) { return scanOffer(r, &total) }, sql, args...)
-	if err == nil && len(out) == 0 {
-		total, err = q.Count(ctx, s.db)
-	}
-	return out, total, pg.Err(err, "offers")
+	return pg.List(ctx, s.db, q, f.Page, "offers", func(r pgx.Row, total *int) (Offer, error) { return scanOffer(r, total) }, &after)
 }
 
 // UpdateOffer changes an open offer. A change of terms (anything but the note, the priority bonus or more kg)

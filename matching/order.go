@@ -130,16 +130,7 @@ func (s *Store) Orders(ctx context.Context, p auth.Principal, f OrderFilter) ([]
 	}
 	q := pg.Query{Cols: orderCols, From: "orders r", Joins: orderJoins, Where: where, Args: args, Key: "r.id", Desc: true}
 	var after int64
-	sql, args, err := q.Page(f.Page, &after)
-	if err != nil {
-		return nil, 0, err
-	}
-	total := 0
-	out, err := collect(ctx, s.db, "orders", func(r pgx.Row) (Order, error) { return scanOrder(r, &total) }, sql, args...)
-	if err == nil && len(out) == 0 {
-		total, err = q.Count(ctx, s.db)
-	}
-	return out, total, pg.Err(err, "orders")
+	return pg.List(ctx, s.db, q, f.Page, "orders", func(r pgx.Row, total *int) (Order, error) { return scanOrder(r, total) }, &after)
 }
 
 // OrderBuyer returns the buying organisation of an order that the seller (base) supplies; traceability calls

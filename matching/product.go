@@ -102,20 +102,11 @@ func (p Product) PageKey() []any { return []any{p.Name} }
 func (s *Store) Products(ctx context.Context, page Page) ([]Product, int, error) {
 	q := pg.Query{Cols: productCols, From: "products", Key: "name"}
 	var after string
-	sql, args, err := q.Page(page, &after)
-	if err != nil {
-		return nil, 0, err
-	}
-	total := 0
-	out, err := collect(ctx, s.db, "products", func(r pgx.Row) (Product, error) {
+	return pg.List(ctx, s.db, q, page, "products", func(r pgx.Row, total *int) (Product, error) {
 		var p Product
-		err := r.Scan(&p.Name, &p.NameZH, &p.ShelfLifeHours, &p.TempMinC, &p.TempMaxC, &total)
+		err := r.Scan(&p.Name, &p.NameZH, &p.ShelfLifeHours, &p.TempMinC, &p.TempMaxC, total)
 		return p, err
-	}, sql, args...)
-	if err == nil && len(out) == 0 {
-		total, err = q.Count(ctx, s.db)
-	}
-	return out, total, pg.Err(err, "products")
+	}, &after)
 }
 
 // UpdateProduct changes a product profile. Errors: NotFound, Unprocessable.

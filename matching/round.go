@@ -299,16 +299,7 @@ func (s *Store) Rounds(ctx context.Context, p auth.Principal, f RoundFilter) ([]
 	}
 	q := pg.Query{Cols: roundCols, From: "rounds r", Where: where, Args: args, Key: "r.id", Desc: true}
 	var after int64
-	sql, args, err := q.Page(f.Page, &after)
-	if err != nil {
-		return nil, 0, err
-	}
-	total := 0
-	out, err := collect(ctx, s.db, "rounds", func(r pgx.Row) (Round, error) { return s.scanRound(r, &total) }, sql, args...)
-	if err == nil && len(out) == 0 {
-		total, err = q.Count(ctx, s.db)
-	}
-	return out, total, pg.Err(err, "rounds")
+	return pg.List(ctx, s.db, q, f.Page, "rounds", func(r pgx.Row, total *int) (Round, error) { return s.scanRound(r, total) }, &after)
 }
 
 // UpdateRound changes a round before its close. Offers and demands already in it stay, whatever the new

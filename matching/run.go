@@ -444,16 +444,7 @@ func (s *Store) Runs(ctx context.Context, p auth.Principal, page Page) ([]Run, i
 	}
 	q := pg.Query{Cols: runListCols, From: "matching_runs", Key: "id", Desc: true}
 	var after int64
-	sql, args, err := q.Page(page, &after)
-	if err != nil {
-		return nil, 0, err
-	}
-	total := 0
-	out, err := collect(ctx, s.db, "runs", func(r pgx.Row) (Run, error) { return scanRun(r, false, &total) }, sql, args...)
-	if err == nil && len(out) == 0 {
-		total, err = q.Count(ctx, s.db)
-	}
-	return out, total, pg.Err(err, "runs")
+	return pg.List(ctx, s.db, q, page, "runs", func(r pgx.Row, total *int) (Run, error) { return scanRun(r, false, total) }, &after)
 }
 
 func solveLane(l Lane) solve.Lane {

@@ -238,16 +238,7 @@ func (s *Store) StandingDemands(ctx context.Context, p auth.Principal, page Page
 	}
 	q := pg.Query{Cols: standingCols, From: "standing_demands s", Joins: standingJoins, Where: where, Args: args, Key: "s.id", Desc: true}
 	var after int64
-	sql, args, err := q.Page(page, &after)
-	if err != nil {
-		return nil, 0, err
-	}
-	total := 0
-	out, err := collect(ctx, s.db, "standing demands", func(r pgx.Row) (StandingDemand, error) { return scanStanding(r, &total) }, sql, args...)
-	if err == nil && len(out) == 0 {
-		total, err = q.Count(ctx, s.db)
-	}
-	return out, total, pg.Err(err, "standing demands")
+	return pg.List(ctx, s.db, q, page, "standing demands", func(r pgx.Row, total *int) (StandingDemand, error) { return scanStanding(r, total) }, &after)
 }
 
 // PageKey is the standing demand's place in StandingDemands' order, newest first.

@@ -255,21 +255,10 @@ func (s *Store) Recalls(ctx context.Context, f RecallFilter) ([]Recall, int, err
 	}
 	q := pg.Query{Cols: recallCols, From: "recalls r", Where: where, Args: args, Key: "r.id", Desc: true}
 	var after int64
-	sql, args, err := q.Page(pg.Page{Limit: f.Limit, Offset: f.Offset, After: f.After}, &after)
+	out, total, err := pg.List(ctx, s.db, q, pg.Page{Limit: f.Limit, Offset: f.Offset, After: f.After}, "recalls",
+		func(r pgx.Row, total *int) (Recall, error) { return scanRecall(r, total) }, &after)
 	if err != nil {
 		return nil, 0, err
-	}
-	rows, err := s.db.Query(ctx, sql, args...)
-	if err != nil {
-		return nil, 0, pg.Err(err, "recalls")
-	}
-	total := 0
-	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (Recall, error) { return scanRecall(r, &total) })
-	if err == nil && len(out) == 0 { // an empty page carries no count
-		total, err = q.Count(ctx, s.db)
-	}
-	if err != nil {
-		return nil, 0, pg.Err(err, "recalls")
 	}
 	for i := range out {
 		if err := s.recallDetails(ctx, &out[i]); err != nil {

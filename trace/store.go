@@ -168,31 +168,8 @@ func (s *Store) Lots(ctx context.Context, f LotFilter) ([]Lot, int, error) {
 	q := pg.Query{Cols: lotColumns, From: "lots l", Joins: ` LEFT JOIN orgs o ON o.id = l.org_id`, Where: where, Args: args,
 		Key: "l.id", Desc: true}
 	var after int64
-	sql, args, err := q.Page(pg.Page{Limit: f.Limit, Offset: f.Offset, After: f.After}, &after)
-	if err != nil {
-		return nil, 0, err
-	}
-	rows, err := s.db.Query(ctx, sql, args...)
-	if err != nil {
-		return nil, 0, pg.Err(err, "lots")
-	}
-	defer rows.Close()
-	var out []Lot
-	total := 0
-	for rows.Next() {
-		l, err := scanLot(rows, &total)
-		if err != nil {
-			return nil, 0, pg.Err(err, "lots")
-		}
-		out = append(out, l)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, 0, pg.Err(err, "lots")
-	}
-	if len(out) == 0 { // an empty page carries no count
-		total, err = q.Count(ctx, s.db)
-	}
-	return out, total, pg.Err(err, "lots")
+	return pg.List(ctx, s.db, q, pg.Page{Limit: f.Limit, Offset: f.Offset, After: f.After}, "lots",
+		func(r pgx.Row, total *int) (Lot, error) { return scanLot(r, total) }, &after)
 }
 
 const eventColumns = `id, lot_id, kind, at, coalesce(asset_id, ''), coalesce(asset_kind, ''), asset_name, asset_city, location, note,
