@@ -18,6 +18,7 @@ func (m *Module) roundRoutes(v1 *gin.RouterGroup) {
 	v1.POST("/rounds", staff, m.createRound)
 	v1.GET("/rounds/:id", members, m.getRound)
 	v1.PATCH("/rounds/:id", staff, m.updateRound)
+	// DELETE cancels and answers the round (200): it stays on record, its offers and demands move to the open pool.
 	v1.DELETE("/rounds/:id", staff, m.cancelRound)
 	v1.POST("/rounds/:id/cancel", staff, m.cancelRound)
 	v1.POST("/rounds/:id/runs", staff, m.runRound)
@@ -83,6 +84,8 @@ func (m *Module) cancelRound(c *gin.Context) {
 	})
 }
 
+// runRound is a follow-up run only: the run at the close happens by itself (DESIGN.md "Market cycles"), so the
+// store answers 409 before the close. An empty body takes the round's price rule and a fresh answer window.
 func (m *Module) runRound(c *gin.Context) {
 	rest.WithID(c, func(id int64) {
 		var req matching.FollowUp
@@ -98,6 +101,8 @@ func (m *Module) runRound(c *gin.Context) {
 	})
 }
 
+// roundReport is open to members but scoped by the store: a base or buyer gets only its own line and never
+// the surplus, which would disclose the other side's prices (scope "own").
 func (m *Module) roundReport(c *gin.Context) {
 	rest.WithID(c, func(id int64) {
 		rep, err := m.d.Store.RoundReport(c, rest.Principal(c), id)
@@ -112,6 +117,9 @@ func (m *Module) roundReportCSV(c *gin.Context) {
 			rest.Problem(c, err)
 			return
 		}
+		// Into a buffer first, so a failure is a problem response, not a 200 with half a file. The BOM
+		// (WriteCSV) is for spreadsheets on Chinese Windows, which read BOM-less UTF-8 as GBK. The file is
+		// named by id, never by the round's name: user text has no place in a header.
 		var b bytes.Buffer
 		if err := rep.WriteCSV(&b); err != nil {
 			rest.Problem(c, err)

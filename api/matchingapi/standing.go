@@ -60,6 +60,7 @@ func (m *Module) updateStanding(c *gin.Context) {
 	})
 }
 
+// deleteStanding really deletes (204): the demands it made stay in their rounds, no longer linked to it.
 func (m *Module) deleteStanding(c *gin.Context) {
 	rest.WithID(c, func(id int64) {
 		if err := m.d.Store.DeleteStandingDemand(c, rest.Principal(c), id); err != nil {
@@ -70,6 +71,7 @@ func (m *Module) deleteStanding(c *gin.Context) {
 	})
 }
 
+// pauseStanding is a route of its own (StandingDemandUpdate has no paused field); pausing twice is harmless.
 func (m *Module) pauseStanding(paused bool) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		rest.WithID(c, func(id int64) {
