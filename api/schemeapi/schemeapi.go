@@ -36,7 +36,8 @@ var (
 	members = rest.RequireRole(auth.RoleAdmin, auth.RoleCoordinator, auth.RoleBase, auth.RoleBuyer)
 )
 
-// Routes registers the routes under /api/v1.
+// Routes registers the routes under /api/v1, each half only where its domain is served (a route there would
+// call a nil store). Writes of certificates are staff at the gate: a base must not certify itself.
 func (m *Module) Routes(v1 *gin.RouterGroup, _ *gin.Engine) {
 	if m.d.Matching != nil {
 		v1.GET("/certifications", members, m.listAll)
@@ -48,6 +49,8 @@ func (m *Module) Routes(v1 *gin.RouterGroup, _ *gin.Engine) {
 	}
 	if m.d.Trace != nil {
 		v1.GET("/lots/:id/inspections", members, m.listInspections)
+		// members, not staff: the lot's base records its own results, and trace.Service decides (a coordinator
+		// records the retest after a failure, so a base cannot answer its own fail with a pass).
 		v1.POST("/lots/:id/inspections", members, m.recordInspection)
 	}
 }
@@ -57,6 +60,7 @@ func certFilter(c *gin.Context, p rest.PageReq) (matching.CertificateFilter, err
 	f := matching.CertificateFilter{Product: c.Query("product"), Page: p}
 	if s, ok := c.GetQuery("expiring_within"); ok {
 		n, err := strconv.Atoi(strings.TrimSuffix(strings.TrimSpace(s), "d"))
+		// Bounded because the day is an int32 added to today: a huge n would wrap into the past.
 		if err != nil || n < 0 || n > 3660 {
 			return f, rest.BadQuery("expiring_within", "must be a number of days such as 30d (0 to 3660)")
 		}
@@ -93,6 +97,7 @@ func (m *Module) listOfBase(c *gin.Context) {
 		if err != nil {
 			return nil, 0, err
 		}
+		// The path's base wins over ?org_id=, so the store's check is made on the base the URL names.
 		f.OrgID = &org
 		return m.d.Matching.Certificates(c, rest.Principal(c), f)
 	})
@@ -116,7 +121,8 @@ func (m *Module) create(c *gin.Context) {
 	rest.Reply(c, http.StatusCreated, out, err)
 }
 
-// ids reads the path's base and certificate ids.
+// ids reads the path's base and certificate ids. The store looks a certificate up by both, so another base's
+// certificate id under this base's path is 404.
 func ids(c *gin.Context) (org, id int64, ok bool) {
 	org, err := rest.ID(c, "org_id")
 	if err == nil {
@@ -169,6 +175,7 @@ func (m *Module) listInspections(c *gin.Context) {
 			rest.Problem(c, err)
 			return
 		}
+		// Whole, not paged: a lot has a few lab reports (the store stops at 500), in the shape of every list.
 		rest.List(c, list, len(list), rest.PageReq{Limit: len(list)})
 	})
 }
@@ -181,6 +188,7 @@ func (m *Module) recordInspection(c *gin.Context) {
 			return
 		}
 		out, err := m.d.Trace.RecordInspection(c, rest.Principal(c), id, req)
+		// No route reads one inspection, so Location names the lot's list.
 		if err == nil {
 			c.Header("Location", "/api/v1/lots/"+strconv.FormatInt(id, 10)+"/inspections")
 		}
