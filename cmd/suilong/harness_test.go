@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"io"
 	"log/slog"
 	"net/http"
@@ -12,9 +13,11 @@ import (
 	"time"
 
 	"github.com/alecthomas/kong"
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/suilong/suilong/internal/influx"
 	"github.com/suilong/suilong/internal/influx/influxtest"
+	"github.com/suilong/suilong/internal/pg"
 	"github.com/suilong/suilong/internal/pg/pgtest"
 )
 
@@ -30,6 +33,36 @@ type testServer struct {
 	Logs    *syncBuffer
 	stop    context.CancelFunc
 	done    chan error
+}
+
+// DB is a pool on the serve's own database, for a test to arrange what the API does not (organisations and
+// their keys); it closes when the test ends.
+func (ts *testServer) DB(t *testing.T) *pgxpool.Pool {
+	t.Helper()
+	db, err := pg.Open(context.Background(), ts.Cfg.DatabaseURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(db.Close)
+	return db
+}
+
+// mustFor returns a caller of the serve's API (as call) that fails the test unless the answer has the status
+// wanted, and decodes the JSON body into out when out is not nil.
+func (ts *testServer) mustFor(t *testing.T) func(method, path, key string, body any, want int, out any) []byte {
+	return func(method, path, key string, body any, want int, out any) []byte {
+		t.Helper()
+		code, b := ts.call(t, method, path, key, body)
+		if code != want {
+			t.Fatalf("%s %s = %d, want %d: %s", method, path, code, want, b)
+		}
+		if out != nil {
+			if err := json.Unmarshal(b, out); err != nil {
+				t.Fatalf("%s %s: %v in %s", method, path, err, b)
+			}
+		}
+		return b
+	}
 }
 
 // parseCLI parses args as the command line would, defaults and all.

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"net/url"
@@ -17,7 +16,6 @@ import (
 	"github.com/suilong/suilong/internal/auth"
 	"github.com/suilong/suilong/internal/auth/authtest"
 	"github.com/suilong/suilong/internal/influx"
-	"github.com/suilong/suilong/internal/pg"
 )
 
 // Who sees what of the fleet, through `suilong serve`'s routes: a truck's readings arrive over MQTT; lots move
@@ -27,31 +25,14 @@ import (
 // frozen chicken with leafy greens is refused with 409 and the reason; shiitake with the greens is accepted.
 func TestFleetVisibility(t *testing.T) {
 	ts := startServe(t)
-	ctx := context.Background()
-	db, err := pg.Open(ctx, ts.Cfg.DatabaseURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
+	db := ts.DB(t)
 	_, coord := authtest.Org(t, db, "龙岩市商务局", auth.RoleCoordinator)
 	_, baseA := authtest.Org(t, db, "上杭县蛟洋蔬菜专业合作社", auth.RoleBase)
 	_, baseB := authtest.Org(t, db, "武平县象洞蔬菜合作社", auth.RoleBase)
 	_, buyerA := authtest.Org(t, db, "广州江南果菜批发市场", auth.RoleBuyer)
 	_, buyerX := authtest.Org(t, db, "天河区机关食堂配送中心", auth.RoleBuyer)
 	_, gwKey := authtest.Org(t, db, "gateway vendor", auth.RoleGateway)
-	must := func(method, path, key string, body any, want int, out any) []byte {
-		t.Helper()
-		code, b := ts.call(t, method, path, key, body)
-		if code != want {
-			t.Fatalf("%s %s = %d, want %d: %s", method, path, code, want, b)
-		}
-		if out != nil {
-			if err := json.Unmarshal(b, out); err != nil {
-				t.Fatal(err)
-			}
-		}
-		return b
-	}
+	must := ts.mustFor(t)
 
 	// Products, and an order of buyer A for base A's choy-sum.
 	now := time.Now().Truncate(time.Minute)

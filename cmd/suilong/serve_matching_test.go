@@ -1,15 +1,12 @@
 package main
 
 import (
-	"context"
-	"encoding/json"
 	"fmt"
 	"testing"
 	"time"
 
 	"github.com/suilong/suilong/internal/auth"
 	"github.com/suilong/suilong/internal/auth/authtest"
-	"github.com/suilong/suilong/internal/pg"
 )
 
 // An order's shipment, across matching and traceability through `suilong serve`: the base registers the lot
@@ -17,28 +14,12 @@ import (
 // delivered and lists the lot with its public page.
 func TestOrderShippedByALot(t *testing.T) {
 	ts := startServe(t)
-	ctx := context.Background()
-	db, err := pg.Open(ctx, ts.Cfg.DatabaseURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
+	db := ts.DB(t)
 	_, coord := authtest.Org(t, db, "龙岩市商务局", auth.RoleCoordinator)
 	_, base := authtest.Org(t, db, "上杭县蛟洋蔬菜专业合作社", auth.RoleBase)
 	_, otherBase := authtest.Org(t, db, "长汀县河田合作社", auth.RoleBase)
 	_, buyer := authtest.Org(t, db, "广州江南果菜批发市场", auth.RoleBuyer)
-	must := func(method, path, key string, body any, want int, out any) {
-		t.Helper()
-		code, b := ts.call(t, method, path, key, body)
-		if code != want {
-			t.Fatalf("%s %s = %d, want %d: %s", method, path, code, want, b)
-		}
-		if out != nil {
-			if err := json.Unmarshal(b, out); err != nil {
-				t.Fatal(err)
-			}
-		}
-	}
+	must := ts.mustFor(t)
 	harvest := time.Now().Add(-8 * time.Hour).Truncate(time.Minute)
 	must("POST", "/api/v1/products", coord, map[string]any{"name": "choy-sum", "name_zh": "菜心", "shelf_life_hours": 72,
 		"temp_min_c": 0, "temp_max_c": 4}, 201, nil)

@@ -24,7 +24,6 @@ import (
 	"github.com/suilong/suilong/internal/auth/authtest"
 	"github.com/suilong/suilong/internal/browsertest"
 	"github.com/suilong/suilong/internal/errs"
-	"github.com/suilong/suilong/internal/pg"
 	"github.com/suilong/suilong/internal/pg/pgtest"
 )
 
@@ -95,11 +94,7 @@ func newOpsWorld(t *testing.T, extra ...string) *opsWorld {
 		"--notify-retry-base", "200ms"}, extra...)
 	ts := startServe(t, args...)
 	ctx := context.Background()
-	db, err := pg.Open(ctx, ts.Cfg.DatabaseURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(db.Close)
+	db := ts.DB(t)
 	w := &opsWorld{ts: ts, db: db, truck: "LY-TRK-0101", store: "GZ-CS-0201"}
 	var coord auth.Org
 	coord, w.coordKey = authtest.Org(t, db, "广州市对口协作办 duty office", auth.RoleCoordinator)

@@ -43,11 +43,7 @@ func writeReadings(t *testing.T, c *influx.Client, asset string, from, to time.T
 func TestRecallAndRecords(t *testing.T) {
 	ts := startServe(t)
 	ctx := context.Background()
-	db, err := pg.Open(ctx, ts.Cfg.DatabaseURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
+	db := ts.DB(t)
 	ensureProduct(t, db)
 	coordOrg, admin := authtest.Org(t, db, "龙岩市商务局", auth.RoleCoordinator)
 	baseOrg, baseKey := authtest.Org(t, db, "上杭县蛟洋蔬菜合作社", auth.RoleBase)

@@ -1,8 +1,6 @@
 package main
 
 import (
-	"context"
-	"encoding/json"
 	"fmt"
 	"slices"
 	"strings"
@@ -11,7 +9,6 @@ import (
 
 	"github.com/suilong/suilong/internal/auth"
 	"github.com/suilong/suilong/internal/auth/authtest"
-	"github.com/suilong/suilong/internal/pg"
 )
 
 // The 菜篮子 scheme's rules through `suilong serve`: coordinators certify bases (a base cannot certify itself),
@@ -21,29 +18,12 @@ import (
 // them.
 func TestSchemeRulesEndToEnd(t *testing.T) {
 	ts := startServe(t)
-	ctx := context.Background()
-	db, err := pg.Open(ctx, ts.Cfg.DatabaseURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
+	db := ts.DB(t)
 	_, coord := authtest.Org(t, db, "龙岩市商务局", auth.RoleCoordinator)
 	baseA, keyA := authtest.Org(t, db, "上杭县蛟洋蔬菜专业合作社", auth.RoleBase)
 	baseB, keyB := authtest.Org(t, db, "武平县象洞蔬菜合作社", auth.RoleBase)
 	buyerOrg, buyer := authtest.Org(t, db, "广州江南果菜批发市场", auth.RoleBuyer)
-	must := func(method, path, key string, body any, want int, out any) []byte {
-		t.Helper()
-		code, b := ts.call(t, method, path, key, body)
-		if code != want {
-			t.Fatalf("%s %s = %d, want %d: %s", method, path, code, want, b)
-		}
-		if out != nil {
-			if err := json.Unmarshal(b, out); err != nil {
-				t.Fatal(err)
-			}
-		}
-		return b
-	}
+	must := ts.mustFor(t)
 	cst := time.FixedZone("CST", 8*3600)
 	day := func(days int) string { return time.Now().In(cst).AddDate(0, 0, days).Format(time.DateOnly) }
 	for _, p := range []map[string]any{{"name": "choy-sum", "name_zh": "菜心", "shelf_life_hours": 72},

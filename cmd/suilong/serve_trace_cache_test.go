@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"regexp"
@@ -15,7 +14,6 @@ import (
 	"github.com/suilong/suilong/internal/auth"
 	"github.com/suilong/suilong/internal/auth/authtest"
 	"github.com/suilong/suilong/internal/influx"
-	"github.com/suilong/suilong/internal/pg"
 	"github.com/suilong/suilong/trace"
 )
 
@@ -36,12 +34,7 @@ func influxQueries(t *testing.T, ts *testServer) int {
 // late over MQTT, inside the closed leg, changes the page within seconds.
 func TestPublicPageWarmAndLate(t *testing.T) {
 	ts := startServe(t, "--trace-public-rate", "1000", "--trace-public-burst", "1000")
-	ctx := context.Background()
-	db, err := pg.Open(ctx, ts.Cfg.DatabaseURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
+	db := ts.DB(t)
 	ensureProduct(t, db)
 	_, admin := authtest.Org(t, db, "龙岩市商务局", auth.RoleCoordinator)
 	_, baseKey := authtest.Org(t, db, "上杭县蛟洋蔬菜合作社", auth.RoleBase)

@@ -44,12 +44,7 @@ func ensureProduct(t *testing.T, db pg.DB) {
 // legs, excursion and verdict, and the EPCIS document is valid against GS1's schema.
 func TestTraceEndToEnd(t *testing.T) {
 	ts := startServe(t)
-	ctx := context.Background()
-	db, err := pg.Open(ctx, ts.Cfg.DatabaseURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
+	db := ts.DB(t)
 	ensureProduct(t, db)
 	_, admin := authtest.Org(t, db, "龙岩市商务局", auth.RoleCoordinator)
 	_, baseKey := authtest.Org(t, db, `上杭县"蛟洋"蔬菜合作社 <b>`, auth.RoleBase)
