@@ -3,6 +3,7 @@ package marketapi
 import (
 	"net/http"
 	"strconv"
+	"time"
 
 	"github.com/gin-gonic/gin"
 
@@ -153,8 +154,8 @@ func (m *Module) showRound(c *gin.Context, status int, r matching.Round, f, foll
 	m.render(c, status, "market-round", v)
 }
 
-// roundUpdate changes a round before its close. The times of the delivery window and the answer deadline are
-// sent on only when changed: left as shown, they move with a new close, as the domain does for them.
+// roundUpdate changes a round before its close. Its times are sent on only when changed: left as shown, the
+// delivery window and the answer deadline move with a new close, as the domain does for them.
 func (m *Module) roundUpdate(c *gin.Context) {
 	ctx, p := c.Request.Context(), principal(c)
 	rid, err := id(c, "round")
@@ -176,18 +177,16 @@ func (m *Module) roundUpdate(c *gin.Context) {
 	was := roundForm(r)
 	name, note, rule := f.V("name"), f.V("note"), matching.PriceRule(f.V("price_rule"))
 	prods, dests := f.list("products", ch.productNames()), f.list("destinations", ch.destinationSlugs())
-	u := matching.RoundUpdate{Name: &name, Note: &note, PriceRule: &rule, Products: &prods, Destinations: &dests,
-		OpensAt: f.requiredTime("opens_at", f.time("opens_at")), ClosesAt: f.requiredTime("closes_at", f.time("closes_at"))}
-	changed := func(k string) bool { return f.V(k) != was.V(k) }
-	if changed("deliver_from") {
-		u.DeliverFrom = f.requiredTime("deliver_from", f.time("deliver_from"))
+	u := matching.RoundUpdate{Name: &name, Note: &note, PriceRule: &rule, Products: &prods, Destinations: &dests}
+	// A time shown to the minute and sent back as it was is no change (the round may hold seconds).
+	changed := func(k string) *time.Time {
+		if f.V(k) == was.V(k) {
+			return nil
+		}
+		return f.requiredTime(k, f.time(k))
 	}
-	if changed("deliver_by") {
-		u.DeliverBy = f.requiredTime("deliver_by", f.time("deliver_by"))
-	}
-	if changed("answer_by") {
-		u.AnswerBy = f.requiredTime("answer_by", f.time("answer_by"))
-	}
+	u.OpensAt, u.ClosesAt = changed("opens_at"), changed("closes_at")
+	u.DeliverFrom, u.DeliverBy, u.AnswerBy = changed("deliver_from"), changed("deliver_by"), changed("answer_by")
 	if _, err := m.d.Matching.UpdateRound(ctx, p, rid, u); err != nil {
 		if f.refused(err) {
 			m.showRound(c, http.StatusUnprocessableEntity, r, f, newForm())
