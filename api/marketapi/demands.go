@@ -77,6 +77,7 @@ type demandView struct {
 	CanEdit bool
 	Form    *form
 	Ch      choices
+	Rounds  []matching.Round // none: a demand stays in the round it was posted into
 	Done    string
 }
 

@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/chromedp/chromedp"
+
 	"github.com/suilong/suilong/internal/browsertest"
 	"github.com/suilong/suilong/matching"
 )
@@ -116,6 +118,8 @@ func (w *marketWorld) roundRoles(t *testing.T, id roundIDs, a, x, c *browsertest
 	c.Open(t, w.ts.URL+"/market/rounds")
 	set(t, c, [][2]string{{"#name", "取消测试轮"}, {"#closes_at", local(w.deliverBy)}})
 	submit(t, c, "#open-round", "#done")
+	loc, _, _ := strings.Cut(browsertest.Get(t, c, chromedp.Location()), "?")
+	c.Open(t, loc) // without the notice, so that the next one is the cancel's
 	submit(t, c, "#cancel-round", "#done")
 	wantText(t, c, "#done", "已取消")
 	if c.Count(t, "#edit-round") != 0 || !strings.Contains(c.Text(t, "body"), "已取消 cancelled") {

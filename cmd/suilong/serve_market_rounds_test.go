@@ -78,6 +78,7 @@ func TestMarketRoundsOnAPhone(t *testing.T) {
 	if !r.ClosesAt.Equal(closes) || len(r.Products) != 1 || r.Products[0] != "choy-sum" || !r.DeliverBy.Equal(closes.Add(48*time.Hour)) {
 		t.Errorf("the round opened: %+v", r)
 	}
+	c.Open(t, fmt.Sprintf("%s/market/rounds/%d", w.ts.URL, r.ID)) // without the notice, so that the next one is the change's
 	set(t, c, [][2]string{{"#name", "12月第1周 菜心轮（改）"}})
 	submit(t, c, "#save-round", "#done")
 	if r, _ = s.Round(ctx, w.staff, r.ID); r.Name != "12月第1周 菜心轮（改）" || !r.ClosesAt.Equal(closes) || !r.DeliverBy.Equal(closes.Add(48*time.Hour)) {
@@ -170,6 +171,25 @@ func TestMarketRoundsOnAPhone(t *testing.T) {
 		t.Fatalf("buyer X's demand: %+v %v", demands, err)
 	}
 
+	// Its demand's page keeps the round and the test required; unticking the test is a change of terms.
+	x.Open(t, fmt.Sprintf("%s/market/demands/%d", w.ts.URL, demands[0].ID))
+	wantText(t, x, fmt.Sprintf("#demand-%d", demands[0].ID), "须农残检测合格", fmt.Sprintf("#%d", r.ID))
+	if x.Count(t, "#require_inspection:checked") != 1 {
+		t.Error("the demand's form does not show the test required")
+	}
+	x.Do(t, chromedp.Click(chromedp.CSS("#require_inspection")))
+	submit(t, x, "#save-demand", "#done")
+	if d, _ := s.Demand(ctx, w.staff, demands[0].ID); d.RequireInspection {
+		t.Error("unticked, the demand still requires a test")
+	}
+	x.Open(t, fmt.Sprintf("%s/market/demands/%d", w.ts.URL, demands[0].ID))
+	x.Do(t, chromedp.Click(chromedp.CSS("#require_inspection")))
+	submit(t, x, "#save-demand", "#done")
+	if d, _ := s.Demand(ctx, w.staff, demands[0].ID); !d.RequireInspection || d.RoundID == nil {
+		t.Errorf("buyer X's demand after two changes: %+v", d)
+	}
+	w.look(t, x, "buyer-demand-in-round")
+
 	// …and a standing demand (first with a fault), which it pauses and resumes.
 	x.Open(t, w.ts.URL+"/market/standing")
 	set(t, x, [][2]string{{"#product", "choy-sum"}, {"#quantity_kg", "800"}, {"#max_price_per_kg", "4.6o"}, {"#destination", "jiangnan-market"},
@@ -247,7 +267,9 @@ func TestMarketRoundsOnAPhone(t *testing.T) {
 	wantText(t, a, "#bases", w.baseA.Name)
 	w.look(t, a, "base-report")
 
-	// Buyer X: what the round made of its standing demand.
+	// Buyer X: its own figures of the round, and what the round made of its standing demand.
+	x.Open(t, fmt.Sprintf("%s/market/rounds/%d", w.ts.URL, r.ID))
+	wantText(t, x, "#own-line", "1,400 kg", "1,000 kg")
 	x.Open(t, fmt.Sprintf("%s/market/standing/%d", w.ts.URL, sd.ID))
 	wantText(t, x, fmt.Sprintf("#made-%d", r.ID), "12月第1周", "800 kg", "分配")
 	w.look(t, x, "buyer-standing-made")
