@@ -301,7 +301,7 @@ var funcs = template.FuncMap{
 	"reasonZH":   reasonZH,
 	"reasonEN":   reasonEN,
 	"reasons":    reasonLines,
-	"weekdaysOf": WeekdaysOf,
+	"weekdaysOf": weekdaysOf,
 	"fmap": func(kv ...any) map[string]any {
 		m := map[string]any{}
 		for i := 0; i+1 < len(kv); i += 2 {

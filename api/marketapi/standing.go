@@ -219,8 +219,8 @@ func (m *Module) standingAction(c *gin.Context) {
 	m.fail(c, err)
 }
 
-// WeekdaysOf names a standing demand's weekdays ("any day" when none).
-func WeekdaysOf(ds []int) string {
+// weekdaysOf names a standing demand's weekdays ("any day" when none).
+func weekdaysOf(ds []int) string {
 	if len(ds) == 0 {
 		return "每天 any day"
 	}
