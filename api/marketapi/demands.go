@@ -18,12 +18,14 @@ type demandsView struct {
 	CanPost bool
 	Form    *form
 	Ch      choices
+	Rounds  []matching.Round // the rounds taking demands now, for the form's selector
 	Done    string
 }
 
 func (m *Module) demandsPage(c *gin.Context) {
 	f := newForm()
 	f.Values["min_grade"] = "2"
+	f.Values["round_id"] = c.Query("round_id")
 	m.showDemands(c, http.StatusOK, f)
 }
 
@@ -42,6 +44,12 @@ func (m *Module) showDemands(c *gin.Context, status int, f *form) {
 		m.fail(c, err)
 		return
 	}
+	if v.CanPost {
+		if v.Rounds, err = m.roundChoices(c); err != nil {
+			m.fail(c, err)
+			return
+		}
+	}
 	m.render(c, status, "market-demands", v)
 }
 
@@ -49,7 +57,8 @@ func (m *Module) demandCreate(c *gin.Context) {
 	f := postedForm(c)
 	n := matching.NewDemand{Product: f.V("product"), MinGrade: int(f.int("min_grade")), QuantityKg: f.int("quantity_kg"),
 		MaxPricePerKg: f.fen("max_price_per_kg"), Destination: f.V("destination"), DeliverBy: f.time("deliver_by"),
-		RequiredCertifications: f.list("required_certifications", certCodes()), Note: f.V("note")}
+		RequiredCertifications: f.list("required_certifications", certCodes()), RequireInspection: f.V("require_inspection") != "",
+		Note: f.V("note"), RoundID: f.roundID()}
 	d, err := m.d.Matching.CreateDemand(c.Request.Context(), principal(c), n)
 	if f.refused(err) {
 		m.showDemands(c, http.StatusUnprocessableEntity, f)
@@ -68,6 +77,7 @@ type demandView struct {
 	CanEdit bool
 	Form    *form
 	Ch      choices
+	Rounds  []matching.Round // none: a demand stays in the round it was posted into
 	Done    string
 }
 
@@ -80,6 +90,9 @@ func demandForm(d matching.Demand) *form {
 	f.Values["deliver_by"] = local(d.DeliverBy)
 	f.Values["note"] = d.Note
 	f.Multi["required_certifications"] = map[string]bool{}
+	if d.RequireInspection {
+		f.Multi["require_inspection"] = map[string]bool{"on": true}
+	}
 	for _, c := range d.RequiredCertifications {
 		f.Multi["required_certifications"][c] = true
 	}
@@ -132,6 +145,8 @@ func (m *Module) demandUpdate(c *gin.Context) {
 		certs = d.RequiredCertifications
 	}
 	u.RequiredCertifications = &certs
+	inspect := f.V("require_inspection") != ""
+	u.RequireInspection = &inspect
 	if _, err := m.d.Matching.UpdateDemand(ctx, p, did, u); err != nil {
 		if f.refused(err) {
 			m.showDemand(c, http.StatusUnprocessableEntity, d, f)

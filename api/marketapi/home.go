@@ -76,6 +76,8 @@ type homeView struct {
 	ToAnswer  []matching.Allocation
 	Placed    []matching.Order
 	Runs      []matching.Run
+	Rounds    []matching.Round       // open rounds (staff) or those taking records now
+	Due       []matching.Certificate // certificates expiring soon or expired (bases: their own)
 	Ch        choices
 }
 
@@ -118,6 +120,20 @@ func (m *Module) homePage(c *gin.Context) {
 	}
 	if v.Staff {
 		if v.Runs, _, err = m.d.Matching.Runs(ctx, p, matching.Page{Limit: 5}); err != nil {
+			m.fail(c, err)
+			return
+		}
+	}
+	rf := matching.RoundFilter{Accepting: !v.Staff, Page: matching.Page{Limit: 10}}
+	if v.Staff {
+		rf.Status = matching.RoundOpen
+	}
+	if v.Rounds, _, err = m.d.Matching.Rounds(ctx, p, rf); err != nil {
+		m.fail(c, err)
+		return
+	}
+	if v.Staff || v.Base {
+		if v.Due, err = m.dueCertificates(c); err != nil {
 			m.fail(c, err)
 			return
 		}

@@ -33,6 +33,7 @@ type Deps struct {
 	Site     *web.Site
 	Matching *matching.Store
 	Trace    *trace.Service
+	Auth     *auth.Store // the bases a coordinator records certificates for
 }
 
 // Module serves the /market pages.
@@ -63,6 +64,9 @@ var section = web.Section{
 		{Key: "demands", Href: "/market/demands", ZH: "需求", EN: "Demands", For: staffOrBuyer},
 		{Key: "allocations", Href: "/market/allocations", ZH: "撮合结果", EN: "Allocations"},
 		{Key: "orders", Href: "/market/orders", ZH: "订单", EN: "Orders"},
+		{Key: "rounds", Href: "/market/rounds", ZH: "交易轮次", EN: "Rounds"},
+		{Key: "standing", Href: "/market/standing", ZH: "常备需求", EN: "Standing", For: staffOrBuyer},
+		{Key: "certificates", Href: "/market/certificates", ZH: "菜篮子证书", EN: "Certificates", For: staffOrBase},
 		{Key: "runs", Href: "/market/runs", ZH: "撮合运行", EN: "Runs", For: auth.Principal.Staff},
 		{Href: "/plan", ZH: "方案跟踪", EN: "Plan", For: auth.Principal.Staff},
 	},
@@ -92,6 +96,25 @@ func (m *Module) Routes(_ *gin.RouterGroup, root *gin.Engine) {
 	g.GET("/runs", m.runsPage)
 	g.POST("/runs", m.runStart)
 	g.GET("/runs/:id", m.runPage)
+	g.GET("/rounds", m.roundsPage)
+	g.POST("/rounds", m.roundCreate)
+	g.GET("/rounds/:id", m.roundPage)
+	g.POST("/rounds/:id", m.roundUpdate)
+	g.POST("/rounds/:id/cancel", m.roundCancel)
+	g.POST("/rounds/:id/runs", m.roundFollowUp)
+	g.GET("/rounds/:id/report", m.reportPage)
+	g.GET("/rounds/:id/report.csv", m.reportCSV)
+	g.GET("/standing", m.standingList)
+	g.POST("/standing", m.standingCreate)
+	g.GET("/standing/:id", m.standingPage)
+	g.POST("/standing/:id", m.standingUpdate)
+	g.POST("/standing/:id/:action", m.standingAction)
+	g.GET("/certificates", m.certificatesPage)
+	g.POST("/certificates", m.certificateCreate)
+	g.GET("/bases/:org/certificates/:id", m.certificatePage)
+	g.POST("/bases/:org/certificates/:id", m.certificateUpdate)
+	g.GET("/lots/:id", m.lotPage)
+	g.POST("/lots/:id/inspections", m.inspectionCreate)
 }
 
 func principal(c *gin.Context) auth.Principal {

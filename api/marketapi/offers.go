@@ -9,6 +9,7 @@ import (
 
 	"github.com/suilong/suilong/api/web"
 	"github.com/suilong/suilong/matching"
+	"github.com/suilong/suilong/trace"
 )
 
 type offersView struct {
@@ -19,12 +20,15 @@ type offersView struct {
 	CanPost bool
 	Form    *form
 	Ch      choices
+	Rounds  []matching.Round // the rounds taking offers now, for the form's selector
+	Lots    []trace.Lot      // the base's lots, one of which the offer may name
 	Done    string
 }
 
 func (m *Module) offersPage(c *gin.Context) {
 	f := newForm()
 	f.Values["grade"] = "1"
+	f.Values["round_id"] = c.Query("round_id")
 	m.showOffers(c, http.StatusOK, f)
 }
 
@@ -43,6 +47,16 @@ func (m *Module) showOffers(c *gin.Context, status int, f *form) {
 		m.fail(c, err)
 		return
 	}
+	if v.CanPost {
+		if v.Rounds, err = m.roundChoices(c); err != nil {
+			m.fail(c, err)
+			return
+		}
+		if v.Lots, err = m.ownLots(c); err != nil {
+			m.fail(c, err)
+			return
+		}
+	}
 	m.render(c, status, "market-offers", v)
 }
 
@@ -50,7 +64,8 @@ func (m *Module) offerCreate(c *gin.Context) {
 	f := postedForm(c)
 	n := matching.NewOffer{Product: f.V("product"), Grade: int(f.int("grade")), QuantityKg: f.int("quantity_kg"),
 		MinPricePerKg: f.fen("min_price_per_kg"), Origin: f.V("origin"), HarvestedAt: f.time("harvested_at"),
-		AvailableFrom: f.time("available_from"), Certifications: f.list("certifications", certCodes()), Note: f.V("note")}
+		AvailableFrom: f.time("available_from"), Certifications: f.list("certifications", certCodes()), Note: f.V("note"),
+		LotID: f.lotID(), RoundID: f.roundID()}
 	o, err := m.d.Matching.CreateOffer(c.Request.Context(), principal(c), n)
 	if f.refused(err) {
 		m.showOffers(c, http.StatusUnprocessableEntity, f)
@@ -69,6 +84,7 @@ type offerView struct {
 	CanEdit bool
 	Form    *form
 	Ch      choices
+	Lots    []trace.Lot
 	Done    string
 }
 
@@ -81,6 +97,9 @@ func offerForm(o matching.Offer) *form {
 	f.Values["harvested_at"] = local(o.HarvestedAt)
 	f.Values["available_from"] = local(o.AvailableFrom)
 	f.Values["note"] = o.Note
+	if o.LotID != nil {
+		f.Values["lot_id"] = strconv.FormatInt(*o.LotID, 10)
+	}
 	f.Multi["certifications"] = map[string]bool{}
 	for _, c := range o.Certifications {
 		f.Multi["certifications"][c] = true
@@ -109,8 +128,15 @@ func (m *Module) showOffer(c *gin.Context, status int, o matching.Offer, f *form
 		m.fail(c, err)
 		return
 	}
-	m.render(c, status, "market-offer", offerView{Page: m.page(c, "供应 #"+strconv.FormatInt(o.ID, 10)+" Offer", "offers"), O: o,
-		CanEdit: p.OrgID == o.OrgID && o.Status == matching.StatusOpen, Form: f, Ch: ch, Done: c.Query("done")})
+	v := offerView{Page: m.page(c, "供应 #"+strconv.FormatInt(o.ID, 10)+" Offer", "offers"), O: o,
+		CanEdit: p.OrgID == o.OrgID && o.Status == matching.StatusOpen, Form: f, Ch: ch, Done: c.Query("done")}
+	if v.CanEdit {
+		if v.Lots, err = m.ownLots(c); err != nil {
+			m.fail(c, err)
+			return
+		}
+	}
+	m.render(c, status, "market-offer", v)
 }
 
 func (m *Module) offerUpdate(c *gin.Context) {
@@ -136,6 +162,13 @@ func (m *Module) offerUpdate(c *gin.Context) {
 		certs = o.Certifications // the same labels in another order are no change of terms
 	}
 	u.Certifications = &certs
+	lot := int64(0) // none chosen unnames the lot
+	if l := f.lotID(); l != nil {
+		lot = *l
+	}
+	if o.LotID != nil || lot != 0 {
+		u.LotID = &lot
+	}
 	if _, err := m.d.Matching.UpdateOffer(ctx, p, oid, u); err != nil {
 		if f.refused(err) {
 			m.showOffer(c, http.StatusUnprocessableEntity, o, f)
@@ -158,6 +191,22 @@ func (m *Module) offerWithdraw(c *gin.Context) {
 		return
 	}
 	done(c, "/market/offers/"+strconv.FormatInt(oid, 10)+"?done=withdrawn")
+}
+
+// ownLots are the base's latest lots, for the offer form's lot selector.
+func (m *Module) ownLots(c *gin.Context) ([]trace.Lot, error) {
+	p := principal(c)
+	ls, _, err := m.d.Trace.Lots(c.Request.Context(), p, trace.LotFilter{OrgID: &p.OrgID, Limit: 50})
+	return ls, err
+}
+
+// lotID reads the form's lot selector: empty names no lot.
+func (f *form) lotID() *int64 {
+	if f.V("lot_id") == "" {
+		return nil
+	}
+	v := f.int("lot_id")
+	return &v
 }
 
 func sameSet(a, b []string) bool {

@@ -145,6 +145,7 @@ var section = web.Section{
 		// The export is the API route itself: the session cookie authenticates it, and one CSV serves both.
 		{Href: "/api/v1/plan/export.csv", ZH: "导出 CSV", EN: "Export"},
 		{Href: "/market", ZH: "菜篮子产销对接", EN: "Market"},
+		{Href: "/market/rounds", ZH: "交易轮次", EN: "Rounds"},
 	},
 }
 

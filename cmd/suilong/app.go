@@ -278,7 +278,7 @@ func (m *Main) modules() []api.Module {
 		mods = append(mods, planapi.New(planapi.Deps{Plan: m.Plan, Site: m.Web}))
 	}
 	if o.serves("matching") {
-		mods = append(mods, marketapi.New(marketapi.Deps{Site: m.Web, Matching: m.Matching, Trace: m.Trace}))
+		mods = append(mods, marketapi.New(marketapi.Deps{Site: m.Web, Matching: m.Matching, Trace: m.Trace, Auth: m.Auth}))
 	}
 	if o.serves("trace") {
 		mods = append(mods, m.recordModules()...)
