@@ -61,10 +61,13 @@ type Allocation struct {
 	BaseDecision  *Decision   `json:"base_decision"`
 	BuyerDecision *Decision   `json:"buyer_decision"`
 	OrderID       *int64      `json:"order_id,omitempty"`
-	SurplusPerKg  *Fen        `json:"surplus_per_kg,omitempty"`
-	MinPricePerKg *Fen        `json:"min_price_per_kg,omitempty"`
-	MaxPricePerKg *Fen        `json:"max_price_per_kg,omitempty"`
-	CreatedAt     time.Time   `json:"created_at"`
+	// AnswerBy is when both sides' answers are due (a trading round's run); past it the allocation lapses.
+	// Nil: the run has no deadline (the open pool's).
+	AnswerBy      *time.Time `json:"answer_by,omitempty"`
+	SurplusPerKg  *Fen       `json:"surplus_per_kg,omitempty"`
+	MinPricePerKg *Fen       `json:"min_price_per_kg,omitempty"`
+	MaxPricePerKg *Fen       `json:"max_price_per_kg,omitempty"`
+	CreatedAt     time.Time  `json:"created_at"`
 }
 
 // redact hides what p may not see of an allocation it is party to.
@@ -83,7 +86,7 @@ func (a *Allocation) redact(p auth.Principal) {
 
 const allocCols = `a.id, a.run_id, a.offer_id, a.demand_id, o.org_id, coalesce(gb.name, ''), d.org_id, coalesce(gu.name, ''), o.product,
 	o.grade, a.quantity_kg, a.price_per_kg_fen, a.lane_cost_fen, o.origin, d.destination, a.arrival, a.deliver_by, a.status,
-	a.base_decision, a.buyer_decision, r.id, a.surplus_per_kg_fen, o.min_price_fen, d.max_price_fen, a.created_at`
+	a.base_decision, a.buyer_decision, r.id, a.surplus_per_kg_fen, o.min_price_fen, d.max_price_fen, a.created_at, mr.answer_by`
 
 const allocFrom = ` FROM allocations a` + allocJoins
 
@@ -92,7 +95,7 @@ func scanAlloc(r pgx.Row, extra ...any) (Allocation, error) {
 	var surplus, minP, maxP Fen
 	dst := append([]any{&a.ID, &a.RunID, &a.OfferID, &a.DemandID, &a.BaseOrgID, &a.BaseName, &a.BuyerOrgID, &a.BuyerName, &a.Product,
 		&a.Grade, &a.QuantityKg, &a.PricePerKg, &a.LaneCostPerKg, &a.Origin, &a.Destination, &a.Arrival, &a.DeliverBy, &a.Status,
-		&a.BaseDecision, &a.BuyerDecision, &a.OrderID, &surplus, &minP, &maxP, &a.CreatedAt}, extra...)
+		&a.BaseDecision, &a.BuyerDecision, &a.OrderID, &surplus, &minP, &maxP, &a.CreatedAt, &a.AnswerBy}, extra...)
 	err := r.Scan(dst...)
 	a.SurplusPerKg, a.MinPricePerKg, a.MaxPricePerKg = &surplus, &minP, &maxP
 	return a, err
@@ -110,7 +113,8 @@ func (a Allocation) PageKey() []any { return []any{a.ID} }
 
 // allocJoins are allocFrom's joins.
 const allocJoins = ` JOIN offers o ON o.id = a.offer_id JOIN demands d ON d.id = a.demand_id
-	LEFT JOIN orgs gb ON gb.id = o.org_id LEFT JOIN orgs gu ON gu.id = d.org_id LEFT JOIN orders r ON r.allocation_id = a.id`
+	LEFT JOIN orgs gb ON gb.id = o.org_id LEFT JOIN orgs gu ON gu.id = d.org_id LEFT JOIN orders r ON r.allocation_id = a.id
+	JOIN matching_runs mr ON mr.id = a.run_id`
 
 // Allocations lists allocations, oldest first: all of them for staff, those of its offers for a base, of its
 // demands for a buyer. Errors: Forbidden (other roles), Invalid (a cursor of another list).

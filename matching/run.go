@@ -271,7 +271,7 @@ func (s *Store) startRun(ctx context.Context, p auth.Principal, opt RunOptions, 
 				SurplusPerKg: ptr(a.SurplusPerKg), LaneCostPerKg: l.CostPerKg, MinPricePerKg: ptr(o.MinPricePerKg),
 				MaxPricePerKg: ptr(d.MaxPricePerKg), PricePerKg: opt.PriceRule.Price(o.MinPricePerKg, d.MaxPricePerKg, l.CostPerKg),
 				Origin: o.Origin, Destination: d.Destination, Arrival: o.AvailableFrom.Add(l.Transit()), DeliverBy: d.DeliverBy,
-				Status: AllocProposed})
+				Status: AllocProposed, AnswerBy: sc.answerBy})
 			run.MatchedKg += a.QuantityKg
 		}
 		run.Summary = RunSummary{Allocations: len(run.Allocations), ByReason: map[string]int{}}

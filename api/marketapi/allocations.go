@@ -3,6 +3,7 @@ package marketapi
 import (
 	"net/http"
 	"strconv"
+	"time"
 
 	"github.com/gin-gonic/gin"
 
@@ -28,21 +29,24 @@ type allocationsView struct {
 	Me          int64
 	Ch          choices
 	Done        string
+	Now         time.Time // past an allocation's answer_by its buttons go: the answer would be refused (409)
 }
 
-var allocStatuses = []matching.AllocStatus{matching.AllocProposed, matching.AllocOrdered, matching.AllocDeclined, matching.AllocWithdrawn}
+var allocStatuses = []matching.AllocStatus{matching.AllocProposed, matching.AllocOrdered, matching.AllocDeclined, matching.AllocLapsed,
+	matching.AllocWithdrawn}
 
 func (m *Module) allocationsPage(c *gin.Context) {
 	ctx, p := c.Request.Context(), principal(c)
 	st := matching.AllocStatus(c.DefaultQuery("status", string(matching.AllocProposed)))
-	v := allocationsView{Page: m.page(c, "撮合结果 Allocations", "allocations"), Status: st, Party: !p.Staff(), Me: p.OrgID, Done: c.Query("done")}
+	v := allocationsView{Page: m.page(c, "撮合结果 Allocations", "allocations"), Status: st, Party: !p.Staff(), Me: p.OrgID, Done: c.Query("done"),
+		Now: m.d.Site.Now()}
 	known := false
 	for _, s := range allocStatuses {
 		v.Tabs = append(v.Tabs, allocTab{s, s == st})
 		known = known || s == st
 	}
 	if !known {
-		m.fail(c, &errs.Error{Code: errs.Invalid, Message: "status must be proposed, ordered, declined or withdrawn"})
+		m.fail(c, &errs.Error{Code: errs.Invalid, Message: "status must be proposed, ordered, declined, lapsed or withdrawn"})
 		return
 	}
 	var err error
@@ -64,7 +68,12 @@ func (m *Module) allocationsPage(c *gin.Context) {
 
 // Waiting reports whether the allocation waits for the caller's answer.
 func (v allocationsView) Waiting(a matching.Allocation) bool {
-	return a.Status == matching.AllocProposed && (v.Me == a.BaseOrgID || v.Me == a.BuyerOrgID) && v.MyAnswer(a) == nil
+	return a.Status == matching.AllocProposed && (v.Me == a.BaseOrgID || v.Me == a.BuyerOrgID) && v.MyAnswer(a) == nil && !v.Late(a)
+}
+
+// Late reports whether the allocation's answer deadline has passed (before the sweep has marked it lapsed).
+func (v allocationsView) Late(a matching.Allocation) bool {
+	return a.AnswerBy != nil && !v.Now.Before(*a.AnswerBy)
 }
 
 // MyAnswer is the caller's answer; TheirAnswer the other side's.

@@ -169,7 +169,7 @@ func words(s any, en bool) string {
 	w := map[string][2]string{
 		"open": {"开放中", "open"}, "withdrawn": {"已撤回", "withdrawn"}, "proposed": {"待双方确认", "proposed"},
 		"ordered": {"已成交", "ordered"}, "declined": {"已拒绝", "declined"}, "placed": {"待发货/运输中", "placed"},
-		"delivered": {"已收货", "delivered"}, "accepted": {"已接受", "accepted"},
+		"delivered": {"已收货", "delivered"}, "accepted": {"已接受", "accepted"}, "lapsed": {"逾期未答复", "lapsed"},
 	}[fmt.Sprint(s)]
 	if w[0] == "" {
 		return fmt.Sprint(s)

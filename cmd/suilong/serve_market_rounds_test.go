@@ -275,6 +275,22 @@ func TestMarketRoundsOnAPhone(t *testing.T) {
 	w.look(t, x, "buyer-standing-made")
 
 	w.roundRoles(t, roundIDs{round: r.ID, standing: sd.ID, lot: lot.ID, cert: certs[0].ID, demand: demands[0].ID}, a, x, c)
+
+	// A round's allocations say by when to answer; once lapsed they are listed as such, with no buttons.
+	x.Open(t, w.ts.URL+"/market/allocations")
+	if x.Count(t, "[id^=answer-by-]") == 0 {
+		t.Error("the buyer's round allocations do not say by when to answer")
+	}
+	wantText(t, x, "[id^=answer-by-]", "请于", "answer by")
+	if n, err := s.LapseAllocations(ctx, time.Now().AddDate(1, 0, 0)); err != nil || n == 0 {
+		t.Fatalf("lapse: %d %v", n, err)
+	}
+	x.Open(t, w.ts.URL+"/market/allocations?status=lapsed")
+	wantText(t, x, "#allocations", "逾期未答复", "lapsed")
+	if x.Count(t, "[id^=accept-]") != 0 || x.Count(t, "#tab-lapsed.on") != 1 {
+		t.Error("lapsed allocations still offer an answer, or their tab is not shown")
+	}
+	w.look(t, x, "buyer-allocations-lapsed")
 }
 
 // download GETs path with the session of the browser, as following a download link does (the pages' policy
