@@ -71,7 +71,7 @@ var reasonNames = map[string]string{
 	solve.ReasonNoCertificate: "基地无菜篮子证书", solve.ReasonCertificateNotYet: "菜篮子证书尚未生效",
 	solve.ReasonCertificateExpired: "菜篮子证书已过期", solve.ReasonCertificateProduct: "菜篮子证书不含此产品",
 	solve.ReasonInspectionMissing: "批次无农残检测", solve.ReasonInspectionFailed: "农残检测不合格",
-	"pool_limit": "撮合池已满",
+	"pool_limit": "撮合池已满", matching.ReasonDeliveryPassed: "交货期限已过",
 }
 
 // reasonZH is a reason code's Chinese name (the code itself when it has none).
@@ -87,7 +87,7 @@ func reasonEN(code string) string {
 		solve.ReasonNoCertificate: "base holds no 菜篮子 certificate", solve.ReasonCertificateNotYet: "certificate not yet valid",
 		solve.ReasonCertificateExpired: "certificate expired", solve.ReasonCertificateProduct: "certificate does not cover the product",
 		solve.ReasonInspectionMissing: "no pesticide-residue test of the lot", solve.ReasonInspectionFailed: "the lot failed its test",
-		"pool_limit": "the run's pool was full",
+		"pool_limit": "the run's pool was full", matching.ReasonDeliveryPassed: "its deliver-by had passed",
 	}[code]
 }
 
