@@ -22,15 +22,19 @@ type demandsView struct {
 	Done    string
 }
 
+// demandsPage is a buyer's own demands with the form to post one, or every buyer's for a coordinator, who
+// reads only; the domain's list refuses a base (403). It mirrors offersPage on the other side of the market.
 func (m *Module) demandsPage(c *gin.Context) {
 	f := newForm()
 	f.Values["min_grade"] = "2"
+	// Preset from a round's page, as for offers.
 	f.Values["round_id"] = c.Query("round_id")
 	m.showDemands(c, http.StatusOK, f)
 }
 
 func (m *Module) showDemands(c *gin.Context, status int, f *form) {
 	ctx, p := c.Request.Context(), principal(c)
+	// Only a buyer posts demands (the domain refuses anyone else), so only a buyer is shown the form.
 	v := demandsView{Page: m.page(c, "需求 Demands", "demands"), CanPost: isBuyer(p), Form: f, Done: c.Query("done")}
 	var err error
 	if v.Demands, v.Total, err = m.d.Matching.Demands(ctx, p, matching.Filter{Page: matching.Page{Limit: 50, After: c.Query("after")}}); err != nil {
@@ -53,6 +57,8 @@ func (m *Module) showDemands(c *gin.Context, status int, f *form) {
 	m.render(c, status, "market-demands", v)
 }
 
+// demandCreate posts the form as the caller's demand. An empty deliver-by is sent as nil, not refused here:
+// in a round the domain takes the round's, in the open pool it names the field.
 func (m *Module) demandCreate(c *gin.Context) {
 	f := postedForm(c)
 	n := matching.NewDemand{Product: f.V("product"), MinGrade: int(f.int("min_grade")), QuantityKg: f.int("quantity_kg"),
@@ -81,6 +87,7 @@ type demandView struct {
 	Done    string
 }
 
+// demandForm fills the change form from the demand as it stands, as offerForm does.
 func demandForm(d matching.Demand) *form {
 	f := newForm()
 	f.Values["min_grade"] = strconv.Itoa(d.MinGrade)
@@ -119,6 +126,8 @@ func (m *Module) showDemand(c *gin.Context, status int, d matching.Demand, f *fo
 		m.fail(c, err)
 		return
 	}
+	// Only the demand's buyer changes it (the domain refuses a coordinator, 403), and a withdrawn demand is
+	// final, so neither is shown a form.
 	m.render(c, status, "market-demand", demandView{Page: m.page(c, "需求 #"+strconv.FormatInt(d.ID, 10)+" Demand", "demands"), D: d,
 		CanEdit: principal(c).OrgID == d.OrgID && d.Status == matching.StatusOpen, Form: f, Ch: ch, Done: c.Query("done")})
 }
@@ -130,21 +139,25 @@ func (m *Module) demandUpdate(c *gin.Context) {
 		m.fail(c, err)
 		return
 	}
+	// Read first, as in offerUpdate: another buyer's demand is a 404 before the form is looked at.
 	d, err := m.d.Matching.Demand(ctx, p, did)
 	if err != nil {
 		m.fail(c, err)
 		return
 	}
 	f := postedForm(c)
+	// Every field is sent; the price and the deliver-by cannot be emptied (see offerUpdate).
 	grade, qty := int(f.int("min_grade")), f.int("quantity_kg")
 	dest, note := f.V("destination"), f.V("note")
 	u := matching.DemandUpdate{MinGrade: &grade, QuantityKg: &qty, MaxPricePerKg: f.requiredFen("max_price_per_kg", f.fen("max_price_per_kg")),
 		Destination: &dest, DeliverBy: f.requiredTime("deliver_by", f.time("deliver_by")), Note: &note}
 	certs := f.list("required_certifications", certCodes())
+	// The same codes in another order are no new terms, as for offers.
 	if sameSet(certs, d.RequiredCertifications) {
 		certs = d.RequiredCertifications
 	}
 	u.RequiredCertifications = &certs
+	// A checkbox left unchecked is not posted at all, so its absence is the answer "no".
 	inspect := f.V("require_inspection") != ""
 	u.RequireInspection = &inspect
 	if _, err := m.d.Matching.UpdateDemand(ctx, p, did, u); err != nil {
@@ -158,6 +171,7 @@ func (m *Module) demandUpdate(c *gin.Context) {
 	done(c, "/market/demands/"+strconv.FormatInt(did, 10)+"?done=saved")
 }
 
+// demandWithdraw takes the demand out of the pool, with offerWithdraw's rules: the buyer's word alone.
 func (m *Module) demandWithdraw(c *gin.Context) {
 	did, err := id(c, "demand")
 	if err != nil {

@@ -18,6 +18,10 @@ import (
 
 // form is what a person typed into one form and what is wrong with it: shown again on an error, so nothing
 // typed is lost, with each fault under the field it names.
+//
+// A refused form is answered with the page itself, status 422, not with a redirect: a redirect would lose
+// what was typed (the pages keep no drafts and run no script), and 422 still tells a test or a tool that
+// nothing was changed. The browser shows the page all the same.
 type form struct {
 	Values map[string]string
 	Multi  map[string]map[string]bool // checkbox groups: name → checked values
@@ -31,14 +35,19 @@ func newForm() *form {
 	return &form{Values: map[string]string{}, Multi: map[string]map[string]bool{}, Errs: map[string]string{}}
 }
 
-// postedForm reads the posted fields (the CSRF token aside) into a form.
+// postedForm reads the posted fields (the CSRF token aside) into a form. The token is left out because it
+// is the session's, not the person's: the page writes the current one into every form it shows.
 func postedForm(c *gin.Context) *form {
 	f := newForm()
+	// The error is no news: RequireSession has parsed the body already to read the token, and a body it could
+	// not read (over its 1 MiB, say) had no token and was refused there.
 	_ = c.Request.ParseForm()
 	for k, vs := range c.Request.PostForm {
 		if k == "csrf" || len(vs) == 0 {
 			continue
 		}
+		// Spaces typed or pasted around a value are never meant (a price " 3.20"); the domain trims notes
+		// itself, so nothing a person means is lost here.
 		f.Values[k] = strings.TrimSpace(vs[0])
 		set := map[string]bool{}
 		for _, v := range vs {
@@ -61,7 +70,8 @@ func (f *form) E(k string) string { return f.Errs[k] }
 // Bad reports whether the form has faults to show.
 func (f *form) Bad() bool { return len(f.List) > 0 || f.Failed != "" }
 
-// add records a fault of field (certifications[2] is shown at certifications).
+// add records a fault of field (certifications[2] is shown at certifications). The list at the top keeps the
+// index, which says which entry is wrong; under the field, a group of checkboxes has one place for them all.
 func (f *form) add(field, msg string) {
 	f.List = append(f.List, errs.FieldError{Field: field, Message: msg})
 	k, _, _ := strings.Cut(field, "[")
@@ -74,7 +84,9 @@ func (f *form) add(field, msg string) {
 
 // refused takes the domain's answer to the form: validation faults go under their fields, a conflict becomes
 // the form's notice. It reports false for errors a form cannot show (not found, forbidden, internal), which
-// the caller shows as an error page.
+// the caller shows as an error page. Those are not the person's typing to fix: a record that is not theirs
+// (404), a step their role may not take (403), or a fault of ours; showing the form again would suggest that
+// another try could succeed.
 func (f *form) refused(err error) bool {
 	e := errs.As(err)
 	read := map[string]bool{} // fields that could not be read: the domain's word on their stand-in is no news
@@ -90,10 +102,14 @@ func (f *form) refused(err error) bool {
 				f.add(fe.Field, fe.Message)
 			}
 		}
+		// A refusal that names no field is still about what was sent, so it is shown on the form rather
+		// than as an error page that would throw the typing away.
 		if len(e.Fields) == 0 {
 			f.Failed, f.FailedEN = "请求有误，未做任何更改。", e.Message
 		}
 		return true
+	// A conflict is the record's state (withdrawn meanwhile, a round past its close): the form stays, with
+	// the domain's reason, so the person sees what changed under them and what they had typed.
 	case e.Code == errs.Conflict:
 		f.Failed, f.FailedEN = "操作与当前状态冲突，未做任何更改。", e.Message
 		return true
@@ -122,6 +138,9 @@ func (f *form) int(k string) int64 {
 	return v
 }
 
+// fen reads an amount of CNY. A leading ¥ (or the full-width ￥ a Chinese input method types) is what people
+// write before a price, so it is not a fault. ParseFen refuses a third decimal rather than round it: money
+// stays exact to the fen, and the person learns that 3.205 was not taken as they meant.
 func (f *form) fen(k string) *matching.Fen {
 	s := strings.TrimPrefix(strings.TrimPrefix(f.V(k), "¥"), "￥")
 	if s == "" {
@@ -149,6 +168,8 @@ func (f *form) float(k string) *float64 {
 }
 
 // localLayout is the value of an <input type="datetime-local">, read in the platform's time zone (UTC+8).
+// Such an input carries no zone, and the people who type into it are in Longyan and Guangzhou, both China
+// time all year (no daylight saving), whatever the server's own zone is: a container's is often UTC.
 const localLayout = "2006-01-02T15:04"
 
 func (f *form) time(k string) *time.Time {
@@ -157,6 +178,7 @@ func (f *form) time(k string) *time.Time {
 		return nil
 	}
 	t, err := time.ParseInLocation(localLayout, s, web.CST)
+	// Some browsers send seconds too (15:04:05); it is the same input.
 	if err != nil {
 		t, err = time.ParseInLocation(localLayout+":05", s, web.CST)
 	}
@@ -178,6 +200,7 @@ func (f *form) requiredFen(k string, v *matching.Fen) *matching.Fen {
 	return v
 }
 
+// requiredTime is required for a time, as requiredFen for an amount.
 func (f *form) requiredTime(k string, v *time.Time) *time.Time {
 	if v == nil {
 		f.add(k, "is required")
@@ -186,6 +209,9 @@ func (f *form) requiredTime(k string, v *time.Time) *time.Time {
 	return v
 }
 
+// list is the checked values of a checkbox group among those the form offers, in the form's order (hence
+// sameSet when comparing with a record's). A value posted by hand outside the offered ones is dropped: the
+// form could not have sent it.
 func (f *form) list(k string, known []string) []string {
 	out := []string{}
 	for _, v := range known {
@@ -196,6 +222,8 @@ func (f *form) list(k string, known []string) []string {
 	return out
 }
 
+// local is a time as a datetime-local input's value, in China time as the form reads it back. An unset time
+// is an empty input rather than 0001-01-01T08:00, which would look like a value to keep.
 func local(t time.Time) string {
 	if t.IsZero() {
 		return ""
@@ -203,7 +231,9 @@ func local(t time.Time) string {
 	return t.In(web.CST).Format(localLayout)
 }
 
-// certCodes are the certification codes a form offers, in display order.
+// certCodes are the certification codes a form offers, in display order. They are traceability's list, which
+// has a name in both languages for each, and which a lot accepts: matching takes any code of the right shape,
+// but a code nobody can read helps no buyer, and an offer and the lot it sells should say the same.
 func certCodes() []string {
 	out := make([]string, len(trace.Certifications))
 	for i, c := range trace.Certifications {
@@ -213,7 +243,9 @@ func certCodes() []string {
 }
 
 // fieldWords are the Chinese name and a Chinese note of what each form field wants, shown with the domain's
-// English message: the person sees in both languages which field is at fault.
+// English message: the person sees in both languages which field is at fault. They live here, not in the
+// domain, because the domain speaks the API's English; the Chinese is the pages' concern. The notes repeat
+// the domain's bounds and must follow them when those change.
 var fieldWords = map[string][2]string{
 	"product":                 {"产品", "请选择产品"},
 	"grade":                   {"等级", "1（最好）至 5"},
@@ -261,6 +293,8 @@ var fieldWords = map[string][2]string{
 	"report_number":           {"报告编号", "必填，最多 64 位"},
 }
 
+// fieldZH falls back on the field's code, so a field added to the domain without words here still shows,
+// and its message with it.
 func fieldZH(field string) string {
 	k, _, _ := strings.Cut(field, "[")
 	if w, ok := fieldWords[k]; ok {
@@ -302,6 +336,8 @@ var funcs = template.FuncMap{
 	"reasonEN":   reasonEN,
 	"reasons":    reasonLines,
 	"weekdaysOf": weekdaysOf,
+	// fmap passes several values to a shared template ({{template}} takes one), as the cards and the
+	// checkbox groups need.
 	"fmap": func(kv ...any) map[string]any {
 		m := map[string]any{}
 		for i := 0; i+1 < len(kv); i += 2 {

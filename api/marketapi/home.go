@@ -16,7 +16,9 @@ import (
 // place is a county or a market a lane joins, for the forms' choices.
 type place struct{ Slug, Name string }
 
-// choices are what the offer and demand forms offer: the products and the places lanes join.
+// choices are what the offer and demand forms offer: the products and the places lanes join. The places come
+// from the lanes because a lane is what a run matches along: an offer from a county no lane leaves would
+// only ever come back unmatched (no_lane), so the form does not offer it.
 type choices struct {
 	Products     []matching.Product
 	Origins      []place
@@ -24,7 +26,9 @@ type choices struct {
 	productZH    map[string]string
 }
 
-// lanePages bounds how many pages of lanes the forms read (7 counties × 4 markets is one page).
+// lanePages bounds how many pages of lanes the forms read (7 counties × 4 markets is one page). Every market
+// page reads them, so a runaway lanes table must not make every page slow; 20 pages of 500 is far beyond
+// the plan's network.
 const lanePages = 20
 
 func (m *Module) choices(ctx context.Context) (choices, error) {
@@ -89,6 +93,8 @@ func (m *Module) homePage(c *gin.Context) {
 		m.fail(c, err)
 		return
 	}
+	// Only the counts are wanted (the lists have their own pages), so one row is read; the domain scopes the
+	// count: a base's own open offers, every open one for staff.
 	open := matching.Filter{Status: matching.StatusOpen, Page: matching.Page{Limit: 1}}
 	if v.Staff || v.Base {
 		if _, v.Open, err = m.d.Matching.Offers(ctx, p, open); err != nil {
@@ -108,6 +114,8 @@ func (m *Module) homePage(c *gin.Context) {
 			v.Open = n
 		}
 	}
+	// Staff answer nothing (the domain refuses them: only the two parties decide), so their start page has no
+	// box of allocations waiting.
 	if !v.Staff {
 		if v.ToAnswer, err = m.toAnswer(ctx, p); err != nil {
 			m.fail(c, err)
@@ -124,6 +132,8 @@ func (m *Module) homePage(c *gin.Context) {
 			return
 		}
 	}
+	// A coordinator runs the rounds, so it sees every open one, those not yet taking records too; a base or
+	// buyer sees those it can post into now.
 	rf := matching.RoundFilter{Accepting: !v.Staff, Page: matching.Page{Limit: 10}}
 	if v.Staff {
 		rf.Status = matching.RoundOpen
@@ -132,6 +142,7 @@ func (m *Module) homePage(c *gin.Context) {
 		m.fail(c, err)
 		return
 	}
+	// A buyer holds no certificate; where its demand requires cailanzi-base, the runs check the bases' for it.
 	if v.Staff || v.Base {
 		if v.Due, err = m.dueCertificates(c); err != nil {
 			m.fail(c, err)
@@ -141,7 +152,8 @@ func (m *Module) homePage(c *gin.Context) {
 	m.render(c, http.StatusOK, "market-home", v)
 }
 
-// toAnswer are the proposed allocations waiting for the caller's own answer.
+// toAnswer are the proposed allocations waiting for the caller's own answer. The domain has already kept
+// them to the caller's side; those it has answered are left out, as they now wait for the other side.
 func (m *Module) toAnswer(ctx context.Context, p auth.Principal) ([]matching.Allocation, error) {
 	all, _, err := m.d.Matching.Allocations(ctx, p, matching.AllocationFilter{Status: matching.AllocProposed, Page: matching.Page{Limit: pg.MaxLimit}})
 	var out []matching.Allocation
@@ -153,7 +165,8 @@ func (m *Module) toAnswer(ctx context.Context, p auth.Principal) ([]matching.All
 	return out, err
 }
 
-// mine is the caller's own answer to an allocation (nil: not yet, or not a party).
+// mine is the caller's own answer to an allocation (nil: not yet, or not a party). An organisation is a base
+// or a buyer, never both, so its id matches at most one side.
 func mine(p auth.Principal, a matching.Allocation) *matching.Decision {
 	switch p.OrgID {
 	case a.BaseOrgID:
@@ -164,7 +177,8 @@ func mine(p auth.Principal, a matching.Allocation) *matching.Decision {
 	return nil
 }
 
-// words are the statuses of offers, demands, allocations and orders in either language.
+// words are the statuses of offers, demands, allocations and orders in either language. A status without
+// words here shows as its code, so one the domain adds later still shows, if only in English.
 func words(s any, en bool) string {
 	w := map[string][2]string{
 		"open": {"开放中", "open"}, "withdrawn": {"已撤回", "withdrawn"}, "proposed": {"待双方确认", "proposed"},

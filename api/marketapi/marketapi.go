@@ -7,7 +7,13 @@
 // first, no script.
 //
 // Who sees what is the domains' rule (matching.Store and trace.Service: an organisation its own records, staff
-// everything); this package only translates forms to their calls and their answers to pages.
+// everything); this package only translates forms to their calls and their answers to pages. The API under
+// /api/v1 calls the same methods with the same principal, so a page can never show or do more than the API
+// would: a rule written here instead would be a second rule to keep in step. The few checks made here only
+// choose what a page offers (a link, a form), or keep a person off a page that has nothing for its role.
+//
+// Every value a person typed reaches the page through html/template, which escapes it for where it lands (text,
+// attribute, URL); the one template.HTML is the labels' QR code, which this package draws itself.
 package marketapi
 
 import (
@@ -30,7 +36,10 @@ var templateFS embed.FS
 
 // Deps are the module's collaborators.
 type Deps struct {
-	Site     *web.Site
+	// Site is the session, CSRF and layout shared with /plan and /ops, so one sign-in serves them all.
+	Site *web.Site
+	// Matching and Trace are the domain services themselves, not the API: they take the caller's principal
+	// and apply its scope, which is what makes the pages safe to write as plain translations.
 	Matching *matching.Store
 	Trace    *trace.Service
 	Auth     *auth.Store // the bases a coordinator records certificates for
@@ -45,6 +54,8 @@ type Module struct {
 // New returns the module.
 func New(d Deps) *Module { return &Module{d: d, pages: d.Site.NewRenderer(templateFS, funcs)} }
 
+// The role tests below decide what a page offers (a link, a form, a button); whether the call is allowed is
+// still the domain's answer to it, so a form posted by hand by the wrong role is refused all the same.
 func isBase(p auth.Principal) bool  { return p.Role == auth.RoleBase }
 func isBuyer(p auth.Principal) bool { return p.Role == auth.RoleBuyer }
 func staffOrBase(p auth.Principal) bool {
@@ -53,9 +64,13 @@ func staffOrBase(p auth.Principal) bool {
 func staffOrBuyer(p auth.Principal) bool { return p.Staff() || isBuyer(p) }
 
 // allowed admits the people who trade (bases, buyers) and those who run the market (coordinators, admins).
+// Carriers and gateways have nothing to do here: RequireSession shows them that these pages are not their
+// role's (403), and sends a carrier who opens /market on to /ops, its own start page.
 func allowed(p auth.Principal) bool { return p.Staff() || isBase(p) || isBuyer(p) }
 
-// section is the market pages' header; each role sees the links to what it may do.
+// section is the market pages' header; each role sees the links to what it may do. A link's For hides a page
+// that would only answer the role with a refusal (a buyer's offers, a base's runs): the page itself still
+// refuses, through the domain, whoever types its address.
 var section = web.Section{
 	Brand: web.Brand{ZH: "菜篮子产销对接", EN: "Vegetable Basket market", Href: "/market"},
 	Links: []web.Link{
@@ -73,6 +88,13 @@ var section = web.Section{
 }
 
 // Routes registers the pages on root.
+//
+// Everything sits behind RequireSession: a person signed out goes to /login and comes back, and every POST
+// must carry the session's CSRF token (the forms' hidden csrf field), checked there before any handler runs,
+// so that another site's form, or another session's token, changes nothing (403). The handlers here therefore
+// never look at the token. GET never changes anything, so links, reloads and the redirects after a change are
+// safe to follow. Each change is a POST with its verb in the path (withdraw, cancel, accept), because an HTML
+// form has only GET and POST and these pages run no script.
 func (m *Module) Routes(_ *gin.RouterGroup, root *gin.Engine) {
 	g := root.Group("/market", m.d.Site.RequireSession(section, allowed))
 	g.GET("", m.homePage)
@@ -117,6 +139,8 @@ func (m *Module) Routes(_ *gin.RouterGroup, root *gin.Engine) {
 	g.POST("/lots/:id/inspections", m.inspectionCreate)
 }
 
+// principal is the signed-in person RequireSession put in the context. Were it ever missing, the zero
+// principal has no role and no organisation, and every domain call refuses it.
 func principal(c *gin.Context) auth.Principal {
 	p, _ := auth.FromContext(c.Request.Context())
 	return p
@@ -126,13 +150,17 @@ func (m *Module) page(c *gin.Context, title, nav string) web.Page {
 	return m.d.Site.Page(c, section, title, nav)
 }
 
+// fail shows the domain's refusal as the section's error page: not found 404, forbidden 403, conflict 409,
+// invalid 422; anything else is logged and shown as 500 without its cause, which may name tables or hosts.
 func (m *Module) fail(c *gin.Context, err error) { m.pages.Error(c, section, err) }
 
 func (m *Module) render(c *gin.Context, status int, name string, v any) {
 	m.pages.Render(c, status, name, v)
 }
 
-// id is the request's numeric :id; another string is a record that does not exist.
+// id is the request's numeric :id; another string is a record that does not exist. It is a 404 rather than
+// a 400 because to the person it is the same as any other address that leads nowhere, and it is the same
+// answer the domain gives for another organisation's record, so that ids cannot be probed.
 func id(c *gin.Context, what string) (int64, error) {
 	v, err := strconv.ParseInt(c.Param("id"), 10, 64)
 	if err != nil || v <= 0 {
@@ -143,5 +171,8 @@ func id(c *gin.Context, what string) (int64, error) {
 
 func cursorOf(key []any) string { return pg.Cursor(key...) }
 
-// done sends the browser on after a change (POST, redirect, GET), with what was done for the notice.
+// done sends the browser on after a change (POST, redirect, GET), with what was done for the notice. 303 makes
+// the browser GET the new address, so a reload shows the page again instead of posting the form twice. The
+// notice ("done" in market.html.tmpl) has words for the keys used here and shows any other value as escaped
+// text, so a crafted ?done= link can put no markup on the page.
 func done(c *gin.Context, to string) { c.Redirect(http.StatusSeeOther, to) }

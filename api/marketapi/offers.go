@@ -25,15 +25,19 @@ type offersView struct {
 	Done    string
 }
 
+// offersPage is a base's own offers with the form to post one, or every base's for a coordinator, who reads
+// only. A buyer is refused (403) by the domain's list, not here.
 func (m *Module) offersPage(c *gin.Context) {
 	f := newForm()
 	f.Values["grade"] = "1"
+	// A round's page links here with its id, so that the offer goes into that round without a second choice.
 	f.Values["round_id"] = c.Query("round_id")
 	m.showOffers(c, http.StatusOK, f)
 }
 
 func (m *Module) showOffers(c *gin.Context, status int, f *form) {
 	ctx, p := c.Request.Context(), principal(c)
+	// Only a base posts offers (the domain refuses anyone else), so only a base is shown the form.
 	v := offersView{Page: m.page(c, "供应 Offers", "offers"), CanPost: isBase(p), Form: f, Done: c.Query("done")}
 	var err error
 	if v.Offers, v.Total, err = m.d.Matching.Offers(ctx, p, matching.Filter{Page: matching.Page{Limit: 50, After: c.Query("after")}}); err != nil {
@@ -47,6 +51,7 @@ func (m *Module) showOffers(c *gin.Context, status int, f *form) {
 		m.fail(c, err)
 		return
 	}
+	// The selectors are read only for the form that shows them, so a coordinator's list costs no more reads.
 	if v.CanPost {
 		if v.Rounds, err = m.roundChoices(c); err != nil {
 			m.fail(c, err)
@@ -60,6 +65,8 @@ func (m *Module) showOffers(c *gin.Context, status int, f *form) {
 	m.render(c, status, "market-offers", v)
 }
 
+// offerCreate posts the form as the caller's offer. The caller's organisation is the domain's to take from
+// the principal; nothing in the form can name another base.
 func (m *Module) offerCreate(c *gin.Context) {
 	f := postedForm(c)
 	n := matching.NewOffer{Product: f.V("product"), Grade: int(f.int("grade")), QuantityKg: f.int("quantity_kg"),
@@ -88,6 +95,8 @@ type offerView struct {
 	Done    string
 }
 
+// offerForm fills the change form from the offer as it stands, so that saving without touching a field
+// sends back what is there and changes nothing.
 func offerForm(o matching.Offer) *form {
 	f := newForm()
 	f.Values["grade"] = strconv.Itoa(o.Grade)
@@ -128,6 +137,9 @@ func (m *Module) showOffer(c *gin.Context, status int, o matching.Offer, f *form
 		m.fail(c, err)
 		return
 	}
+	// Only the offer's base changes its terms; a coordinator may set only a priority bonus, which is the API's
+	// and not on this page. A withdrawn offer is final (the domain answers any change with 409), so its page
+	// has no form to fill in vain.
 	v := offerView{Page: m.page(c, "供应 #"+strconv.FormatInt(o.ID, 10)+" Offer", "offers"), O: o,
 		CanEdit: p.OrgID == o.OrgID && o.Status == matching.StatusOpen, Form: f, Ch: ch, Done: c.Query("done")}
 	if v.CanEdit {
@@ -146,12 +158,17 @@ func (m *Module) offerUpdate(c *gin.Context) {
 		m.fail(c, err)
 		return
 	}
+	// The offer is read first: another base's is a 404 before anything posted is looked at, and a refused
+	// form is shown again beside the offer as it still is.
 	o, err := m.d.Matching.Offer(ctx, p, oid)
 	if err != nil {
 		m.fail(c, err)
 		return
 	}
 	f := postedForm(c)
+	// The form shows every field, so every field is sent: one emptied on purpose is meant as empty. The
+	// price and the harvest time cannot be empty, and nil would keep the old value without a word, so they
+	// go through required*.
 	grade, qty := int(f.int("grade")), f.int("quantity_kg")
 	u := matching.OfferUpdate{Grade: &grade, QuantityKg: &qty, MinPricePerKg: f.requiredFen("min_price_per_kg", f.fen("min_price_per_kg")),
 		HarvestedAt: f.requiredTime("harvested_at", f.time("harvested_at")), AvailableFrom: f.time("available_from")}
@@ -162,6 +179,7 @@ func (m *Module) offerUpdate(c *gin.Context) {
 		certs = o.Certifications // the same labels in another order are no change of terms
 	}
 	u.Certifications = &certs
+	// 0 is the domain's word for "no lot"; it is sent only when a lot is or was named.
 	lot := int64(0) // none chosen unnames the lot
 	if l := f.lotID(); l != nil {
 		lot = *l
@@ -180,6 +198,8 @@ func (m *Module) offerUpdate(c *gin.Context) {
 	done(c, "/market/offers/"+strconv.FormatInt(oid, 10)+"?done=saved")
 }
 
+// offerWithdraw takes the offer out of the pool. The domain refuses a coordinator (403), as withdrawing is
+// the base's word, and another base gets 404; a second withdrawal is harmless, so a double click is too.
 func (m *Module) offerWithdraw(c *gin.Context) {
 	oid, err := id(c, "offer")
 	if err != nil {
@@ -193,7 +213,9 @@ func (m *Module) offerWithdraw(c *gin.Context) {
 	done(c, "/market/offers/"+strconv.FormatInt(oid, 10)+"?done=withdrawn")
 }
 
-// ownLots are the base's latest lots, for the offer form's lot selector.
+// ownLots are the base's latest lots, for the offer form's lot selector. Only its own, because the domain
+// accepts only a lot of the offer's own base (any other is "not one of your lots"), and only the latest 50,
+// newest first: an offer sells a harvest of now, not last season's.
 func (m *Module) ownLots(c *gin.Context) ([]trace.Lot, error) {
 	p := principal(c)
 	ls, _, err := m.d.Trace.Lots(c.Request.Context(), p, trace.LotFilter{OrgID: &p.OrgID, Limit: 50})
@@ -209,6 +231,9 @@ func (f *form) lotID() *int64 {
 	return &v
 }
 
+// sameSet reports whether two lists hold the same codes. The domain compares certification lists in order,
+// so the form's order (see list) against the record's would read as a change of terms and withdraw the
+// record's proposed allocations, which nobody asked for.
 func sameSet(a, b []string) bool {
 	x, y := slices.Clone(a), slices.Clone(b)
 	slices.Sort(x)

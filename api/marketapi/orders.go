@@ -24,8 +24,12 @@ type ordersView struct {
 	Ch     choices
 }
 
+// ordersPage lists the orders the domain lets the caller see: a base's those of its offers, a buyer's those of
+// its demands, a coordinator's all.
 func (m *Module) ordersPage(c *gin.Context) {
 	ctx, p := c.Request.Context(), principal(c)
+	// The domain filters by whatever status it is given, so a mistyped one would list nothing and look like
+	// "no orders"; it is refused instead.
 	st := matching.OrderStatus(c.Query("status"))
 	if st != "" && st != matching.OrderPlaced && st != matching.OrderDelivered {
 		m.fail(c, &errs.Error{Code: errs.Invalid, Message: "status must be placed or delivered"})
@@ -58,6 +62,8 @@ type orderView struct {
 	web.Page
 	O         matching.Order
 	Lots      []shipment
+	// IsBase and IsBuyer are the order's parties only: a coordinator reads the order but ships and receives
+	// nothing, so it gets neither form.
 	IsBase    bool // the caller is the order's base: it registers lots and prints labels
 	IsBuyer   bool // the caller is the order's buyer: it records receipts
 	LotForm   *form
@@ -91,6 +97,8 @@ func (m *Module) showOrder(c *gin.Context, status int, oid int64, failed *form, 
 		m.fail(c, err)
 		return
 	}
+	// Trace scopes the lots as it does everywhere; the order's two parties see all of the order's, as each
+	// lot registered for the order names its base and its buyer.
 	lots, _, err := m.d.Trace.Lots(ctx, p, trace.LotFilter{OrderID: &o.ID, Limit: pg.MaxLimit})
 	if err != nil {
 		m.fail(c, err)
@@ -109,6 +117,8 @@ func (m *Module) showOrder(c *gin.Context, status int, oid int64, failed *form, 
 				s.ReceivedAt = &at
 			}
 		}
+		// A receipt form for each lot still under way, filled with what is most likely true: received now,
+		// at the order's market. The form refused, if any, replaces its own lot's defaults only.
 		if v.IsBuyer && s.ReceivedAt == nil {
 			f := newForm()
 			f.Values["at"] = local(m.d.Site.Now())
@@ -120,6 +130,7 @@ func (m *Module) showOrder(c *gin.Context, status int, oid int64, failed *form, 
 		}
 		v.Lots = append(v.Lots, s)
 	}
+	// lotID 0 marks the refused form as the lot form; a refused receipt leaves the lot form at its defaults.
 	if v.IsBase {
 		v.LotForm = failed
 		if failed == nil || lotID != 0 {
@@ -141,6 +152,7 @@ func (m *Module) lotDefaults(c *gin.Context, o matching.Order, ch choices) (*for
 	f.Values["grade"] = "1"
 	f.Values["harvested_at"] = local(m.d.Site.Now())
 	f.Multi["certifications"] = map[string]bool{}
+	// Without the offer, the order's own facts are defaults enough; the form is only a suggestion.
 	off, err := m.d.Matching.Offer(c.Request.Context(), principal(c), o.OfferID)
 	if errs.Is(err, errs.NotFound) {
 		return f, nil
@@ -149,10 +161,14 @@ func (m *Module) lotDefaults(c *gin.Context, o matching.Order, ch choices) (*for
 		return nil, err
 	}
 	f.Values["grade"] = strconv.Itoa(off.Grade)
+	// The offer has no variety of its own: its note (labelled "variety, packing") is where a base says it.
 	f.Values["variety"] = off.Note
+	// An offer may announce a harvest still to come, but trace refuses a lot harvested more than ten minutes
+	// ahead, so such a time would be a fault before the first try; now is proposed instead.
 	if !off.HarvestedAt.After(m.d.Site.Now()) {
 		f.Values["harvested_at"] = local(off.HarvestedAt)
 	}
+	// Only the certifications a lot can carry: trace knows a fixed list, matching any code.
 	for _, c := range off.Certifications {
 		if trace.Certification(c).Valid() {
 			f.Multi["certifications"][c] = true
@@ -172,6 +188,7 @@ func originName(ch choices, slug string) string {
 	return slug
 }
 
+// destName is the market's name as the lanes give it, Chinese first, as originName does for counties.
 func destName(ch choices, slug string) string {
 	for _, d := range ch.Destinations {
 		if d.Slug == slug {
