@@ -25,7 +25,7 @@ type allocationsView struct {
 	Allocations []matching.Allocation
 	Total       int
 	Next        string
-	Party       bool // the caller answers allocations (a base or a buyer; staff only watch)
+	Party       bool // the caller answers allocations (a base or a buyer; staff only watch: the domain refuses them)
 	Me          int64
 	Ch          choices
 	Done        string
@@ -37,6 +37,8 @@ var allocStatuses = []matching.AllocStatus{matching.AllocProposed, matching.Allo
 
 func (m *Module) allocationsPage(c *gin.Context) {
 	ctx, p := c.Request.Context(), principal(c)
+	// Proposed first: those are what waits for an answer. An unknown status is refused below rather than
+	// passed on, where it would list nothing and look like nothing to answer.
 	st := matching.AllocStatus(c.DefaultQuery("status", string(matching.AllocProposed)))
 	v := allocationsView{Page: m.page(c, "撮合结果 Allocations", "allocations"), Status: st, Party: !p.Staff(), Me: p.OrgID, Done: c.Query("done"),
 		Now: m.d.Site.Now()}
@@ -72,6 +74,8 @@ func (v allocationsView) Waiting(a matching.Allocation) bool {
 }
 
 // Late reports whether the allocation's answer deadline has passed (before the sweep has marked it lapsed).
+// The page goes by the deadline, not by the status, because the domain does too: an answer after answer_by
+// is refused (409) even while the allocation still shows as proposed.
 func (v allocationsView) Late(a matching.Allocation) bool {
 	return a.AnswerBy != nil && !v.Now.Before(*a.AnswerBy)
 }
@@ -95,6 +99,9 @@ func (v allocationsView) TheirAnswer(a matching.Allocation) *matching.Decision {
 // IsBase reports whether the caller is the allocation's base.
 func (v allocationsView) IsBase(a matching.Allocation) bool { return v.Me == a.BaseOrgID }
 
+// allocationAnswer records the caller's accept or decline. The domain decides who may: an organisation that
+// is no party gets 404, as for any record not its own, and a coordinator 403, since it can see the allocation
+// but answers for nobody. An answer outside accept and decline is an address that does not exist (404).
 func (m *Module) allocationAnswer(c *gin.Context) {
 	aid, err := id(c, "allocation")
 	if err != nil {
@@ -116,6 +123,7 @@ func (m *Module) allocationAnswer(c *gin.Context) {
 		m.fail(c, err)
 		return
 	}
+	// The second acceptance places the order; its page, where the base registers the lot, is the next step.
 	if order != nil {
 		done(c, "/market/orders/"+strconv.FormatInt(order.ID, 10)+"?done=placed")
 		return

@@ -33,6 +33,8 @@ func (m *Module) certificatesPage(c *gin.Context) { m.showCertificates(c, http.S
 
 func (m *Module) showCertificates(c *gin.Context, status int, f *form) {
 	ctx, p := c.Request.Context(), principal(c)
+	// The domain lets a buyer read every base's certificates (the API serves them), but this page is for
+	// keeping them: a buyer relies on the runs to check them and is kept off here.
 	if !staffOrBase(p) {
 		m.fail(c, errs.E(errs.Forbidden, "the certificates page is for bases and coordinators"))
 		return
@@ -162,6 +164,7 @@ func (m *Module) showCertificate(c *gin.Context, status int, cert matching.Certi
 		return
 	}
 	m.render(c, status, "market-certificate", certificateView{Page: m.page(c, "菜篮子证书 "+cert.Number+" Certificate", "certificates"),
+		// A base cannot certify itself, so only coordinators change a certificate (the domain's rule too).
 		C: cert, CanEdit: principal(c).Staff(), Form: f, Ch: ch, Done: c.Query("done")})
 }
 

@@ -46,8 +46,6 @@ func postedForm(c *gin.Context) *form {
 		if k == "csrf" || len(vs) == 0 {
 			continue
 		}
-		// Spaces typed or pasted around a value are never meant (a price " 3.20"); the domain trims notes
-		// itself, so nothing a person means is lost here.
 		f.Values[k] = strings.TrimSpace(vs[0])
 		set := map[string]bool{}
 		for _, v := range vs {

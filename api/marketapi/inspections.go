@@ -42,6 +42,8 @@ func (m *Module) showLot(c *gin.Context, status int, f *form) {
 		return
 	}
 	v := lotView{Page: m.page(c, "批次 "+l.Code+" Lot", "orders"), L: l, IsBase: p.OrgID == l.OrgID, Form: f, Done: c.Query("done")}
+	// After a failed test the domain takes a retest only from a coordinator, who has seen its report, so a
+	// base may still see the form and be refused (403) with that reason.
 	v.CanRecord = v.IsBase || p.Staff()
 	if v.Inspections, err = m.d.Trace.Inspections(ctx, p, lid); err != nil {
 		m.fail(c, err)
@@ -59,6 +61,7 @@ func (m *Module) inspectionCreate(c *gin.Context) {
 	}
 	f := postedForm(c)
 	n := trace.NewInspection{Result: trace.InspectionResult(f.V("result")), Lab: f.V("lab"), ReportNumber: f.V("report_number"), Note: f.V("note")}
+	// The day is read in China time, as trace compares it with the harvest day and today.
 	if s := f.V("tested_on"); s != "" {
 		t, err := time.ParseInLocation(time.DateOnly, s, web.CST)
 		if err != nil {

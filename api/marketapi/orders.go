@@ -58,12 +58,12 @@ type shipment struct {
 	Events     int
 }
 
+// orderView is an order's page. IsBase and IsBuyer are the order's parties only: a coordinator reads the order
+// but ships and receives nothing, so it gets neither form.
 type orderView struct {
 	web.Page
 	O         matching.Order
 	Lots      []shipment
-	// IsBase and IsBuyer are the order's parties only: a coordinator reads the order but ships and receives
-	// nothing, so it gets neither form.
 	IsBase    bool // the caller is the order's base: it registers lots and prints labels
 	IsBuyer   bool // the caller is the order's buyer: it records receipts
 	LotForm   *form

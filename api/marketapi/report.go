@@ -40,8 +40,10 @@ func (m *Module) reportPage(c *gin.Context) {
 	m.render(c, http.StatusOK, "market-report", v)
 }
 
-// reportCSV is the report's CSV under the session (the API's needs a bearer key), with the BOM and the same
-// scope as the page.
+// reportCSV is the report's CSV under the session, with the BOM and the same scope as the page. The API
+// serves the same file, and the session cookie would be taken there too; the link points here so that it
+// behaves like the page beside it: a person signed out is sent to sign in and back, not given a 401 in JSON,
+// and a refusal is the market's error page in both languages rather than problem+json.
 func (m *Module) reportCSV(c *gin.Context) {
 	r, ok := m.mustRound(c)
 	if !ok {
@@ -52,11 +54,14 @@ func (m *Module) reportCSV(c *gin.Context) {
 		m.fail(c, err)
 		return
 	}
+	// Into a buffer first, as the API does, so that a failure is an error page and not a 200 with half a file.
+	// The BOM (WriteCSV) is for spreadsheets on Chinese Windows, which read UTF-8 without it as GBK.
 	var b bytes.Buffer
 	if err := rep.WriteCSV(&b); err != nil {
 		m.fail(c, err)
 		return
 	}
+	// Named by the round's id, never its name: a coordinator's text has no place in a header.
 	c.Header("Content-Disposition", fmt.Sprintf(`attachment; filename="round-%d-report.csv"`, r.ID))
 	c.Data(http.StatusOK, "text/csv; charset=utf-8", b.Bytes())
 }
@@ -77,7 +82,8 @@ var reasonNames = map[string]string{
 // reasonZH is a reason code's Chinese name (the code itself when it has none).
 func reasonZH(code string) string { return nameOr(reasonNames[code], code) }
 
-// reasonEN is a reason code in plain English, for the report's counts (which carry no message).
+// reasonEN is a reason code in plain English, for the report's counts (which carry no message). The run's
+// own messages are about one record each, so the run page shows those; a count of many has only its code.
 func reasonEN(code string) string {
 	return map[string]string{
 		solve.ReasonProduct: "different products", solve.ReasonNoDemand: "no demand for the product", solve.ReasonNoOffer: "no offer of the product",

@@ -39,6 +39,8 @@ func (m *Module) showRounds(c *gin.Context, status int, f *form) {
 	ctx, p := c.Request.Context(), principal(c)
 	v := roundsView{Page: m.page(c, "交易轮次 Rounds", "rounds"), Staff: p.Staff(), Base: isBase(p), Form: f, Rules: priceRules,
 		Done: c.Query("done")}
+	// A base or buyer comes here to post, so it sees first the rounds it can post into; a coordinator runs
+	// them all and sees every one.
 	v.Accepting = !v.Staff && c.Query("all") == ""
 	var err error
 	if v.Rounds, v.Total, err = m.d.Matching.Rounds(ctx, p, matching.RoundFilter{Accepting: v.Accepting,
@@ -56,6 +58,8 @@ func (m *Module) showRounds(c *gin.Context, status int, f *form) {
 	m.render(c, status, "market-rounds", v)
 }
 
+// roundCreate opens a round; the domain refuses anyone but a coordinator (403). Times are typed and read in
+// China time: the round closes when the people of both cities expect it to.
 func (m *Module) roundCreate(c *gin.Context) {
 	f := postedForm(c)
 	ch, err := m.choices(c.Request.Context())
@@ -128,12 +132,16 @@ func (m *Module) showRound(c *gin.Context, status int, r matching.Round, f, foll
 	ctx, p := c.Request.Context(), principal(c)
 	v := roundView{Page: m.page(c, "交易轮次 "+r.Name+" Round", "rounds"), R: r, Role: string(p.Role), Staff: p.Staff(), Form: f, Follow: follow,
 		Rules: priceRules, Done: c.Query("done")}
+	// Past its close a round may still show as open until its run has happened, but the domain refuses any
+	// change then (409), so the form goes at the close itself.
 	v.CanEdit = v.Staff && r.Status == matching.RoundOpen && m.d.Site.Now().Before(r.ClosesAt)
 	var err error
 	if v.Ch, err = m.choices(ctx); err != nil {
 		m.fail(c, err)
 		return
 	}
+	// Runs are the coordinators' (the domain refuses anyone else); a base or buyer sees instead its own line
+	// of the report, once there is one to see.
 	if v.Staff {
 		for _, rid := range r.RunIDs {
 			run, err := m.d.Matching.GetRun(ctx, p, rid)
@@ -198,6 +206,8 @@ func (m *Module) roundUpdate(c *gin.Context) {
 	done(c, "/market/rounds/"+strconv.FormatInt(rid, 10)+"?done=saved")
 }
 
+// roundCancel cancels a round before its run; its offers and demands move to the open pool rather than
+// vanish, since their owners posted them to be matched.
 func (m *Module) roundCancel(c *gin.Context) {
 	rid, err := id(c, "round")
 	if err != nil {
@@ -237,7 +247,8 @@ func (m *Module) roundFollowUp(c *gin.Context) {
 	done(c, "/market/runs/"+strconv.FormatInt(run.ID, 10)+"?done=started")
 }
 
-// roundChoices are the rounds taking offers and demands now, for the forms' round selector.
+// roundChoices are the rounds taking offers and demands now, for the forms' round selector: a round not yet
+// open or already closed would only refuse the post.
 func (m *Module) roundChoices(c *gin.Context) ([]matching.Round, error) {
 	rs, _, err := m.d.Matching.Rounds(c.Request.Context(), principal(c), matching.RoundFilter{Accepting: true, Page: matching.Page{Limit: 50}})
 	return rs, err

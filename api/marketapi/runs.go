@@ -31,6 +31,8 @@ type runsView struct {
 	Form  *form
 }
 
+// runsPage lists the matching runs. They show every party's offers, demands and prices, so they are the
+// coordinators' alone: the domain refuses anyone else (403), and the link is hidden from them.
 func (m *Module) runsPage(c *gin.Context) { m.showRuns(c, http.StatusOK, newForm()) }
 
 func (m *Module) showRuns(c *gin.Context, status int, f *form) {

@@ -11,7 +11,8 @@ import (
 	"github.com/suilong/suilong/matching"
 )
 
-// weekday is one day a standing demand may be delivered on (ISO numbering, China time).
+// weekday is one day a standing demand may be delivered on (ISO numbering, China time). The domain reads
+// the weekdays in China time too: a Monday delivery in Guangzhou is a Monday there, whatever UTC says.
 type weekday struct {
 	N      int
 	ZH, EN string
@@ -66,6 +67,7 @@ func (m *Module) standingList(c *gin.Context) {
 
 func (m *Module) showStandingList(c *gin.Context, status int, f *form) {
 	ctx, p := c.Request.Context(), principal(c)
+	// A base has no standing demands (the domain refuses its list too, 403).
 	if !staffOrBuyer(p) {
 		m.fail(c, errs.E(errs.Forbidden, "standing demands are the buyers'"))
 		return
@@ -158,6 +160,7 @@ func (m *Module) showStanding(c *gin.Context, status int, doc matching.StandingD
 		return
 	}
 	m.render(c, status, "market-standing", standingView{Page: m.page(c, "常备需求 #"+strconv.FormatInt(doc.ID, 10)+" Standing demand", "standing"),
+		// Only its buyer changes it; another buyer never gets here (the domain answers 404).
 		S: doc, CanEdit: principal(c).OrgID == doc.OrgID, Form: f, Ch: ch, Weekdays: weekdays, Done: c.Query("done")})
 }
 
