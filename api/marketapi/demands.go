@@ -150,7 +150,7 @@ func (m *Module) demandUpdate(c *gin.Context) {
 	grade, qty := int(f.int("min_grade")), f.int("quantity_kg")
 	dest, note := f.V("destination"), f.V("note")
 	u := matching.DemandUpdate{MinGrade: &grade, QuantityKg: &qty, MaxPricePerKg: f.requiredFen("max_price_per_kg", f.fen("max_price_per_kg")),
-		Destination: &dest, DeliverBy: f.requiredTime("deliver_by", f.time("deliver_by")), Note: &note}
+		Destination: &dest, DeliverBy: f.keptTime("deliver_by", d.DeliverBy), Note: &note}
 	certs := f.list("required_certifications", certCodes())
 	// The same codes in another order are no new terms, as for offers.
 	if sameSet(certs, d.RequiredCertifications) {

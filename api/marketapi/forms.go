@@ -222,6 +222,16 @@ func (f *form) list(k string, known []string) []string {
 
 // local is a time as a datetime-local input's value, in China time as the form reads it back. An unset time
 // is an empty input rather than 0001-01-01T08:00, which would look like a value to keep.
+// keptTime is a required time field of a change form: nil (kept as it is) when it comes back as the form
+// showed was, to the minute, so that a record posted through the API with seconds is not given new terms
+// (and its proposed allocations withdrawn) by a change of its note.
+func (f *form) keptTime(k string, was time.Time) *time.Time {
+	if f.V(k) == local(was) {
+		return nil
+	}
+	return f.requiredTime(k, f.time(k))
+}
+
 func local(t time.Time) string {
 	if t.IsZero() {
 		return ""

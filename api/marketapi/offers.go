@@ -171,7 +171,10 @@ func (m *Module) offerUpdate(c *gin.Context) {
 	// go through required*.
 	grade, qty := int(f.int("grade")), f.int("quantity_kg")
 	u := matching.OfferUpdate{Grade: &grade, QuantityKg: &qty, MinPricePerKg: f.requiredFen("min_price_per_kg", f.fen("min_price_per_kg")),
-		HarvestedAt: f.requiredTime("harvested_at", f.time("harvested_at")), AvailableFrom: f.time("available_from")}
+		HarvestedAt: f.keptTime("harvested_at", o.HarvestedAt)}
+	if f.V("available_from") != local(o.AvailableFrom) {
+		u.AvailableFrom = f.time("available_from")
+	}
 	origin, note := f.V("origin"), f.V("note")
 	u.Origin, u.Note = &origin, &note
 	certs := f.list("certifications", certCodes())

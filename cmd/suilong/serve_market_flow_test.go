@@ -82,10 +82,20 @@ func TestMarketPagesOnAPhone(t *testing.T) {
 		t.Fatalf("offers of base A: %+v %v", mine, err)
 	}
 	offer := mine[0]
+	// Times with seconds (as the API takes them; the page shows minutes) survive a change made on the page.
+	if _, err := w.ts.DB(t).Exec(ctx, `UPDATE offers SET harvested_at = harvested_at + interval '17 seconds',
+		available_from = available_from + interval '17 seconds' WHERE id = $1`, offer.ID); err != nil {
+		t.Fatal(err)
+	}
+	before, _ := s.Offer(ctx, w.staff, offer.ID)
 	a.Open(t, fmt.Sprintf("%s/market/offers/%d", w.ts.URL, offer.ID))
 	set(t, a, [][2]string{{"#quantity_kg", "2400"}})
 	submit(t, a, "#save-offer", "#done")
 	wantText(t, a, fmt.Sprintf("#offer-%d", offer.ID), "2,400 kg")
+	if after, _ := s.Offer(ctx, w.staff, offer.ID); !after.HarvestedAt.Equal(before.HarvestedAt) || !after.AvailableFrom.Equal(before.AvailableFrom) {
+		t.Errorf("a change of the quantity on the page moved the offer's times: %v %v → %v %v",
+			before.HarvestedAt, before.AvailableFrom, after.HarvestedAt, after.AvailableFrom)
+	}
 	w.look(t, a, "base-offer")
 
 	x := w.signIn(t, "buyer-x")
