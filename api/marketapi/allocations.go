@@ -7,6 +7,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/suilong/suilong/api/rest"
 	"github.com/suilong/suilong/api/web"
 	"github.com/suilong/suilong/internal/errs"
 	"github.com/suilong/suilong/matching"
@@ -36,7 +37,7 @@ var allocStatuses = []matching.AllocStatus{matching.AllocProposed, matching.Allo
 	matching.AllocWithdrawn}
 
 func (m *Module) allocationsPage(c *gin.Context) {
-	ctx, p := c.Request.Context(), principal(c)
+	ctx, p := c.Request.Context(), rest.Principal(c)
 	// Proposed first: those are what waits for an answer. An unknown status is refused below rather than
 	// passed on, where it would list nothing and look like nothing to answer.
 	st := matching.AllocStatus(c.DefaultQuery("status", string(matching.AllocProposed)))
@@ -118,7 +119,7 @@ func (m *Module) allocationAnswer(c *gin.Context) {
 		m.fail(c, errs.E(errs.NotFound, "no such answer %q: accept or decline", c.Param("answer")))
 		return
 	}
-	a, order, err := m.d.Matching.Decide(c.Request.Context(), principal(c), aid, d)
+	a, order, err := m.d.Matching.Decide(c.Request.Context(), rest.Principal(c), aid, d)
 	if err != nil {
 		m.fail(c, err)
 		return

@@ -6,6 +6,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/suilong/suilong/api/rest"
 	"github.com/suilong/suilong/api/web"
 	"github.com/suilong/suilong/internal/auth"
 	"github.com/suilong/suilong/internal/errs"
@@ -32,7 +33,7 @@ type certificatesView struct {
 func (m *Module) certificatesPage(c *gin.Context) { m.showCertificates(c, http.StatusOK, newForm()) }
 
 func (m *Module) showCertificates(c *gin.Context, status int, f *form) {
-	ctx, p := c.Request.Context(), principal(c)
+	ctx, p := c.Request.Context(), rest.Principal(c)
 	// The domain lets a buyer read every base's certificates (the API serves them), but this page is for
 	// keeping them: a buyer relies on the runs to check them and is kept off here.
 	if !staffOrBase(p) {
@@ -76,7 +77,7 @@ func (f *form) day(k string) *matching.Day {
 }
 
 func (m *Module) certificateCreate(c *gin.Context) {
-	ctx, p := c.Request.Context(), principal(c)
+	ctx, p := c.Request.Context(), rest.Principal(c)
 	f := postedForm(c)
 	ch, err := m.choices(ctx)
 	if err != nil {
@@ -149,7 +150,7 @@ func (m *Module) certificatePage(c *gin.Context) {
 		m.fail(c, err)
 		return
 	}
-	cert, err := m.d.Matching.Certificate(c.Request.Context(), principal(c), org, cid)
+	cert, err := m.d.Matching.Certificate(c.Request.Context(), rest.Principal(c), org, cid)
 	if err != nil {
 		m.fail(c, err)
 		return
@@ -165,11 +166,11 @@ func (m *Module) showCertificate(c *gin.Context, status int, cert matching.Certi
 	}
 	m.render(c, status, "market-certificate", certificateView{Page: m.page(c, "菜篮子证书 "+cert.Number+" Certificate", "certificates"),
 		// A base cannot certify itself, so only coordinators change a certificate (the domain's rule too).
-		C: cert, CanEdit: principal(c).Staff(), Form: f, Ch: ch, Done: c.Query("done")})
+		C: cert, CanEdit: rest.Principal(c).Staff(), Form: f, Ch: ch, Done: c.Query("done")})
 }
 
 func (m *Module) certificateUpdate(c *gin.Context) {
-	ctx, p := c.Request.Context(), principal(c)
+	ctx, p := c.Request.Context(), rest.Principal(c)
 	org, cid, err := certIDs(c)
 	if err != nil {
 		m.fail(c, err)
@@ -209,7 +210,7 @@ func (m *Module) certificateUpdate(c *gin.Context) {
 // dueCertificates are the certificates to show on a start page: those ending within ExpiringSoonDays and the
 // latest that have ended (of the caller's own base, or every base's for staff).
 func (m *Module) dueCertificates(c *gin.Context) ([]matching.Certificate, error) {
-	ctx, p := c.Request.Context(), principal(c)
+	ctx, p := c.Request.Context(), rest.Principal(c)
 	soon := matching.ExpiringSoonDays
 	due, _, err := m.d.Matching.Certificates(ctx, p, matching.CertificateFilter{ExpiringWithin: &soon, Page: matching.Page{Limit: 20}})
 	if err != nil {

@@ -6,6 +6,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/suilong/suilong/api/rest"
 	"github.com/suilong/suilong/api/web"
 	"github.com/suilong/suilong/matching"
 )
@@ -33,7 +34,7 @@ func (m *Module) demandsPage(c *gin.Context) {
 }
 
 func (m *Module) showDemands(c *gin.Context, status int, f *form) {
-	ctx, p := c.Request.Context(), principal(c)
+	ctx, p := c.Request.Context(), rest.Principal(c)
 	// Only a buyer posts demands (the domain refuses anyone else), so only a buyer is shown the form.
 	v := demandsView{Page: m.page(c, "需求 Demands", "demands"), CanPost: isBuyer(p), Form: f, Done: c.Query("done")}
 	var err error
@@ -65,7 +66,7 @@ func (m *Module) demandCreate(c *gin.Context) {
 		MaxPricePerKg: f.fen("max_price_per_kg"), Destination: f.V("destination"), DeliverBy: f.time("deliver_by"),
 		RequiredCertifications: f.list("required_certifications", certCodes()), RequireInspection: f.V("require_inspection") != "",
 		Note: f.V("note"), RoundID: f.roundID()}
-	d, err := m.d.Matching.CreateDemand(c.Request.Context(), principal(c), n)
+	d, err := m.d.Matching.CreateDemand(c.Request.Context(), rest.Principal(c), n)
 	if f.refused(err) {
 		m.showDemands(c, http.StatusUnprocessableEntity, f)
 		return
@@ -112,7 +113,7 @@ func (m *Module) demandPage(c *gin.Context) {
 		m.fail(c, err)
 		return
 	}
-	d, err := m.d.Matching.Demand(c.Request.Context(), principal(c), did)
+	d, err := m.d.Matching.Demand(c.Request.Context(), rest.Principal(c), did)
 	if err != nil {
 		m.fail(c, err)
 		return
@@ -129,11 +130,11 @@ func (m *Module) showDemand(c *gin.Context, status int, d matching.Demand, f *fo
 	// Only the demand's buyer changes it (the domain refuses a coordinator, 403), and a withdrawn demand is
 	// final, so neither is shown a form.
 	m.render(c, status, "market-demand", demandView{Page: m.page(c, "需求 #"+strconv.FormatInt(d.ID, 10)+" Demand", "demands"), D: d,
-		CanEdit: principal(c).OrgID == d.OrgID && d.Status == matching.StatusOpen, Form: f, Ch: ch, Done: c.Query("done")})
+		CanEdit: rest.Principal(c).OrgID == d.OrgID && d.Status == matching.StatusOpen, Form: f, Ch: ch, Done: c.Query("done")})
 }
 
 func (m *Module) demandUpdate(c *gin.Context) {
-	ctx, p := c.Request.Context(), principal(c)
+	ctx, p := c.Request.Context(), rest.Principal(c)
 	did, err := id(c, "demand")
 	if err != nil {
 		m.fail(c, err)
@@ -178,7 +179,7 @@ func (m *Module) demandWithdraw(c *gin.Context) {
 		m.fail(c, err)
 		return
 	}
-	if _, err := m.d.Matching.WithdrawDemand(c.Request.Context(), principal(c), did); err != nil {
+	if _, err := m.d.Matching.WithdrawDemand(c.Request.Context(), rest.Principal(c), did); err != nil {
 		m.fail(c, err)
 		return
 	}

@@ -7,6 +7,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/suilong/suilong/api/rest"
 	"github.com/suilong/suilong/api/web"
 	"github.com/suilong/suilong/internal/auth"
 	"github.com/suilong/suilong/internal/pg"
@@ -86,7 +87,7 @@ type homeView struct {
 }
 
 func (m *Module) homePage(c *gin.Context) {
-	ctx, p := c.Request.Context(), principal(c)
+	ctx, p := c.Request.Context(), rest.Principal(c)
 	v := homeView{Page: m.page(c, "菜篮子产销对接 Market", "home"), Role: p.Role, Staff: p.Staff(), Base: isBase(p), Buyer: isBuyer(p)}
 	var err error
 	if v.Ch, err = m.choices(ctx); err != nil {

@@ -7,6 +7,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/suilong/suilong/api/rest"
 	"github.com/suilong/suilong/api/web"
 	"github.com/suilong/suilong/trace"
 )
@@ -30,7 +31,7 @@ func (m *Module) lotPage(c *gin.Context) {
 }
 
 func (m *Module) showLot(c *gin.Context, status int, f *form) {
-	ctx, p := c.Request.Context(), principal(c)
+	ctx, p := c.Request.Context(), rest.Principal(c)
 	lid, err := id(c, "lot")
 	if err != nil {
 		m.fail(c, err)
@@ -70,7 +71,7 @@ func (m *Module) inspectionCreate(c *gin.Context) {
 		}
 		n.TestedOn = &trace.DateOnly{Time: t}
 	}
-	if _, err := m.d.Trace.RecordInspection(c.Request.Context(), principal(c), lid, n); err != nil {
+	if _, err := m.d.Trace.RecordInspection(c.Request.Context(), rest.Principal(c), lid, n); err != nil {
 		if f.refused(err) {
 			m.showLot(c, http.StatusUnprocessableEntity, f)
 			return

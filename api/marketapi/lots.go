@@ -8,6 +8,7 @@ import (
 	"github.com/gin-gonic/gin"
 	qrcode "github.com/skip2/go-qrcode"
 
+	"github.com/suilong/suilong/api/rest"
 	"github.com/suilong/suilong/api/traceapi"
 	"github.com/suilong/suilong/api/web"
 	"github.com/suilong/suilong/internal/errs"
@@ -22,7 +23,7 @@ import (
 // order is supplied by the caller's own base and records the order's buyer on the lot, which is what lets that
 // buyer see it. The product is not a field: a lot of another product could not ship this order.
 func (m *Module) lotCreate(c *gin.Context) {
-	ctx, p := c.Request.Context(), principal(c)
+	ctx, p := c.Request.Context(), rest.Principal(c)
 	oid, err := id(c, "order")
 	if err != nil {
 		m.fail(c, err)
@@ -56,7 +57,7 @@ func (m *Module) lotCreate(c *gin.Context) {
 
 // lotReceive records the buyer's receipt of a lot: its journey ends, and its order is delivered.
 func (m *Module) lotReceive(c *gin.Context) {
-	ctx, p := c.Request.Context(), principal(c)
+	ctx, p := c.Request.Context(), rest.Principal(c)
 	lid, err := id(c, "lot")
 	if err != nil {
 		m.fail(c, err)
@@ -122,7 +123,7 @@ type labelsView struct {
 // labelsPage is the printable sheet of QR labels for a lot's packages: the QR code of its traceability page,
 // the product, the lot code and the 合格证 number on each. Only the lot's base (and staff) print them.
 func (m *Module) labelsPage(c *gin.Context) {
-	ctx, p := c.Request.Context(), principal(c)
+	ctx, p := c.Request.Context(), rest.Principal(c)
 	lid, err := id(c, "lot")
 	if err != nil {
 		m.fail(c, err)

@@ -139,13 +139,6 @@ func (m *Module) Routes(_ *gin.RouterGroup, root *gin.Engine) {
 	g.POST("/lots/:id/inspections", m.inspectionCreate)
 }
 
-// principal is the signed-in person RequireSession put in the context. Were it ever missing, the zero
-// principal has no role and no organisation, and every domain call refuses it.
-func principal(c *gin.Context) auth.Principal {
-	p, _ := auth.FromContext(c.Request.Context())
-	return p
-}
-
 func (m *Module) page(c *gin.Context, title, nav string) web.Page {
 	return m.d.Site.Page(c, section, title, nav)
 }

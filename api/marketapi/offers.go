@@ -7,6 +7,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/suilong/suilong/api/rest"
 	"github.com/suilong/suilong/api/web"
 	"github.com/suilong/suilong/matching"
 	"github.com/suilong/suilong/trace"
@@ -36,7 +37,7 @@ func (m *Module) offersPage(c *gin.Context) {
 }
 
 func (m *Module) showOffers(c *gin.Context, status int, f *form) {
-	ctx, p := c.Request.Context(), principal(c)
+	ctx, p := c.Request.Context(), rest.Principal(c)
 	// Only a base posts offers (the domain refuses anyone else), so only a base is shown the form.
 	v := offersView{Page: m.page(c, "供应 Offers", "offers"), CanPost: isBase(p), Form: f, Done: c.Query("done")}
 	var err error
@@ -73,7 +74,7 @@ func (m *Module) offerCreate(c *gin.Context) {
 		MinPricePerKg: f.fen("min_price_per_kg"), Origin: f.V("origin"), HarvestedAt: f.time("harvested_at"),
 		AvailableFrom: f.time("available_from"), Certifications: f.list("certifications", certCodes()), Note: f.V("note"),
 		LotID: f.lotID(), RoundID: f.roundID()}
-	o, err := m.d.Matching.CreateOffer(c.Request.Context(), principal(c), n)
+	o, err := m.d.Matching.CreateOffer(c.Request.Context(), rest.Principal(c), n)
 	if f.refused(err) {
 		m.showOffers(c, http.StatusUnprocessableEntity, f)
 		return
@@ -122,7 +123,7 @@ func (m *Module) offerPage(c *gin.Context) {
 		m.fail(c, err)
 		return
 	}
-	o, err := m.d.Matching.Offer(c.Request.Context(), principal(c), oid)
+	o, err := m.d.Matching.Offer(c.Request.Context(), rest.Principal(c), oid)
 	if err != nil {
 		m.fail(c, err)
 		return
@@ -131,7 +132,7 @@ func (m *Module) offerPage(c *gin.Context) {
 }
 
 func (m *Module) showOffer(c *gin.Context, status int, o matching.Offer, f *form) {
-	p := principal(c)
+	p := rest.Principal(c)
 	ch, err := m.choices(c.Request.Context())
 	if err != nil {
 		m.fail(c, err)
@@ -152,7 +153,7 @@ func (m *Module) showOffer(c *gin.Context, status int, o matching.Offer, f *form
 }
 
 func (m *Module) offerUpdate(c *gin.Context) {
-	ctx, p := c.Request.Context(), principal(c)
+	ctx, p := c.Request.Context(), rest.Principal(c)
 	oid, err := id(c, "offer")
 	if err != nil {
 		m.fail(c, err)
@@ -209,7 +210,7 @@ func (m *Module) offerWithdraw(c *gin.Context) {
 		m.fail(c, err)
 		return
 	}
-	if _, err := m.d.Matching.WithdrawOffer(c.Request.Context(), principal(c), oid); err != nil {
+	if _, err := m.d.Matching.WithdrawOffer(c.Request.Context(), rest.Principal(c), oid); err != nil {
 		m.fail(c, err)
 		return
 	}
@@ -220,7 +221,7 @@ func (m *Module) offerWithdraw(c *gin.Context) {
 // accepts only a lot of the offer's own base (any other is "not one of your lots"), and only the latest 50,
 // newest first: an offer sells a harvest of now, not last season's.
 func (m *Module) ownLots(c *gin.Context) ([]trace.Lot, error) {
-	p := principal(c)
+	p := rest.Principal(c)
 	ls, _, err := m.d.Trace.Lots(c.Request.Context(), p, trace.LotFilter{OrgID: &p.OrgID, Limit: 50})
 	return ls, err
 }

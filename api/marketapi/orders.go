@@ -8,6 +8,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/suilong/suilong/api/rest"
 	"github.com/suilong/suilong/api/web"
 	"github.com/suilong/suilong/internal/errs"
 	"github.com/suilong/suilong/internal/pg"
@@ -27,7 +28,7 @@ type ordersView struct {
 // ordersPage lists the orders the domain lets the caller see: a base's those of its offers, a buyer's those of
 // its demands, a coordinator's all.
 func (m *Module) ordersPage(c *gin.Context) {
-	ctx, p := c.Request.Context(), principal(c)
+	ctx, p := c.Request.Context(), rest.Principal(c)
 	// The domain filters by whatever status it is given, so a mistyped one would list nothing and look like
 	// "no orders"; it is refused instead.
 	st := matching.OrderStatus(c.Query("status"))
@@ -85,7 +86,7 @@ func (m *Module) orderPage(c *gin.Context) {
 
 // showOrder shows an order; failed (with lotID for a receipt) is the form that was refused, shown again.
 func (m *Module) showOrder(c *gin.Context, status int, oid int64, failed *form, lotID int64) {
-	ctx, p := c.Request.Context(), principal(c)
+	ctx, p := c.Request.Context(), rest.Principal(c)
 	o, err := m.d.Matching.Order(ctx, p, oid)
 	if err != nil {
 		m.fail(c, err)
@@ -153,7 +154,7 @@ func (m *Module) lotDefaults(c *gin.Context, o matching.Order, ch choices) (*for
 	f.Values["harvested_at"] = local(m.d.Site.Now())
 	f.Multi["certifications"] = map[string]bool{}
 	// Without the offer, the order's own facts are defaults enough; the form is only a suggestion.
-	off, err := m.d.Matching.Offer(c.Request.Context(), principal(c), o.OfferID)
+	off, err := m.d.Matching.Offer(c.Request.Context(), rest.Principal(c), o.OfferID)
 	if errs.Is(err, errs.NotFound) {
 		return f, nil
 	}

@@ -7,6 +7,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/suilong/suilong/api/rest"
 	"github.com/suilong/suilong/api/web"
 	"github.com/suilong/suilong/matching"
 	"github.com/suilong/suilong/matching/solve"
@@ -26,7 +27,7 @@ func (m *Module) reportPage(c *gin.Context) {
 	if !ok {
 		return
 	}
-	ctx, p := c.Request.Context(), principal(c)
+	ctx, p := c.Request.Context(), rest.Principal(c)
 	rep, err := m.d.Matching.RoundReport(ctx, p, r.ID)
 	if err != nil {
 		m.fail(c, err)
@@ -49,7 +50,7 @@ func (m *Module) reportCSV(c *gin.Context) {
 	if !ok {
 		return
 	}
-	rep, err := m.d.Matching.RoundReport(c.Request.Context(), principal(c), r.ID)
+	rep, err := m.d.Matching.RoundReport(c.Request.Context(), rest.Principal(c), r.ID)
 	if err != nil {
 		m.fail(c, err)
 		return

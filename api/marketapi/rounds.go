@@ -7,6 +7,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/suilong/suilong/api/rest"
 	"github.com/suilong/suilong/api/web"
 	"github.com/suilong/suilong/matching"
 )
@@ -36,7 +37,7 @@ func (m *Module) roundsPage(c *gin.Context) {
 }
 
 func (m *Module) showRounds(c *gin.Context, status int, f *form) {
-	ctx, p := c.Request.Context(), principal(c)
+	ctx, p := c.Request.Context(), rest.Principal(c)
 	v := roundsView{Page: m.page(c, "交易轮次 Rounds", "rounds"), Staff: p.Staff(), Base: isBase(p), Form: f, Rules: priceRules,
 		Done: c.Query("done")}
 	// A base or buyer comes here to post, so it sees first the rounds it can post into; a coordinator runs
@@ -71,7 +72,7 @@ func (m *Module) roundCreate(c *gin.Context) {
 		Products: f.list("products", ch.productNames()), Destinations: f.list("destinations", ch.destinationSlugs()),
 		DeliverFrom: f.time("deliver_from"), DeliverBy: f.time("deliver_by"), AnswerBy: f.time("answer_by"),
 		PriceRule: matching.PriceRule(f.V("price_rule")), Note: f.V("note")}
-	r, err := m.d.Matching.CreateRound(c.Request.Context(), principal(c), n)
+	r, err := m.d.Matching.CreateRound(c.Request.Context(), rest.Principal(c), n)
 	if f.refused(err) {
 		m.showRounds(c, http.StatusUnprocessableEntity, f)
 		return
@@ -120,7 +121,7 @@ func (m *Module) roundPage(c *gin.Context) {
 		m.fail(c, err)
 		return
 	}
-	r, err := m.d.Matching.Round(c.Request.Context(), principal(c), rid)
+	r, err := m.d.Matching.Round(c.Request.Context(), rest.Principal(c), rid)
 	if err != nil {
 		m.fail(c, err)
 		return
@@ -129,7 +130,7 @@ func (m *Module) roundPage(c *gin.Context) {
 }
 
 func (m *Module) showRound(c *gin.Context, status int, r matching.Round, f, follow *form) {
-	ctx, p := c.Request.Context(), principal(c)
+	ctx, p := c.Request.Context(), rest.Principal(c)
 	v := roundView{Page: m.page(c, "交易轮次 "+r.Name+" Round", "rounds"), R: r, Role: string(p.Role), Staff: p.Staff(), Form: f, Follow: follow,
 		Rules: priceRules, Done: c.Query("done")}
 	// Past its close a round may still show as open until its run has happened, but the domain refuses any
@@ -165,7 +166,7 @@ func (m *Module) showRound(c *gin.Context, status int, r matching.Round, f, foll
 // roundUpdate changes a round before its close. Its times are sent on only when changed: left as shown, the
 // delivery window and the answer deadline move with a new close, as the domain does for them.
 func (m *Module) roundUpdate(c *gin.Context) {
-	ctx, p := c.Request.Context(), principal(c)
+	ctx, p := c.Request.Context(), rest.Principal(c)
 	rid, err := id(c, "round")
 	if err != nil {
 		m.fail(c, err)
@@ -214,7 +215,7 @@ func (m *Module) roundCancel(c *gin.Context) {
 		m.fail(c, err)
 		return
 	}
-	if _, err := m.d.Matching.CancelRound(c.Request.Context(), principal(c), rid); err != nil {
+	if _, err := m.d.Matching.CancelRound(c.Request.Context(), rest.Principal(c), rid); err != nil {
 		m.fail(c, err)
 		return
 	}
@@ -223,7 +224,7 @@ func (m *Module) roundCancel(c *gin.Context) {
 
 // roundFollowUp starts a follow-up run of a closed round over what its runs left.
 func (m *Module) roundFollowUp(c *gin.Context) {
-	ctx, p := c.Request.Context(), principal(c)
+	ctx, p := c.Request.Context(), rest.Principal(c)
 	rid, err := id(c, "round")
 	if err != nil {
 		m.fail(c, err)
@@ -250,7 +251,7 @@ func (m *Module) roundFollowUp(c *gin.Context) {
 // roundChoices are the rounds taking offers and demands now, for the forms' round selector: a round not yet
 // open or already closed would only refuse the post.
 func (m *Module) roundChoices(c *gin.Context) ([]matching.Round, error) {
-	rs, _, err := m.d.Matching.Rounds(c.Request.Context(), principal(c), matching.RoundFilter{Accepting: true, Page: matching.Page{Limit: 50}})
+	rs, _, err := m.d.Matching.Rounds(c.Request.Context(), rest.Principal(c), matching.RoundFilter{Accepting: true, Page: matching.Page{Limit: 50}})
 	return rs, err
 }
 
@@ -287,7 +288,7 @@ func (m *Module) mustRound(c *gin.Context) (matching.Round, bool) {
 	rid, err := id(c, "round")
 	var r matching.Round
 	if err == nil {
-		r, err = m.d.Matching.Round(c.Request.Context(), principal(c), rid)
+		r, err = m.d.Matching.Round(c.Request.Context(), rest.Principal(c), rid)
 	}
 	if err != nil {
 		m.fail(c, err)

@@ -6,6 +6,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/suilong/suilong/api/rest"
 	"github.com/suilong/suilong/api/web"
 	"github.com/suilong/suilong/matching"
 )
@@ -38,7 +39,7 @@ func (m *Module) runsPage(c *gin.Context) { m.showRuns(c, http.StatusOK, newForm
 func (m *Module) showRuns(c *gin.Context, status int, f *form) {
 	v := runsView{Page: m.page(c, "撮合运行 Runs", "runs"), Rules: priceRules, Form: f}
 	var err error
-	if v.Runs, v.Total, err = m.d.Matching.Runs(c.Request.Context(), principal(c), matching.Page{Limit: 50, After: c.Query("after")}); err != nil {
+	if v.Runs, v.Total, err = m.d.Matching.Runs(c.Request.Context(), rest.Principal(c), matching.Page{Limit: 50, After: c.Query("after")}); err != nil {
 		m.fail(c, err)
 		return
 	}
@@ -51,7 +52,7 @@ func (m *Module) showRuns(c *gin.Context, status int, f *form) {
 // runStart matches the open pool now, as POST /api/v1/matching/runs does.
 func (m *Module) runStart(c *gin.Context) {
 	f := postedForm(c)
-	run, err := m.d.Matching.StartRun(c.Request.Context(), principal(c), matching.RunOptions{PriceRule: matching.PriceRule(f.V("price_rule"))})
+	run, err := m.d.Matching.StartRun(c.Request.Context(), rest.Principal(c), matching.RunOptions{PriceRule: matching.PriceRule(f.V("price_rule"))})
 	if f.refused(err) {
 		m.showRuns(c, http.StatusUnprocessableEntity, f)
 		return
@@ -76,7 +77,7 @@ func (m *Module) runPage(c *gin.Context) {
 		m.fail(c, err)
 		return
 	}
-	run, err := m.d.Matching.GetRun(c.Request.Context(), principal(c), rid)
+	run, err := m.d.Matching.GetRun(c.Request.Context(), rest.Principal(c), rid)
 	if err != nil {
 		m.fail(c, err)
 		return

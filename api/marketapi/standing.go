@@ -6,6 +6,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/suilong/suilong/api/rest"
 	"github.com/suilong/suilong/api/web"
 	"github.com/suilong/suilong/internal/errs"
 	"github.com/suilong/suilong/matching"
@@ -66,7 +67,7 @@ func (m *Module) standingList(c *gin.Context) {
 }
 
 func (m *Module) showStandingList(c *gin.Context, status int, f *form) {
-	ctx, p := c.Request.Context(), principal(c)
+	ctx, p := c.Request.Context(), rest.Principal(c)
 	// A base has no standing demands (the domain refuses its list too, 403).
 	if !staffOrBuyer(p) {
 		m.fail(c, errs.E(errs.Forbidden, "standing demands are the buyers'"))
@@ -95,7 +96,7 @@ func (m *Module) standingCreate(c *gin.Context) {
 		MaxPricePerKg: f.fen("max_price_per_kg"), Destination: f.V("destination"), Weekdays: f.days(),
 		ValidFrom: f.date("valid_from"), ValidUntil: f.date("valid_until"),
 		RequiredCertifications: f.list("required_certifications", certCodes()), Note: f.V("note")}
-	sd, err := m.d.Matching.CreateStandingDemand(c.Request.Context(), principal(c), n)
+	sd, err := m.d.Matching.CreateStandingDemand(c.Request.Context(), rest.Principal(c), n)
 	if f.refused(err) {
 		m.showStandingList(c, http.StatusUnprocessableEntity, f)
 		return
@@ -145,7 +146,7 @@ func (m *Module) standingPage(c *gin.Context) {
 		m.fail(c, err)
 		return
 	}
-	doc, err := m.d.Matching.StandingDemand(c.Request.Context(), principal(c), sid)
+	doc, err := m.d.Matching.StandingDemand(c.Request.Context(), rest.Principal(c), sid)
 	if err != nil {
 		m.fail(c, err)
 		return
@@ -161,11 +162,11 @@ func (m *Module) showStanding(c *gin.Context, status int, doc matching.StandingD
 	}
 	m.render(c, status, "market-standing", standingView{Page: m.page(c, "常备需求 #"+strconv.FormatInt(doc.ID, 10)+" Standing demand", "standing"),
 		// Only its buyer changes it; another buyer never gets here (the domain answers 404).
-		S: doc, CanEdit: principal(c).OrgID == doc.OrgID, Form: f, Ch: ch, Weekdays: weekdays, Done: c.Query("done")})
+		S: doc, CanEdit: rest.Principal(c).OrgID == doc.OrgID, Form: f, Ch: ch, Weekdays: weekdays, Done: c.Query("done")})
 }
 
 func (m *Module) standingUpdate(c *gin.Context) {
-	ctx, p := c.Request.Context(), principal(c)
+	ctx, p := c.Request.Context(), rest.Principal(c)
 	sid, err := id(c, "standing demand")
 	if err != nil {
 		m.fail(c, err)
@@ -198,7 +199,7 @@ func (m *Module) standingUpdate(c *gin.Context) {
 
 // standingAction pauses, resumes or deletes a standing demand.
 func (m *Module) standingAction(c *gin.Context) {
-	ctx, p := c.Request.Context(), principal(c)
+	ctx, p := c.Request.Context(), rest.Principal(c)
 	sid, err := id(c, "standing demand")
 	if err != nil {
 		m.fail(c, err)

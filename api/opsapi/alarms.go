@@ -7,6 +7,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/suilong/suilong/api/rest"
 	"github.com/suilong/suilong/api/web"
 	"github.com/suilong/suilong/ingest"
 	"github.com/suilong/suilong/internal/errs"
@@ -54,7 +55,7 @@ const inboxPage = 100
 func (m *Module) alarmsPage(c *gin.Context) { m.inbox(c, nil, "") }
 
 func (m *Module) inbox(c *gin.Context, results []ackOutcome, comment string) {
-	ctx, p := c.Request.Context(), principal(c)
+	ctx, p := c.Request.Context(), rest.Principal(c)
 	status := c.DefaultQuery("status", ingest.StatusOpen)
 	valid := false
 	for _, s := range inboxTabs {
@@ -123,7 +124,7 @@ func (m *Module) history(c *gin.Context, alarms []ingest.Alarm) (map[int64][]not
 	for i, a := range alarms {
 		ids[i] = a.ID
 	}
-	ds, _, err := m.d.Notify.Deliveries(c.Request.Context(), principal(c), notify.DeliveryFilter{AlarmIDs: ids}, pg.Page{Limit: 500})
+	ds, _, err := m.d.Notify.Deliveries(c.Request.Context(), rest.Principal(c), notify.DeliveryFilter{AlarmIDs: ids}, pg.Page{Limit: 500})
 	if err != nil {
 		return nil, err
 	}
@@ -146,7 +147,7 @@ func (m *Module) ackSubmit(c *gin.Context) {
 		}
 	}
 	comment := c.PostForm("comment")
-	res, err := m.d.Console.Ack(c.Request.Context(), principal(c), ids, comment)
+	res, err := m.d.Console.Ack(c.Request.Context(), rest.Principal(c), ids, comment)
 	if err != nil && errs.CodeOf(err) != errs.Unprocessable {
 		m.fail(c, err) // forbidden or our fault: nothing to show beside the form
 		return
@@ -216,7 +217,7 @@ func (m *Module) alarmPage(c *gin.Context) {
 }
 
 func (m *Module) alarmDetail(c *gin.Context, id int64, results []ackOutcome) {
-	ctx, p := c.Request.Context(), principal(c)
+	ctx, p := c.Request.Context(), rest.Principal(c)
 	a, err := m.d.Console.Alarm(ctx, p, id)
 	if err != nil {
 		m.fail(c, err)

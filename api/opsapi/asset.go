@@ -6,6 +6,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/suilong/suilong/api/rest"
 	"github.com/suilong/suilong/api/web"
 	"github.com/suilong/suilong/ingest"
 	"github.com/suilong/suilong/internal/coldchain"
@@ -25,7 +26,7 @@ type assetView struct {
 var ranges = map[string]time.Duration{"24h": 24 * time.Hour, "7d": 7 * 24 * time.Hour}
 
 func (m *Module) assetPage(c *gin.Context) {
-	ctx, p := c.Request.Context(), principal(c)
+	ctx, p := c.Request.Context(), rest.Principal(c)
 	a, err := m.d.Console.Asset(ctx, p, c.Param("id"))
 	if err != nil {
 		m.fail(c, err)

@@ -8,6 +8,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/suilong/suilong/api/rest"
 	"github.com/suilong/suilong/api/web"
 	"github.com/suilong/suilong/ingest"
 	"github.com/suilong/suilong/notify"
@@ -31,7 +32,7 @@ type fleetView struct {
 }
 
 func (m *Module) fleetPage(c *gin.Context) {
-	ctx, p := c.Request.Context(), principal(c)
+	ctx, p := c.Request.Context(), rest.Principal(c)
 	f := ingest.FleetFilter{City: c.Query("city"), Kind: ingest.AssetKind(c.Query("kind"))}
 	if f.Kind != "" && f.Kind != ingest.KindTruck && f.Kind != ingest.KindColdStore {
 		f.Kind = "" // a hand-edited kind shows the whole fleet: a filter of convenience needs no error page

@@ -6,6 +6,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/suilong/suilong/api/rest"
 	"github.com/suilong/suilong/api/web"
 	"github.com/suilong/suilong/ingest"
 	"github.com/suilong/suilong/internal/pg"
@@ -30,7 +31,7 @@ func (m *Module) deadLettersPage(c *gin.Context) {
 	if !ok {
 		since, d = "24h", sinces["24h"]
 	}
-	groups, err := m.d.Console.DeadLetterGroups(c.Request.Context(), principal(c), m.d.Now().Add(-d))
+	groups, err := m.d.Console.DeadLetterGroups(c.Request.Context(), rest.Principal(c), m.d.Now().Add(-d))
 	if err != nil {
 		m.fail(c, err)
 		return
@@ -56,7 +57,7 @@ type gatewaysView struct {
 func (m *Module) gatewaysPage(c *gin.Context) { m.gateways(c, "", "") }
 
 func (m *Module) gateways(c *gin.Context, reset, pw string) {
-	gws, err := m.d.Console.Gateways(c.Request.Context(), principal(c))
+	gws, err := m.d.Console.Gateways(c.Request.Context(), rest.Principal(c))
 	if err != nil {
 		m.fail(c, err)
 		return
@@ -73,13 +74,13 @@ func (m *Module) gateways(c *gin.Context, reset, pw string) {
 // request. Posting again makes another password, which is what pressing the button means.
 func (m *Module) resetSubmit(c *gin.Context) {
 	id := c.Param("id")
-	pw, err := m.d.Console.ResetGateway(c.Request.Context(), principal(c), id)
+	pw, err := m.d.Console.ResetGateway(c.Request.Context(), rest.Principal(c), id)
 	if err != nil {
 		m.fail(c, err)
 		return
 	}
 	// Logged with who did it (never the password): a reset cuts the gateway off until it is reconfigured.
-	m.d.Site.Log().Info("ops: gateway credentials reset", "gateway", id, "by", principal(c).Actor())
+	m.d.Site.Log().Info("ops: gateway credentials reset", "gateway", id, "by", rest.Principal(c).Actor())
 	m.gateways(c, id, pw)
 }
 
@@ -92,7 +93,7 @@ type channelsView struct {
 }
 
 func (m *Module) channelsPage(c *gin.Context) {
-	ctx, p := c.Request.Context(), principal(c)
+	ctx, p := c.Request.Context(), rest.Principal(c)
 	v := channelsView{Page: m.page(c, "通知 Notifications", "channels"), Names: map[int64]string{}, RuleName: map[int64]string{}}
 	if m.d.Notify != nil {
 		var err error

@@ -104,13 +104,6 @@ func (m *Module) Routes(_ *gin.RouterGroup, root *gin.Engine) {
 	g.GET("/channels", m.channelsPage)
 }
 
-// principal ignores the ok: RequireSession put the signed-in user's principal there, and Console refuses a zero
-// one anyway.
-func principal(c *gin.Context) auth.Principal {
-	p, _ := auth.FromContext(c.Request.Context())
-	return p
-}
-
 func (m *Module) page(c *gin.Context, title, nav string) web.Page {
 	return m.d.Site.Page(c, section, title, nav)
 }

@@ -5,6 +5,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/suilong/suilong/api/rest"
 	"github.com/suilong/suilong/api/web"
 	"github.com/suilong/suilong/plan"
 )
@@ -20,7 +21,7 @@ type dashboardView struct {
 }
 
 func (m *Module) dashboardPage(c *gin.Context) {
-	d, err := m.d.Plan.Dashboard(c.Request.Context(), principal(c))
+	d, err := m.d.Plan.Dashboard(c.Request.Context(), rest.Principal(c))
 	if err != nil {
 		m.pageError(c, err)
 		return

@@ -9,6 +9,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/suilong/suilong/api/rest"
 	"github.com/suilong/suilong/api/web"
 	"github.com/suilong/suilong/internal/errs"
 	"github.com/suilong/suilong/plan"
@@ -38,7 +39,7 @@ type itemView struct {
 }
 
 func (m *Module) itemView(c *gin.Context, code string) (*itemView, error) {
-	d, _, err := m.d.Plan.Detail(c.Request.Context(), principal(c), code)
+	d, _, err := m.d.Plan.Detail(c.Request.Context(), rest.Principal(c), code)
 	if err != nil {
 		return nil, err
 	}
@@ -120,7 +121,7 @@ func (m *Module) trackingSubmit(c *gin.Context) {
 		}
 		pt.Progress = plan.Opt[int]{Set: true, V: n}
 	}
-	if _, _, err := m.d.Plan.UpdateTracking(c.Request.Context(), principal(c), c.Param("code"), pt); err != nil {
+	if _, _, err := m.d.Plan.UpdateTracking(c.Request.Context(), rest.Principal(c), c.Param("code"), pt); err != nil {
 		m.formFailed(c, "tracking", err)
 		return
 	}
@@ -136,7 +137,7 @@ func (m *Module) updateSubmit(c *gin.Context) {
 			n.Links = append(n.Links, l)
 		}
 	}
-	if _, err := m.d.Plan.AddUpdate(c.Request.Context(), principal(c), c.Param("code"), n); err != nil {
+	if _, err := m.d.Plan.AddUpdate(c.Request.Context(), rest.Principal(c), c.Param("code"), n); err != nil {
 		m.formFailed(c, "update", err)
 		return
 	}
@@ -149,7 +150,7 @@ func (m *Module) annualSubmit(c *gin.Context) {
 		year = 0 // reported by the validation, by name
 	}
 	n := plan.NewAnnual{Year: year, Planned: c.PostForm("planned"), Done: c.PostForm("done") != "", Note: c.PostForm("note")}
-	if _, err := m.d.Plan.AddAnnual(c.Request.Context(), principal(c), c.Param("code"), n); err != nil {
+	if _, err := m.d.Plan.AddAnnual(c.Request.Context(), rest.Principal(c), c.Param("code"), n); err != nil {
 		m.formFailed(c, "annual", err)
 		return
 	}
@@ -165,7 +166,7 @@ func (m *Module) annualEditSubmit(c *gin.Context) {
 	}
 	planned, note, done := c.PostForm("planned"), c.PostForm("note"), c.PostForm("done") != ""
 	form := fmt.Sprintf("annual-%d", id) // each entry's row is its own form; errors show on that row
-	if _, err := m.d.Plan.UpdateAnnual(c.Request.Context(), principal(c), c.Param("code"), id, plan.AnnualPatch{Planned: &planned, Note: &note, Done: &done}); err != nil {
+	if _, err := m.d.Plan.UpdateAnnual(c.Request.Context(), rest.Principal(c), c.Param("code"), id, plan.AnnualPatch{Planned: &planned, Note: &note, Done: &done}); err != nil {
 		m.formFailed(c, form, err)
 		return
 	}

@@ -169,10 +169,3 @@ func (m *Module) pageRoutes(root *gin.Engine) {
 	p.POST("/items/:code/annual/:id", m.annualEditSubmit)
 	p.GET("/report", m.reportPage)
 }
-
-// principal ignores the ok: RequireSession has put the signed-in user's principal there, and a zero principal
-// would be refused by plan.Service anyway.
-func principal(c *gin.Context) auth.Principal {
-	p, _ := auth.FromContext(c.Request.Context())
-	return p
-}

@@ -6,6 +6,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/suilong/suilong/api/rest"
 	"github.com/suilong/suilong/api/web"
 	"github.com/suilong/suilong/plan"
 )
@@ -30,7 +31,7 @@ func (m *Module) reportPage(c *gin.Context) {
 	year, err := m.reportYear(c)
 	if err == nil {
 		var r *plan.Report
-		if r, err = m.d.Plan.Report(c.Request.Context(), principal(c), year); err == nil {
+		if r, err = m.d.Plan.Report(c.Request.Context(), rest.Principal(c), year); err == nil {
 			m.pages.Render(c, http.StatusOK, "report", m.reportView(c, r, false))
 			return
 		}

@@ -6,6 +6,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/suilong/suilong/api/rest"
 	"github.com/suilong/suilong/api/web"
 	"github.com/suilong/suilong/plan"
 )
@@ -19,7 +20,7 @@ type sectionView struct {
 }
 
 func (m *Module) domainPage(c *gin.Context) {
-	d, pl, err := m.d.Plan.Detail(c.Request.Context(), principal(c), c.Param("code"))
+	d, pl, err := m.d.Plan.Detail(c.Request.Context(), rest.Principal(c), c.Param("code"))
 	if err != nil {
 		m.pageError(c, err)
 		return

@@ -234,7 +234,7 @@ type recallView struct {
 func (m *Module) listPage(c *gin.Context) {
 	// The page shows the newest 100 recalls: a cooperation office has a handful a year, and the API pages
 	// beyond that for anyone who needs more.
-	p, _ := auth.FromContext(c.Request.Context())
+	p := rest.Principal(c)
 	rs, total, err := m.d.Service.Recalls(c.Request.Context(), p, trace.RecallFilter{Limit: 100})
 	if err != nil {
 		m.pages.Error(c, Section, err)
@@ -244,7 +244,7 @@ func (m *Module) listPage(c *gin.Context) {
 }
 
 func (m *Module) page(c *gin.Context) {
-	p, _ := auth.FromContext(c.Request.Context())
+	p := rest.Principal(c)
 	id, err := strconv.ParseInt(c.Param("id"), 10, 64)
 	if err != nil || id <= 0 {
 		m.pages.Error(c, Section, errs.E(errs.NotFound, "recall not found"))

@@ -279,7 +279,9 @@ func jsonError(err error) error {
 	return errs.Wrap(errs.Invalid, err, "malformed JSON: %s", err.Error())
 }
 
-// Principal returns the caller. Routes under /api/v1 always have one (the auth middleware ensures it).
+// Principal returns the caller. Routes under /api/v1 always have one (the auth middleware ensures it), and so
+// do pages behind web.RequireSession; were it ever missing, the zero principal has no role and no
+// organisation, and every domain call refuses it.
 func Principal(c *gin.Context) auth.Principal {
 	p, _ := auth.FromContext(c.Request.Context())
 	return p
