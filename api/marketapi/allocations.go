@@ -54,14 +54,12 @@ func (m *Module) allocationsPage(c *gin.Context) {
 	}
 	var err error
 	v.Allocations, v.Total, err = m.d.Matching.Allocations(ctx, p, matching.AllocationFilter{Status: st,
-		Page: matching.Page{Limit: 50, After: c.Query("after")}})
+		Page: listPage(c)})
 	if err != nil {
 		m.fail(c, err)
 		return
 	}
-	if len(v.Allocations) == 50 {
-		v.Next = cursorOf(v.Allocations[len(v.Allocations)-1].PageKey())
-	}
+	v.Next = nextCursor(v.Allocations)
 	if v.Ch, err = m.choices(ctx); err != nil {
 		m.fail(c, err)
 		return

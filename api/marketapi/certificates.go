@@ -42,13 +42,11 @@ func (m *Module) showCertificates(c *gin.Context, status int, f *form) {
 	}
 	v := certificatesView{Page: m.page(c, "菜篮子证书 Certificates", "certificates"), Staff: p.Staff(), Form: f, Done: c.Query("done")}
 	var err error
-	if v.Certs, v.Total, err = m.d.Matching.Certificates(ctx, p, matching.CertificateFilter{Page: matching.Page{Limit: 50, After: c.Query("after")}}); err != nil {
+	if v.Certs, v.Total, err = m.d.Matching.Certificates(ctx, p, matching.CertificateFilter{Page: listPage(c)}); err != nil {
 		m.fail(c, err)
 		return
 	}
-	if len(v.Certs) == 50 {
-		v.Next = cursorOf(v.Certs[len(v.Certs)-1].PageKey())
-	}
+	v.Next = nextCursor(v.Certs)
 	if v.Ch, err = m.choices(ctx); err != nil {
 		m.fail(c, err)
 		return

@@ -38,13 +38,11 @@ func (m *Module) showDemands(c *gin.Context, status int, f *form) {
 	// Only a buyer posts demands (the domain refuses anyone else), so only a buyer is shown the form.
 	v := demandsView{Page: m.page(c, "需求 Demands", "demands"), CanPost: isBuyer(p), Form: f, Done: c.Query("done")}
 	var err error
-	if v.Demands, v.Total, err = m.d.Matching.Demands(ctx, p, matching.Filter{Page: matching.Page{Limit: 50, After: c.Query("after")}}); err != nil {
+	if v.Demands, v.Total, err = m.d.Matching.Demands(ctx, p, matching.Filter{Page: listPage(c)}); err != nil {
 		m.fail(c, err)
 		return
 	}
-	if len(v.Demands) == 50 {
-		v.Next = cursorOf(v.Demands[len(v.Demands)-1].PageKey())
-	}
+	v.Next = nextCursor(v.Demands)
 	if v.Ch, err = m.choices(ctx); err != nil {
 		m.fail(c, err)
 		return

@@ -162,7 +162,20 @@ func id(c *gin.Context, what string) (int64, error) {
 	return v, nil
 }
 
-func cursorOf(key []any) string { return pg.Cursor(key...) }
+// listed is how many records a list page shows; the next page is asked for by the last one's key (keyset, as
+// the API's lists: a page deep in a long list costs what the first one does).
+const listed = 50
+
+// listPage is the page of a list page's request: the first, or the one after the ?after= cursor.
+func listPage(c *gin.Context) matching.Page { return matching.Page{Limit: listed, After: c.Query("after")} }
+
+// nextCursor is the ?after= of the page after items, "" when items is the last page (shorter than a page).
+func nextCursor[T interface{ PageKey() []any }](items []T) string {
+	if len(items) < listed {
+		return ""
+	}
+	return pg.Cursor(items[len(items)-1].PageKey()...)
+}
 
 // done sends the browser on after a change (POST, redirect, GET), with what was done for the notice. 303 makes
 // the browser GET the new address, so a reload shows the page again instead of posting the form twice. The

@@ -41,13 +41,11 @@ func (m *Module) showOffers(c *gin.Context, status int, f *form) {
 	// Only a base posts offers (the domain refuses anyone else), so only a base is shown the form.
 	v := offersView{Page: m.page(c, "供应 Offers", "offers"), CanPost: isBase(p), Form: f, Done: c.Query("done")}
 	var err error
-	if v.Offers, v.Total, err = m.d.Matching.Offers(ctx, p, matching.Filter{Page: matching.Page{Limit: 50, After: c.Query("after")}}); err != nil {
+	if v.Offers, v.Total, err = m.d.Matching.Offers(ctx, p, matching.Filter{Page: listPage(c)}); err != nil {
 		m.fail(c, err)
 		return
 	}
-	if len(v.Offers) == 50 {
-		v.Next = cursorOf(v.Offers[len(v.Offers)-1].PageKey())
-	}
+	v.Next = nextCursor(v.Offers)
 	if v.Ch, err = m.choices(ctx); err != nil {
 		m.fail(c, err)
 		return

@@ -38,13 +38,11 @@ func (m *Module) ordersPage(c *gin.Context) {
 	}
 	v := ordersView{Page: m.page(c, "订单 Orders", "orders"), Status: st}
 	var err error
-	if v.Orders, v.Total, err = m.d.Matching.Orders(ctx, p, matching.OrderFilter{Status: st, Page: matching.Page{Limit: 50, After: c.Query("after")}}); err != nil {
+	if v.Orders, v.Total, err = m.d.Matching.Orders(ctx, p, matching.OrderFilter{Status: st, Page: listPage(c)}); err != nil {
 		m.fail(c, err)
 		return
 	}
-	if len(v.Orders) == 50 {
-		v.Next = cursorOf(v.Orders[len(v.Orders)-1].PageKey())
-	}
+	v.Next = nextCursor(v.Orders)
 	if v.Ch, err = m.choices(ctx); err != nil {
 		m.fail(c, err)
 		return

@@ -45,13 +45,11 @@ func (m *Module) showRounds(c *gin.Context, status int, f *form) {
 	v.Accepting = !v.Staff && c.Query("all") == ""
 	var err error
 	if v.Rounds, v.Total, err = m.d.Matching.Rounds(ctx, p, matching.RoundFilter{Accepting: v.Accepting,
-		Page: matching.Page{Limit: 50, After: c.Query("after")}}); err != nil {
+		Page: listPage(c)}); err != nil {
 		m.fail(c, err)
 		return
 	}
-	if len(v.Rounds) == 50 {
-		v.Next = cursorOf(v.Rounds[len(v.Rounds)-1].PageKey())
-	}
+	v.Next = nextCursor(v.Rounds)
 	if v.Ch, err = m.choices(ctx); err != nil {
 		m.fail(c, err)
 		return

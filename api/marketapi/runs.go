@@ -39,13 +39,11 @@ func (m *Module) runsPage(c *gin.Context) { m.showRuns(c, http.StatusOK, newForm
 func (m *Module) showRuns(c *gin.Context, status int, f *form) {
 	v := runsView{Page: m.page(c, "撮合运行 Runs", "runs"), Rules: priceRules, Form: f}
 	var err error
-	if v.Runs, v.Total, err = m.d.Matching.Runs(c.Request.Context(), rest.Principal(c), matching.Page{Limit: 50, After: c.Query("after")}); err != nil {
+	if v.Runs, v.Total, err = m.d.Matching.Runs(c.Request.Context(), rest.Principal(c), listPage(c)); err != nil {
 		m.fail(c, err)
 		return
 	}
-	if len(v.Runs) == 50 {
-		v.Next = cursorOf(v.Runs[len(v.Runs)-1].PageKey())
-	}
+	v.Next = nextCursor(v.Runs)
 	m.render(c, status, "market-runs", v)
 }
 

@@ -76,13 +76,11 @@ func (m *Module) showStandingList(c *gin.Context, status int, f *form) {
 	v := standingListView{Page: m.page(c, "常备需求 Standing demands", "standing"), CanPost: isBuyer(p), Form: f, Weekdays: weekdays,
 		Done: c.Query("done")}
 	var err error
-	if v.List, v.Total, err = m.d.Matching.StandingDemands(ctx, p, matching.Page{Limit: 50, After: c.Query("after")}); err != nil {
+	if v.List, v.Total, err = m.d.Matching.StandingDemands(ctx, p, listPage(c)); err != nil {
 		m.fail(c, err)
 		return
 	}
-	if len(v.List) == 50 {
-		v.Next = cursorOf(v.List[len(v.List)-1].PageKey())
-	}
+	v.Next = nextCursor(v.List)
 	if v.Ch, err = m.choices(ctx); err != nil {
 		m.fail(c, err)
 		return
