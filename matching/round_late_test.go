@@ -93,3 +93,19 @@ func TestNarrowedRoundStillTakesItsDemandsChanges(t *testing.T) {
 		t.Fatalf("a deliver_by outside the narrowed window: %v", err)
 	}
 }
+
+// A close a few seconds late (the scheduler's tick) keeps the round's own deadline, however short its window.
+func TestCloseATickLateKeepsTheRoundsDeadline(t *testing.T) {
+	w := newWorld(t)
+	w.clock(opens.Add(time.Hour))
+	answerBy := closes.Add(10 * time.Second)
+	r := w.round(t, matching.NewRound{AnswerBy: &answerBy})
+	at := closes.Add(9 * time.Second)
+	runs, err := w.s.CloseDueRounds(ctx, at)
+	if err != nil || len(runs) != 1 {
+		t.Fatalf("close: %v %v", runs, err)
+	}
+	if runs[0].AnswerBy == nil || !runs[0].AnswerBy.Equal(r.AnswerBy) {
+		t.Fatalf("the run's answer_by %v, want the round's %v", runs[0].AnswerBy, r.AnswerBy)
+	}
+}

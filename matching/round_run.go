@@ -108,17 +108,21 @@ func (s *Store) closeRound(ctx context.Context, id int64, now time.Time) (Run, e
 	return run, err
 }
 
-// closeDeadline is the answer deadline of a round's run at its close: the round's, unless the close comes so
-// late (every process down for hours) that less than half the round's answer window is left, when both sides
-// get the whole window from now — otherwise the sweep that follows the close could lapse every allocation
-// before anyone saw it. A close a tick late keeps the round's deadline, as its people were told.
+// closeDeadline is the answer deadline of a round's run at its close: the round's, unless the close comes
+// more than lateClose after closes_at (every process was down) with less than half the round's answer window
+// left, when both sides get the whole window from now — otherwise the sweep that follows the close could lapse
+// every allocation before anyone saw it. A close a tick or two late keeps the round's deadline, as its people
+// were told.
 func closeDeadline(r Round, now time.Time) time.Time {
 	window := r.AnswerBy.Sub(r.ClosesAt)
-	if r.AnswerBy.Sub(now) < window/2 {
+	if now.Sub(r.ClosesAt) > lateClose && r.AnswerBy.Sub(now) < window/2 {
 		return now.Add(window)
 	}
 	return r.AnswerBy
 }
+
+// lateClose is how late a close must come to count as an outage rather than the scheduler's tick.
+const lateClose = time.Minute
 
 // FollowUp is a coordinator's follow-up run of a closed round, over what its runs left: the available
 // kilograms of its offers and demands (declined and lapsed allocations returned theirs). AnswerBy defaults to
