@@ -167,7 +167,9 @@ func id(c *gin.Context, what string) (int64, error) {
 const listed = 50
 
 // listPage is the page of a list page's request: the first, or the one after the ?after= cursor.
-func listPage(c *gin.Context) matching.Page { return matching.Page{Limit: listed, After: c.Query("after")} }
+func listPage(c *gin.Context) matching.Page {
+	return matching.Page{Limit: listed, After: c.Query("after")}
+}
 
 // nextCursor is the ?after= of the page after items, "" when items is the last page (shorter than a page).
 func nextCursor[T interface{ PageKey() []any }](items []T) string {
