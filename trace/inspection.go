@@ -81,7 +81,7 @@ func printable(s string) bool {
 }
 
 // RecordInspection records an inspection of a lot: by the lot's base or a coordinator (a buyer sees results,
-// another base cannot even see the lot); after a failed one, by a coordinator only. Errors: NotFound for a lot the caller cannot see, Forbidden,
+// another base cannot even see the lot). Errors: NotFound for a lot the caller cannot see, Forbidden,
 // Unprocessable, Conflict (the report number is already recorded for the lot).
 func (s *Service) RecordInspection(ctx context.Context, p auth.Principal, lotID int64, n NewInspection) (Inspection, error) {
 	l, err := s.Lot(ctx, p, lotID)
@@ -91,17 +91,8 @@ func (s *Service) RecordInspection(ctx context.Context, p auth.Principal, lotID 
 	if !p.Staff() && !(p.Role == auth.RoleBase && p.OrgID == l.OrgID) {
 		return Inspection{}, errs.E(errs.Forbidden, "only the lot's base or a coordinator records its inspections")
 	}
-	// The latest result counts, so a base could otherwise answer its own failed test with a pass of its own
-	// under any report number. After a failure, the retest is recorded by a coordinator, who has seen its report.
-	if !p.Staff() {
-		failed, err := s.Store.HasFailedInspection(ctx, lotID)
-		if err != nil {
-			return Inspection{}, err
-		}
-		if failed {
-			return Inspection{}, errs.E(errs.Forbidden, "lot %s failed a 农残检测: its retest is recorded by a coordinator, who checks the retest's report", l.Code)
-		}
-	}
+	// The base records its own results (self-tests, and the lab reports it receives) as the 承诺达标合格证
+	// scheme has it do; each record keeps who recorded it, so a coordinator can tell the base's from its own.
 	if err := n.Validate(l.HarvestedAt, s.Now()); err != nil {
 		return Inspection{}, err
 	}
@@ -147,13 +138,6 @@ func (s *Store) AddInspection(ctx context.Context, lotID int64, n NewInspection,
 		return Inspection{}, pg.Err(err, "inspection")
 	}
 	return in, nil
-}
-
-// HasFailedInspection reports whether any inspection of the lot failed.
-func (s *Store) HasFailedInspection(ctx context.Context, lotID int64) (bool, error) {
-	var failed bool
-	err := s.db.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM lot_inspections WHERE lot_id = $1 AND result = 'fail')`, lotID).Scan(&failed)
-	return failed, pg.Err(err, "inspections")
 }
 
 // Inspections lists a lot's inspections, latest first (the order in which the first one counts).

@@ -43,8 +43,7 @@ func (m *Module) showLot(c *gin.Context, status int, f *form) {
 		return
 	}
 	v := lotView{Page: m.page(c, "批次 "+l.Code+" Lot", "orders"), L: l, IsBase: p.OrgID == l.OrgID, Form: f, Done: c.Query("done")}
-	// After a failed test the domain takes a retest only from a coordinator, who has seen its report, so a
-	// base may still see the form and be refused (403) with that reason.
+	// The lot's base and coordinators record results; trace.Service checks it again when the form is posted.
 	v.CanRecord = v.IsBase || p.Staff()
 	if v.Inspections, err = m.d.Trace.Inspections(ctx, p, lid); err != nil {
 		m.fail(c, err)

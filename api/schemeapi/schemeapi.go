@@ -49,8 +49,7 @@ func (m *Module) Routes(v1 *gin.RouterGroup, _ *gin.Engine) {
 	}
 	if m.d.Trace != nil {
 		v1.GET("/lots/:id/inspections", members, m.listInspections)
-		// members, not staff: the lot's base records its own results, and trace.Service decides (a coordinator
-		// records the retest after a failure, so a base cannot answer its own fail with a pass).
+		// members, not staff: the lot's base records its own results, and trace.Service decides who may.
 		v1.POST("/lots/:id/inspections", members, m.recordInspection)
 	}
 }
