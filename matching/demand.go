@@ -169,20 +169,14 @@ func (s *Store) CreateDemand(ctx context.Context, p auth.Principal, n NewDemand)
 		}
 		return Demand{}, fe.Err()
 	}
-	// One statement: the row is written only for a known product, and comes back whole (a new demand holds no
-	// allocations).
-	out, err := scanDemand(s.db.QueryRow(ctx, `WITH d AS (INSERT INTO demands (org_id, product, min_grade, quantity_kg, max_price_fen,
-			destination, deliver_by, required_certifications, note, require_inspection, round_id)
-		SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11 WHERE EXISTS (SELECT 1 FROM products WHERE name = $2) AND `+roundStillOpen(11, 12)+`
-		RETURNING *)
-		SELECT `+demandCols+` FROM d LEFT JOIN orgs g ON g.id = d.org_id, (VALUES (0::bigint, 0::bigint)) h (proposed, ordered)`,
-		d.OrgID, d.Product, d.MinGrade, d.QuantityKg, int64(d.MaxPricePerKg), d.Destination, d.DeliverBy, d.RequiredCertifications, d.Note,
-		d.RequireInspection, d.RoundID, s.Now()))
-	if errors.Is(err, pgx.ErrNoRows) {
+	// One statement, shared with the demands posted at the same moment (demandBatch): the row is written only
+	// for a known product and, in a round, while the round takes records.
+	out, err := s.insertDemand(ctx, d)
+	if errors.Is(err, errNotWritten) {
 		return Demand{}, s.notWritten(ctx, d.Product, d.RoundID)
 	}
 	if err != nil {
-		return Demand{}, pg.Err(err, "demand")
+		return Demand{}, err
 	}
 	s.m.posted.WithLabelValues("demand").Inc()
 	return out, nil

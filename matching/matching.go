@@ -31,8 +31,9 @@ type Store struct {
 	Now func() time.Time
 	// Lots answers for traceability's lots (offers naming the lot they sell, inspections in runs); nil: offers
 	// cannot name lots.
-	Lots Lots
-	m    *metrics
+	Lots    Lots
+	m       *metrics
+	demands demandBatch // CreateDemand's group commit
 }
 
 // NewStore returns a store on db. Its metrics are unregistered until Register is called.
