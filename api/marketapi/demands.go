@@ -106,14 +106,8 @@ func demandForm(d matching.Demand) *form {
 }
 
 func (m *Module) demandPage(c *gin.Context) {
-	did, err := id(c, "demand")
-	if err != nil {
-		m.fail(c, err)
-		return
-	}
-	d, err := m.d.Matching.Demand(c.Request.Context(), rest.Principal(c), did)
-	if err != nil {
-		m.fail(c, err)
+	d, ok := pathRecord(m, c, "demand", m.d.Matching.Demand)
+	if !ok {
 		return
 	}
 	m.showDemand(c, http.StatusOK, d, demandForm(d))
@@ -133,17 +127,12 @@ func (m *Module) showDemand(c *gin.Context, status int, d matching.Demand, f *fo
 
 func (m *Module) demandUpdate(c *gin.Context) {
 	ctx, p := c.Request.Context(), rest.Principal(c)
-	did, err := id(c, "demand")
-	if err != nil {
-		m.fail(c, err)
-		return
-	}
 	// Read first, as in offerUpdate: another buyer's demand is a 404 before the form is looked at.
-	d, err := m.d.Matching.Demand(ctx, p, did)
-	if err != nil {
-		m.fail(c, err)
+	d, ok := pathRecord(m, c, "demand", m.d.Matching.Demand)
+	if !ok {
 		return
 	}
+	did := d.ID
 	f := postedForm(c)
 	// Every field is sent; the price and the deliver-by cannot be emptied (see offerUpdate).
 	grade, qty := int(f.int("min_grade")), f.int("quantity_kg")

@@ -32,16 +32,12 @@ func (m *Module) lotPage(c *gin.Context) {
 
 func (m *Module) showLot(c *gin.Context, status int, f *form) {
 	ctx, p := c.Request.Context(), rest.Principal(c)
-	lid, err := id(c, "lot")
-	if err != nil {
-		m.fail(c, err)
+	l, ok := pathRecord(m, c, "lot", m.d.Trace.Lot)
+	if !ok {
 		return
 	}
-	l, err := m.d.Trace.Lot(ctx, p, lid)
-	if err != nil {
-		m.fail(c, err)
-		return
-	}
+	var err error
+	lid := l.ID
 	v := lotView{Page: m.page(c, "批次 "+l.Code+" Lot", "orders"), L: l, IsBase: p.OrgID == l.OrgID, Form: f, Done: c.Query("done")}
 	// The lot's base and coordinators record results; trace.Service checks it again when the form is posted.
 	v.CanRecord = v.IsBase || p.Staff()

@@ -24,16 +24,11 @@ import (
 // buyer see it. The product is not a field: a lot of another product could not ship this order.
 func (m *Module) lotCreate(c *gin.Context) {
 	ctx, p := c.Request.Context(), rest.Principal(c)
-	oid, err := id(c, "order")
-	if err != nil {
-		m.fail(c, err)
+	o, ok := pathRecord(m, c, "order", m.d.Matching.Order)
+	if !ok {
 		return
 	}
-	o, err := m.d.Matching.Order(ctx, p, oid)
-	if err != nil {
-		m.fail(c, err)
-		return
-	}
+	oid := o.ID
 	f := postedForm(c)
 	n := trace.NewLot{Product: o.Product, Variety: f.V("variety"), Grade: int(f.int("grade")), QuantityKg: f.int("quantity_kg"),
 		BaseName: f.V("base_name"), County: f.V("county"), CertificateNo: f.V("certificate_no"), OrderID: &o.ID}
@@ -58,17 +53,12 @@ func (m *Module) lotCreate(c *gin.Context) {
 // lotReceive records the buyer's receipt of a lot: its journey ends, and its order is delivered.
 func (m *Module) lotReceive(c *gin.Context) {
 	ctx, p := c.Request.Context(), rest.Principal(c)
-	lid, err := id(c, "lot")
-	if err != nil {
-		m.fail(c, err)
-		return
-	}
 	// The lot is read first: trace answers 404 for a lot the caller cannot see, whoever's it is.
-	l, err := m.d.Trace.Lot(ctx, p, lid)
-	if err != nil {
-		m.fail(c, err)
+	l, ok := pathRecord(m, c, "lot", m.d.Trace.Lot)
+	if !ok {
 		return
 	}
+	lid := l.ID
 	// The receipt form lives on the lot's order page, which is where a refused form is shown again and where
 	// the browser goes next; a lot that ships no order has no such page here, so for this page it is not found.
 	if l.OrderID == nil {
@@ -123,17 +113,12 @@ type labelsView struct {
 // labelsPage is the printable sheet of QR labels for a lot's packages: the QR code of its traceability page,
 // the product, the lot code and the 合格证 number on each. Only the lot's base (and staff) print them.
 func (m *Module) labelsPage(c *gin.Context) {
-	ctx, p := c.Request.Context(), rest.Principal(c)
-	lid, err := id(c, "lot")
-	if err != nil {
-		m.fail(c, err)
+	p := rest.Principal(c)
+	l, ok := pathRecord(m, c, "lot", m.d.Trace.Lot)
+	if !ok {
 		return
 	}
-	l, err := m.d.Trace.Lot(ctx, p, lid)
-	if err != nil {
-		m.fail(c, err)
-		return
-	}
+	var err error
 	// This check is the page's own, as trace has no rule for labels: the buyer may read the lot, but the
 	// labels go on the base's packages before they leave, so only the base (or a coordinator helping it)
 	// prints them. It is a 403, not a 404: whoever gets here can see the lot already, so the answer tells

@@ -17,12 +17,14 @@
 package marketapi
 
 import (
+	"context"
 	"embed"
 	"net/http"
 	"strconv"
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/suilong/suilong/api/rest"
 	"github.com/suilong/suilong/api/web"
 	"github.com/suilong/suilong/internal/auth"
 	"github.com/suilong/suilong/internal/errs"
@@ -160,6 +162,21 @@ func id(c *gin.Context, what string) (int64, error) {
 		return 0, errs.E(errs.NotFound, "%s %q not found", what, c.Param("id"))
 	}
 	return v, nil
+}
+
+// pathRecord reads the record the path's :id names, through the domain's get as the caller may see it; a
+// malformed id or a refusal is shown as the section's error page (false), as id and fail show them.
+func pathRecord[T any](m *Module, c *gin.Context, what string, get func(context.Context, auth.Principal, int64) (T, error)) (T, bool) {
+	rid, err := id(c, what)
+	if err == nil {
+		var r T
+		if r, err = get(c.Request.Context(), rest.Principal(c), rid); err == nil {
+			return r, true
+		}
+	}
+	m.fail(c, err)
+	var zero T
+	return zero, false
 }
 
 // listed is how many records a list page shows; the next page is asked for by the last one's key (keyset, as

@@ -116,14 +116,8 @@ func offerForm(o matching.Offer) *form {
 }
 
 func (m *Module) offerPage(c *gin.Context) {
-	oid, err := id(c, "offer")
-	if err != nil {
-		m.fail(c, err)
-		return
-	}
-	o, err := m.d.Matching.Offer(c.Request.Context(), rest.Principal(c), oid)
-	if err != nil {
-		m.fail(c, err)
+	o, ok := pathRecord(m, c, "offer", m.d.Matching.Offer)
+	if !ok {
 		return
 	}
 	m.showOffer(c, http.StatusOK, o, offerForm(o))
@@ -152,18 +146,13 @@ func (m *Module) showOffer(c *gin.Context, status int, o matching.Offer, f *form
 
 func (m *Module) offerUpdate(c *gin.Context) {
 	ctx, p := c.Request.Context(), rest.Principal(c)
-	oid, err := id(c, "offer")
-	if err != nil {
-		m.fail(c, err)
-		return
-	}
 	// The offer is read first: another base's is a 404 before anything posted is looked at, and a refused
 	// form is shown again beside the offer as it still is.
-	o, err := m.d.Matching.Offer(ctx, p, oid)
-	if err != nil {
-		m.fail(c, err)
+	o, ok := pathRecord(m, c, "offer", m.d.Matching.Offer)
+	if !ok {
 		return
 	}
+	oid := o.ID
 	f := postedForm(c)
 	// The form shows every field, so every field is sent: one emptied on purpose is meant as empty. The
 	// price and the harvest time cannot be empty, and nil would keep the old value without a word, so they

@@ -114,14 +114,8 @@ func roundForm(r matching.Round) *form {
 }
 
 func (m *Module) roundPage(c *gin.Context) {
-	rid, err := id(c, "round")
-	if err != nil {
-		m.fail(c, err)
-		return
-	}
-	r, err := m.d.Matching.Round(c.Request.Context(), rest.Principal(c), rid)
-	if err != nil {
-		m.fail(c, err)
+	r, ok := pathRecord(m, c, "round", m.d.Matching.Round)
+	if !ok {
 		return
 	}
 	m.showRound(c, http.StatusOK, r, roundForm(r), newForm())
@@ -165,16 +159,11 @@ func (m *Module) showRound(c *gin.Context, status int, r matching.Round, f, foll
 // delivery window and the answer deadline move with a new close, as the domain does for them.
 func (m *Module) roundUpdate(c *gin.Context) {
 	ctx, p := c.Request.Context(), rest.Principal(c)
-	rid, err := id(c, "round")
-	if err != nil {
-		m.fail(c, err)
+	r, ok := pathRecord(m, c, "round", m.d.Matching.Round)
+	if !ok {
 		return
 	}
-	r, err := m.d.Matching.Round(ctx, p, rid)
-	if err != nil {
-		m.fail(c, err)
-		return
-	}
+	rid := r.ID
 	f := postedForm(c)
 	ch, err := m.choices(ctx)
 	if err != nil {
@@ -223,16 +212,11 @@ func (m *Module) roundCancel(c *gin.Context) {
 // roundFollowUp starts a follow-up run of a closed round over what its runs left.
 func (m *Module) roundFollowUp(c *gin.Context) {
 	ctx, p := c.Request.Context(), rest.Principal(c)
-	rid, err := id(c, "round")
-	if err != nil {
-		m.fail(c, err)
+	r, ok := pathRecord(m, c, "round", m.d.Matching.Round)
+	if !ok {
 		return
 	}
-	r, err := m.d.Matching.Round(ctx, p, rid)
-	if err != nil {
-		m.fail(c, err)
-		return
-	}
+	rid := r.ID
 	f := postedForm(c)
 	run, err := m.d.Matching.RunRound(ctx, p, rid, matching.FollowUp{PriceRule: matching.PriceRule(f.V("price_rule")), AnswerBy: f.time("answer_by")})
 	if f.refused(err) {

@@ -70,16 +70,11 @@ type runView struct {
 }
 
 func (m *Module) runPage(c *gin.Context) {
-	rid, err := id(c, "run")
-	if err != nil {
-		m.fail(c, err)
+	run, ok := pathRecord(m, c, "run", m.d.Matching.GetRun)
+	if !ok {
 		return
 	}
-	run, err := m.d.Matching.GetRun(c.Request.Context(), rest.Principal(c), rid)
-	if err != nil {
-		m.fail(c, err)
-		return
-	}
+	var err error
 	v := runView{Page: m.page(c, "撮合运行 #"+strconv.FormatInt(run.ID, 10)+" Run", "runs"), R: run, Done: c.Query("done")}
 	if v.Ch, err = m.choices(c.Request.Context()); err != nil {
 		m.fail(c, err)

@@ -139,14 +139,8 @@ func standingForm(sd matching.StandingDemand) *form {
 }
 
 func (m *Module) standingPage(c *gin.Context) {
-	sid, err := id(c, "standing demand")
-	if err != nil {
-		m.fail(c, err)
-		return
-	}
-	doc, err := m.d.Matching.StandingDemand(c.Request.Context(), rest.Principal(c), sid)
-	if err != nil {
-		m.fail(c, err)
+	doc, ok := pathRecord(m, c, "standing demand", m.d.Matching.StandingDemand)
+	if !ok {
 		return
 	}
 	m.showStanding(c, http.StatusOK, doc, standingForm(doc.StandingDemand))
@@ -165,16 +159,11 @@ func (m *Module) showStanding(c *gin.Context, status int, doc matching.StandingD
 
 func (m *Module) standingUpdate(c *gin.Context) {
 	ctx, p := c.Request.Context(), rest.Principal(c)
-	sid, err := id(c, "standing demand")
-	if err != nil {
-		m.fail(c, err)
+	doc, ok := pathRecord(m, c, "standing demand", m.d.Matching.StandingDemand)
+	if !ok {
 		return
 	}
-	doc, err := m.d.Matching.StandingDemand(ctx, p, sid)
-	if err != nil {
-		m.fail(c, err)
-		return
-	}
+	sid := doc.ID
 	f := postedForm(c)
 	grade, qty := int(f.int("min_grade")), f.int("quantity_kg")
 	dest, note, from, until := f.V("destination"), f.V("note"), f.V("valid_from"), f.V("valid_until")
